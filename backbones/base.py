@@ -1,0 +1,136 @@
+"""The interface every backbone implements.
+
+A backbone maps a torch_geometric batch (fields in bench.data.keys) to a dict with
+``energy`` [B] (eV), ``forces`` [N, 3] (eV/Angstrom) and, when built with ``dens=True``,
+``noise`` [N, 3]. It builds its own neighbour graph from ``pos``, so a rotated batch is a
+complete test input. It knows nothing about noise, losses or training regimes: DeNS only
+adds a force-encoding input and a noise head, declared by ``dens``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from bench.data import keys
+from bench.data.graphs import build_graph
+
+FORCE_MODES = ("gradient", "direct")
+
+
+@dataclass
+class Graph:
+    """Neighbour graph of a batch. ``edge_vec = pos[src] - pos[dst] + shift`` (Angstrom)."""
+
+    edge_index: Tensor  # long [2, E]; row 0 source j, row 1 target i
+    edge_vec: Tensor  # float [E, 3], Angstrom; differentiable w.r.t. pos
+    edge_len: Tensor  # float [E], Angstrom
+
+    @property
+    def src(self) -> Tensor:
+        return self.edge_index[0]
+
+    @property
+    def dst(self) -> Tensor:
+        return self.edge_index[1]
+
+
+class Backbone(nn.Module):
+    """Base class: graph building, de-normalisation and gradient forces.
+
+    Subclasses implement :meth:`compute` and return NORMALISED predictions:
+    ``energy`` [B] (in units of energy_std, before adding the mean), ``forces`` [N, 3]
+    (in units of force_std; required when ``force_mode == "direct"``) and, when
+    ``self.dens``, ``noise`` [N, 3].
+
+    Force encoding: when ``self.dens`` and the batch has ``encoded_forces``, the subclass
+    encodes them; the encoding of a zero force must be exactly zero (no bias), so an
+    absent field and an all-zero field give identical outputs.
+    """
+
+    name: ClassVar[str] = "backbone"
+    #: True when the network is E(3)- (not only SE(3)-) equivariant, for reflection tests.
+    reflection_equivariant: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        cutoff: float,
+        max_neighbors: int | None,
+        force_mode: str,
+        dens: bool,
+    ) -> None:
+        super().__init__()
+        if force_mode not in FORCE_MODES:
+            raise ValueError(f"force_mode must be one of {FORCE_MODES}, got {force_mode!r}")
+        if cutoff <= 0:
+            raise ValueError(f"cutoff must be positive, got {cutoff!r}")
+        self.cutoff = float(cutoff)
+        self.max_neighbors = max_neighbors
+        self.force_mode = force_mode
+        self.dens = bool(dens)
+        self.register_buffer("energy_mean", torch.zeros(()))
+        self.register_buffer("energy_std", torch.ones(()))
+        self.register_buffer("force_std", torch.ones(()))
+        self.register_buffer("atom_ref", torch.zeros(119))
+
+    def set_normalization(
+        self,
+        energy_mean: float,
+        energy_std: float,
+        force_std: float,
+        atom_ref: Tensor | None = None,
+    ) -> None:
+        """Set target normalisation: E = energy_std * e_hat + energy_mean + sum_i atom_ref[z_i]."""
+        if energy_std <= 0 or force_std <= 0:
+            raise ValueError(f"stds must be positive, got {energy_std!r}, {force_std!r}")
+        self.energy_mean.fill_(energy_mean)
+        self.energy_std.fill_(energy_std)
+        self.force_std.fill_(force_std)
+        self.atom_ref.zero_()
+        if atom_ref is not None:
+            self.atom_ref.copy_(atom_ref)
+
+    def compute(self, batch, pos: Tensor, graph: Graph) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    def build_graph(self, batch, pos: Tensor) -> Graph:
+        edge_index, shift = build_graph(
+            pos.detach(),
+            batch.batch,
+            self.cutoff,
+            self.max_neighbors,
+            getattr(batch, keys.CELL, None),
+            getattr(batch, keys.PBC, None),
+        )
+        src, dst = edge_index
+        edge_vec = pos[src] - pos[dst] + shift.to(pos.dtype)
+        return Graph(edge_index, edge_vec, edge_vec.norm(dim=-1))
+
+    def forward(self, batch) -> dict[str, Tensor]:
+        gradient = self.force_mode == "gradient"
+        outer_grad = torch.is_grad_enabled()
+        pos = batch.pos
+        with torch.set_grad_enabled(outer_grad or gradient):
+            if gradient and not pos.requires_grad:
+                pos = pos.detach().requires_grad_(True)
+            out = self.compute(batch, pos, self.build_graph(batch, pos))
+            n_struct = int(batch.num_graphs)
+            ref = torch.zeros(n_struct, dtype=pos.dtype, device=pos.device)
+            ref = ref.index_add(0, batch.batch, self.atom_ref[batch.z].to(pos.dtype))
+            energy = out[keys.OUT_ENERGY] * self.energy_std + self.energy_mean + ref
+            result = {keys.OUT_ENERGY: energy}
+            if gradient:
+                (grad,) = torch.autograd.grad(
+                    energy.sum(), pos, create_graph=outer_grad
+                )
+                result[keys.OUT_FORCES] = -grad
+            else:
+                result[keys.OUT_FORCES] = out[keys.OUT_FORCES] * self.force_std
+        if self.dens:
+            result[keys.OUT_NOISE] = out[keys.OUT_NOISE]
+        if not outer_grad:
+            result = {k: v.detach() for k, v in result.items()}
+        return result

@@ -1,0 +1,1 @@
+"""Data layer: readers, splits, graphs, caches. Units inside: eV, Angstrom, eV/Angstrom."""

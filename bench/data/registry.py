@@ -1,0 +1,55 @@
+"""Dataset names -> readers, and the one entry point that yields train/val/test splits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.data.structure import Structure
+
+#: name -> "module:function"; each function takes a DatasetSpec and returns a SplitData.
+DATASETS: dict[str, str] = {
+    "md17": "bench.data.md17:load_md17",
+    "rmd17": "bench.data.rmd17:load_rmd17",
+    "ase": "bench.data.ase_files:load_ase",
+    "oc20": "bench.data.s2ef_lmdb:load_oc20",
+    "oc22": "bench.data.s2ef_lmdb:load_oc22",
+}
+
+
+@dataclass
+class DatasetSpec:
+    """Which data a run uses. Resolved from a dataset preset plus CLI options.
+
+    Attributes:
+        name: a key of DATASETS.
+        data_root: folder holding one sub-folder per dataset (md17/, rmd17/, oc20/, oc22/).
+        molecule: MD17/rMD17 molecule name (aspirin, benzene, ...).
+        labels: rMD17 only: "original" (old_energies/old_forces) or "revised".
+        path: a file or folder (ase; or an explicit LMDB folder for oc20/oc22).
+        split_seed: seed of the random permutation (paper: numpy default_rng(seed=1)).
+        n_train, n_val: split sizes (paper MD17: 950 / 50 / rest test).
+        max_structures: truncate each split (CI subsets); None keeps all.
+    """
+
+    name: str
+    data_root: Path | None = None
+    molecule: str | None = None
+    labels: str = "original"
+    path: Path | None = None
+    split_seed: int = 1
+    n_train: int | None = None
+    n_val: int | None = None
+    max_structures: int | None = None
+
+
+@dataclass
+class SplitData:
+    """Train/val/test structures plus provenance (source files and their checksums)."""
+
+    train: list[Structure]
+    val: list[Structure]
+    test: list[Structure]
+    periodic: bool
+    energy_kind: str = "total"  # "total" or "referenced" (OC20 S2EF adsorption energies)
+    sources: dict[str, str] = field(default_factory=dict)  # path -> sha256

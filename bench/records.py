@@ -1,0 +1,95 @@
+"""The typed result record of one run, and where its files live.
+
+A run directory ``<results>/<run_id>/`` holds:
+    config.yaml     the fully resolved RunConfig (as a plain dict)
+    metrics.json    this RunRecord (status, provenance, metrics); written atomically,
+                    ``status == "done"`` only once the run finished
+    command.txt     the exact command line
+    log.jsonl       one JSON object per logging step
+    checkpoints/    training checkpoints (never committed)
+Tables and plots are derived from records and paper_tables/ only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.errors import DataError
+from bench.io import write_json_atomic
+
+RECORD_FILE = "metrics.json"
+CONFIG_FILE = "config.yaml"
+LOG_FILE = "log.jsonl"
+COMMAND_FILE = "command.txt"
+CHECKPOINT_DIR = "checkpoints"
+STATUSES = ("running", "done", "failed")
+
+# Metric names inside ``metrics[split]`` (units in the name):
+#   energy_mae_mev, force_mae_mev_per_a, force_cos, force_magnitude_mae_mev_per_a, efwt,
+#   n_structures; OC20 adds per-sub-split dicts under ``metrics[split + "/" + subsplit]``.
+
+
+@dataclass
+class RunRecord:
+    """Everything needed to cite a run: what ran, on what, and what it measured."""
+
+    run_id: str
+    status: str  # one of STATUSES
+    config: dict[str, Any]  # resolved config (same content as config.yaml)
+    seed: int
+    command: str = ""
+    failure: str | None = None  # e.g. "non-finite loss at step 12"
+    git_revision: str | None = None
+    versions: dict[str, str] = field(default_factory=dict)  # torch, e3nn, python, bench
+    hardware: dict[str, Any] = field(default_factory=dict)  # cpu, threads, gpu, device
+    params: int | None = None
+    wall_time_s: float | None = None  # training wall time (excludes evaluation)
+    samples_per_s: float | None = None
+    peak_memory_mb: float | None = None
+    steps: int | None = None
+    epochs: float | None = None
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # split -> name -> value
+    scale: dict[str, Any] = field(default_factory=dict)  # preset, n_train, epochs, paper_scale
+    started_at: str | None = None
+    finished_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str = "<dict>") -> RunRecord:
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise DataError(source, unknown[0], "unknown field in run record")
+        for key in ("run_id", "status", "config", "seed"):
+            if key not in d:
+                raise DataError(source, key, "missing field in run record")
+        if d["status"] not in STATUSES:
+            raise DataError(source, "status", f"must be one of {STATUSES}, got {d['status']!r}")
+        return cls(**d)
+
+    def write(self, run_dir: str | Path) -> Path:
+        return write_json_atomic(Path(run_dir) / RECORD_FILE, self.to_dict())
+
+
+def read_record(run_dir: str | Path) -> RunRecord:
+    path = Path(run_dir) / RECORD_FILE
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise DataError(path, None, "no run record (is this a run directory?)") from exc
+    except json.JSONDecodeError as exc:
+        raise DataError(path, None, f"not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    return RunRecord.from_dict(data, str(path))
+
+
+def iter_records(results_dir: str | Path, status: str | None = "done"):
+    """Yield (run_dir, record) for every run directory under ``results_dir`` (recursively)."""
+    for path in sorted(Path(results_dir).rglob(RECORD_FILE)):
+        rec = read_record(path.parent)
+        if status is None or rec.status == status:
+            yield path.parent, rec

@@ -1,0 +1,82 @@
+"""The method protocol: a training regime is a corruption plus its loss terms.
+
+``prepare`` returns a NEW batch (the input is never mutated) together with the noise
+targets; ``loss`` returns named, already-weighted terms that sum to the total loss.
+The training loop never branches on a method's name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class Prepared:
+    """A batch after a method's corruption.
+
+    Attributes:
+        batch: the (copied) batch to forward; ``pos`` possibly noised (Angstrom) and
+            ``encoded_forces`` [N, 3] set (raw forces of corrupted atoms, eV/Angstrom),
+            zeroed, or absent (methods that do not encode).
+        noise_target: [N, 3] eps / sigma_norm (dimensionless); zero where not noised.
+        noise_mask: [N] bool, atoms whose noise is a training target.
+        dens_structure: [B] bool, structures drawn for the denoising task.
+        sigma: [B] noise std used per structure, Angstrom (0 for clean structures).
+    """
+
+    batch: object
+    noise_target: Tensor
+    noise_mask: Tensor
+    dens_structure: Tensor
+    sigma: Tensor
+
+
+@dataclass
+class Targets:
+    """Labels and normalisation of the ORIGINAL (uncorrupted) batch.
+
+    Attributes:
+        energy: [B] eV. forces: [N, 3] eV/Angstrom. free: [N] bool (not fixed).
+        batch: [N] structure index. energy_std: eV. force_std: eV/Angstrom.
+    """
+
+    energy: Tensor
+    forces: Tensor
+    free: Tensor
+    batch: Tensor
+    energy_std: float
+    force_std: float
+
+
+def l2mae(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Mean over (masked) rows of the Euclidean norm of ``pred - target``; 0 if none selected.
+
+    pred, target: [N, 3]; mask: [N] bool.
+    """
+    err = torch.linalg.vector_norm(pred - target, dim=-1)
+    if mask is not None:
+        err = err[mask]
+    if err.numel() == 0:
+        return pred.sum() * 0.0
+    return err.mean()
+
+
+class Method:
+    """Base class of the training regimes (see methods/__init__.py for the names)."""
+
+    name: ClassVar[str] = "method"
+    #: the backbone must be built with dens=True (noise head, force-encoding input)
+    needs_noise_head: ClassVar[bool] = False
+
+    def prepare(self, batch, generator: torch.Generator, progress: float) -> Prepared:
+        """Corrupt a copy of ``batch``. ``progress`` in [0, 1] drives schedules."""
+        raise NotImplementedError
+
+    def loss(self, outputs: dict[str, Tensor], prepared: Prepared, targets: Targets,
+             progress: float = 0.0) -> dict[str, Tensor]:
+        """Named, weighted loss terms; their sum is the training loss."""
+        raise NotImplementedError

@@ -1,0 +1,19 @@
+"""Shared pytest fixtures. Tests run on 2 CPU cores: keep torch to that."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+torch.set_num_threads(2)
+
+TESTS_DIR = Path(__file__).parent
+DATA_DIR = TESTS_DIR / "data"
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    """The tiny attributed data subset shipped with the tests."""
+    return DATA_DIR
