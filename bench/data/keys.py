@@ -19,6 +19,9 @@ NATOMS = "natoms"  #: long [B]; atoms per structure
 SID = "sid"  #: list[str] of length B; structure id "<source>:<index>"
 ENCODED_FORCES = "encoded_forces"  #: float [N, 3]; raw forces to encode (DeNS), eV/Angstrom;
 #: zero rows mean nothing to encode; the key absent means no encoding at all.
+NOISE_SIGMA = "noise_sigma"  #: float [N]; DeNS sigma-encoding ablation only: the noise std of
+#: each atom's structure (Angstrom; 0 for clean structures). Read only by backbones that
+#: declare ``encodes_sigma = True``.
 
 # Graph fields, built by bench.data.graphs from pos (never stored in a batch by a method).
 EDGE_INDEX = "edge_index"  #: long [2, E]; row 0 source j (neighbour), row 1 target i (centre)

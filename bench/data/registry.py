@@ -27,6 +27,8 @@ class DatasetSpec:
         molecule: MD17/rMD17 molecule name (aspirin, benzene, ...).
         labels: rMD17 only: "original" (old_energies/old_forces) or "revised".
         path: a file or folder (ase; or an explicit LMDB folder for oc20/oc22).
+        split_index: rMD17 official split 1..5 (``*_train_0K.npz`` / ``*_test_0K.npz``), used
+            with ``labels="revised"``.
         split_seed: seed of the random permutation (paper: numpy default_rng(seed=1)).
         n_train, n_val: split sizes (paper MD17: 950 / 50 / rest test).
         max_structures: truncate each split (CI subsets); None keeps all.
@@ -37,6 +39,7 @@ class DatasetSpec:
     molecule: str | None = None
     labels: str = "original"
     path: Path | None = None
+    split_index: int = 1
     split_seed: int = 1
     n_train: int | None = None
     n_val: int | None = None
@@ -53,3 +56,10 @@ class SplitData:
     periodic: bool
     energy_kind: str = "total"  # "total" or "referenced" (OC20 S2EF adsorption energies)
     sources: dict[str, str] = field(default_factory=dict)  # path -> sha256
+
+
+def load_splits(spec: DatasetSpec) -> SplitData:
+    """The train/val/test splits of ``spec``, read by the reader DATASETS names (lazy import)."""
+    from bench.registry import resolve
+
+    return resolve(DATASETS, spec.name, "dataset")(spec)

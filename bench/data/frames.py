@@ -1,0 +1,60 @@
+"""Fixed-composition trajectories (MD17, rMD17) -> Structures, with checks and unit conversion."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from bench.data.checks import check_atomic_numbers, check_finite, check_shape
+from bench.data.structure import Structure
+from bench.data.units import KCAL_PER_MOL_TO_EV
+
+
+def trajectory_structures(
+    path: Path,
+    fields: tuple[str, str, str, str],
+    arrays: dict[str, np.ndarray],
+    id_of: Callable[[int], str],
+) -> list[Structure]:
+    """One Structure per frame of a single-molecule trajectory in kcal/mol units.
+
+    Args:
+        path: the source file (named in errors).
+        fields: names of the (atomic numbers, coords, energies, forces) arrays in ``arrays``.
+        arrays: z [n]; coords [F, n, 3] Angstrom; energies [F] or [F, 1] kcal/mol;
+            forces [F, n, 3] kcal/mol/Angstrom.
+        id_of: frame index -> structure id.
+
+    Returns:
+        F structures with energy in eV and forces in eV/Angstrom (float64).
+    """
+    kz, kr, ke, kf = fields
+    z = check_atomic_numbers(np.asarray(arrays[kz]).reshape(-1), path, kz)
+    n = z.shape[0]
+    pos = np.asarray(arrays[kr], dtype=np.float64)
+    check_shape(pos, (None, n, 3), path, kr)
+    n_frames = pos.shape[0]
+    energy = np.asarray(arrays[ke], dtype=np.float64)
+    if energy.ndim == 2 and energy.shape[1] == 1:
+        energy = energy[:, 0]
+    check_shape(energy, (n_frames,), path, ke)
+    forces = np.asarray(arrays[kf], dtype=np.float64)
+    check_shape(forces, (n_frames, n, 3), path, kf)
+    for arr, key in ((pos, kr), (energy, ke), (forces, kf)):
+        check_finite(arr, path, key)
+    energy = energy * KCAL_PER_MOL_TO_EV
+    forces = forces * KCAL_PER_MOL_TO_EV
+    src = str(path)
+    return [
+        Structure(
+            z=z,
+            pos=pos[i],
+            energy=float(energy[i]),
+            forces=forces[i],
+            id=id_of(i),
+            info={"source": src, "frame": i},
+        )
+        for i in range(n_frames)
+    ]

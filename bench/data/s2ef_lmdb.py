@@ -1,0 +1,247 @@
+"""fairchem S2EF LMDB (OC20, OC22): keys "0".."N-1", values pickled torch_geometric ``Data``.
+
+Each entry holds pos [n, 3] (Angstrom), cell [1, 3, 3], atomic_numbers [n], natoms, tags [n],
+fixed [n], y (energy, eV), force [n, 3] (eV/Angstrom), sid, fid. Entries are unpickled by
+bench.data.safe_pickle (no code runs). OC20 S2EF ``y`` is the adsorption (referenced) energy;
+OC22 ``y`` is the total energy.
+
+Layout: ``spec.path`` (or ``<data_root>/oc20`` / ``oc22``) is an ``.lmdb`` file, a folder of
+``.lmdb`` shards, or a folder with ``train/`` and ``val/`` (or ``val_id/``) shard folders and an
+optional labelled ``test/``. Without split folders: seeded permutation, 80 % / 10 % / rest
+(``n_train`` / ``n_val`` override). ``max_structures`` reads only that many per split.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import lmdb
+import numpy as np
+import torch
+
+from bench.data.checks import check_atomic_numbers, check_finite, check_shape
+from bench.data.checksums import sha256_files
+from bench.data.paths import dataset_dir
+from bench.data.registry import DatasetSpec, SplitData
+from bench.data.safe_pickle import UnsafePickleError, restricted_loads
+from bench.data.splits import random_split
+from bench.data.structure import Structure
+from bench.errors import DataError
+
+DEFAULT_FRACTIONS = (0.8, 0.1)
+_VAL_FOLDERS = ("val", "val_id")
+
+
+def load_oc20(spec: DatasetSpec) -> SplitData:
+    """OC20 S2EF splits (referenced energies)."""
+    return _load(spec, "oc20", "referenced")
+
+
+def load_oc22(spec: DatasetSpec) -> SplitData:
+    """OC22 S2EF splits (total energies)."""
+    return _load(spec, "oc22", "total")
+
+
+def _load(spec: DatasetSpec, name: str, energy_kind: str) -> SplitData:
+    base = Path(spec.path) if spec.path is not None else dataset_dir(spec, name)
+    if (base / "train").is_dir():
+        splits, files = _from_split_folders(base, spec.max_structures)
+    else:
+        splits, files = _from_one_set(base, spec)
+    return SplitData(
+        train=splits["train"],
+        val=splits.get("val", []),
+        test=splits.get("test", []),
+        periodic=True,
+        energy_kind=energy_kind,
+        sources=sha256_files(files),
+    )
+
+
+def _from_split_folders(base: Path, limit: int | None) -> tuple[dict, list[Path]]:
+    """train/, val/ (or val_id/) and an optional test/ folder of shards, each read in order."""
+    folders = {"train": base / "train", "test": base / "test"}
+    folders["val"] = next((base / v for v in _VAL_FOLDERS if (base / v).is_dir()), base / "val")
+    readers = {k: S2efShards(shard_files(p)) for k, p in folders.items() if p.is_dir()}
+    splits = {}
+    for k, r in readers.items():
+        splits[k] = r.read(range(len(r) if limit is None else min(limit, len(r))))
+    return splits, [f for r in readers.values() for f in r.files]
+
+
+def _from_one_set(base: Path, spec: DatasetSpec) -> tuple[dict, list[Path]]:
+    """One set of shards split by a seeded permutation; only the selected entries are read."""
+    reader = S2efShards(shard_files(base))
+    n = len(reader)
+    n_train = int(DEFAULT_FRACTIONS[0] * n) if spec.n_train is None else spec.n_train
+    n_val = int(DEFAULT_FRACTIONS[1] * n) if spec.n_val is None else spec.n_val
+    idx = random_split(n, n_train, n_val, spec.split_seed, base)
+    lim = spec.max_structures
+    splits = {k: reader.read(i[:lim]) for k, i in zip(("train", "val", "test"), idx, strict=True)}
+    return splits, reader.files
+
+
+def shard_files(path: Path) -> list[Path]:
+    """``path`` itself when a file, else the sorted ``*.lmdb`` files in the folder."""
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise DataError(path, None, "LMDB file or folder not found")
+    files = sorted(path.glob("*.lmdb"))
+    if not files:
+        raise DataError(path, None, "no *.lmdb files in folder")
+    return files
+
+
+class S2efShards:
+    """Read-only view of one or more S2EF LMDB shards as one indexable sequence."""
+
+    def __init__(self, files: list[Path]):
+        self.files = files
+        self._envs = [open_lmdb(f) for f in files]
+        self._counts = [_entry_count(env, f) for env, f in zip(self._envs, files, strict=True)]
+        self._starts = np.cumsum([0, *self._counts])
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def read(self, indices) -> list[Structure]:
+        """Structures at the given global indices (in that order)."""
+        return [self._get(int(i)) for i in indices]
+
+    def _get(self, i: int) -> Structure:
+        shard = int(np.searchsorted(self._starts, i, side="right") - 1)
+        key, path = str(i - self._starts[shard]), self.files[shard]
+        try:
+            with self._envs[shard].begin() as txn:
+                raw = txn.get(key.encode("ascii"))
+        except lmdb.Error as exc:
+            raise DataError(path, f"entry {key}", f"corrupt LMDB ({exc})") from exc
+        if raw is None:
+            raise DataError(path, f"entry {key}", "missing key")
+        return entry_to_structure(_unpickle(raw, path, key), path, key)
+
+
+def open_lmdb(path: Path) -> lmdb.Environment:
+    """Open an LMDB file read-only; DataError for empty, truncated or non-LMDB files."""
+    size = path.stat().st_size
+    if size == 0:
+        raise DataError(path, None, "empty file")
+    try:
+        env = lmdb.open(
+            str(path), subdir=False, readonly=True, lock=False, readahead=False, meminit=False
+        )
+        info, psize = env.info(), env.stat()["psize"]
+    except lmdb.Error as exc:
+        raise DataError(path, None, f"not a readable LMDB file ({exc})") from exc
+    if (info["last_pgno"] + 1) * psize > size:  # reading past the end would crash (SIGBUS)
+        env.close()
+        raise DataError(path, None, f"truncated LMDB file ({size} bytes)")
+    return env
+
+
+def _entry_count(env: lmdb.Environment, path: Path) -> int:
+    """Number of entries "0".."N-1"; a "length" entry, if any, is not counted."""
+    with env.begin() as txn:
+        keys = [k for k in txn.cursor().iternext(keys=True, values=False) if k != b"length"]
+    if sorted(int(k) if k.isdigit() else -1 for k in keys) != list(range(len(keys))):
+        raise DataError(path, "keys", "expected keys '0'..'N-1' (fairchem S2EF layout)")
+    return len(keys)
+
+
+def _unpickle(raw: bytes, path: Path, key: str):
+    try:
+        obj = restricted_loads(raw)
+    except UnsafePickleError as exc:
+        raise DataError(path, f"entry {key}", str(exc)) from exc
+    except Exception as exc:  # truncated or garbled pickles raise many types
+        msg = f"corrupt pickle ({type(exc).__name__}: {exc})"
+        raise DataError(path, f"entry {key}", msg) from exc
+    if "_store" not in obj.__dict__:  # pickled by torch_geometric < 2.0: plain attributes
+        obj = {k: v for k, v in obj.__dict__.items() if v is not None}
+    return obj if isinstance(obj, dict) else obj.to_dict()
+
+
+def _field(entry: dict, names: tuple[str, ...], path: Path, key: str) -> np.ndarray:
+    for name in names:
+        if name in entry:
+            value = entry[name]
+            return value.numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+    raise DataError(path, f"entry {key}: {names[0]}", "missing")
+
+
+def entry_to_structure(entry: dict, path: Path, key: str) -> Structure:
+    """One S2EF entry (a Data's fields as a dict) -> Structure, with checks."""
+    where = f"entry {key}: "
+    z = check_atomic_numbers(_field(entry, ("atomic_numbers",), path, key), path, where + "z")
+    n = len(z)
+    arrays = {
+        "pos": (_field(entry, ("pos",), path, key), (n, 3)),
+        "cell": (_field(entry, ("cell",), path, key).reshape(-1, 3), (3, 3)),
+        "y": (_field(entry, ("y", "energy"), path, key).reshape(-1), (1,)),
+        "force": (_field(entry, ("force", "forces"), path, key), (n, 3)),
+    }
+    for name, (arr, shape) in arrays.items():
+        check_shape(arr, shape, path, where + name)
+        check_finite(arr, path, where + name)
+    pos, cell, energy, forces = (arr.astype(np.float64) for arr, _ in arrays.values())
+    fixed = _field(entry, ("fixed",), path, key).astype(bool) if "fixed" in entry else None
+    tags = _field(entry, ("tags",), path, key).astype(np.int64) if "tags" in entry else None
+    for arr, name in ((fixed, "fixed"), (tags, "tags")):
+        if arr is not None:
+            check_shape(arr, (n,), path, where + name)
+    info = {"source": str(path), "key": key}
+    info.update({k: _scalar(entry[k]) for k in ("sid", "fid") if k in entry})
+    return Structure(
+        z=z,
+        pos=pos,
+        energy=float(energy[0]),
+        forces=forces,
+        id=f"{path.name}:{key}",
+        cell=cell,
+        pbc=np.ones(3, dtype=bool),
+        fixed=fixed,
+        tags=tags,
+        info=info,
+    )
+
+
+def write_s2ef_lmdb(path: Path, structures: list[Structure]) -> Path:
+    """Write ``structures`` as one fairchem S2EF LMDB file (for tests and exports).
+
+    Entries are ``torch_geometric`` ``Data`` with float32 pos, cell [1, 3, 3], atomic_numbers,
+    natoms, tags, fixed, y, force, sid, fid, pickled as fairchem does, plus a "length" entry.
+    """
+    from torch_geometric.data import Data
+
+    values = []
+    for i, s in enumerate(structures):
+        n = s.n_atoms
+        cell = s.cell if s.cell is not None else np.zeros((3, 3))
+        fixed = s.fixed if s.fixed is not None else np.zeros(n)
+        data = Data(
+            pos=torch.tensor(s.pos, dtype=torch.float32),
+            cell=torch.tensor(cell, dtype=torch.float32).reshape(1, 3, 3),
+            atomic_numbers=torch.tensor(s.z, dtype=torch.float32),
+            natoms=n,
+            tags=torch.tensor(s.tags if s.tags is not None else np.zeros(n), dtype=torch.long),
+            fixed=torch.tensor(fixed, dtype=torch.float32),
+            y=float(s.energy),
+            force=torch.tensor(s.forces, dtype=torch.float32),
+            sid=i,
+            fid=0,
+        )
+        values.append(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+    env = lmdb.open(str(path), subdir=False, map_size=2 * sum(map(len, values)) + (1 << 20))
+    with env.begin(write=True) as txn:
+        for i, v in enumerate(values):
+            txn.put(str(i).encode("ascii"), v)
+        txn.put(b"length", pickle.dumps(len(values), protocol=pickle.HIGHEST_PROTOCOL))
+    env.close()
+    return path
+
+
+def _scalar(v):
+    v = v.item() if isinstance(v, torch.Tensor | np.ndarray) and v.size == 1 else v
+    return v if isinstance(v, int | str | float) else str(v)
