@@ -1,7 +1,59 @@
-"""CLI: report commands (under construction)."""
+"""CLI: `bench report` (a paper table beside reproduced runs, a summary of all runs, plots)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from bench.errors import ConfigError
+
+
+def report_cmd(
+    table: str | None = typer.Option(None, "--table", help="Paper table id: 2, 3, 4, 5, 6."),
+    summary: bool = typer.Option(False, "--summary", help="All runs, and each method vs none."),
+    plot: str | None = typer.Option(
+        None, "--plot", help="learning-curves | parity | sample-efficiency (needs --output)."),
+    fmt: str = typer.Option("md", "--format", help="md | latex | csv."),
+    results: Annotated[Path, typer.Option("--results", help="Results directory.")] = Path(
+        "results"),
+    profile: str | None = typer.Option(
+        None, "--profile", help="--table: only paper values and runs of this profile."),
+    output: Annotated[Path | None, typer.Option(
+        "--output", help="Write here (atomically).")] = None,
+    sort: str | None = typer.Option(None, "--sort", help="--summary: sort runs by this column."),
+) -> None:
+    """Report runs: paper tables side by side with reproduced runs, a summary, or a plot."""
+    from bench.io import write_text_atomic
+    from bench.reports import load_runs, report_table
+    from bench.reports.paper import PROFILES
+
+    if sum((table is not None, summary, plot is not None)) != 1:
+        raise ConfigError("give exactly one of --table N, --summary, --plot KIND")
+    if profile is not None and (table is None or profile not in PROFILES):
+        raise ConfigError(f"--profile goes with --table and is one of {', '.join(PROFILES)}; "
+                          f"got {profile!r}")
+    if plot is not None:
+        from bench.reports.plots import make_plot
+
+        if output is None:
+            raise ConfigError("--plot needs --output FILE.png")
+        typer.echo(make_plot(plot, load_runs(results), output))
+        return
+    if table is not None:
+        text = report_table(table, results, fmt, profile)
+    else:
+        from bench.reports.summary import render_summary
+
+        text = render_summary(load_runs(results), fmt, sort)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        write_text_atomic(output, text)
+        typer.echo(output)
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add `bench report` to ``app``."""
+    app.command("report")(report_cmd)

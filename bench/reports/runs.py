@@ -1,0 +1,158 @@
+"""Finished runs as the reports see them: the record, named config values, metrics, scale.
+
+Config values are looked up by canonical name in the RESOLVED config (``config.yaml`` is
+``asdict(bench.config.RunConfig)``), never in a directory name:
+
+- the names of :data:`KEY_PATHS` (``backbone`` is ``model.backbone``, ``lambda_energy`` is
+  ``loss.energy_weight``, ...);
+- any other name is a method hyper-parameter (``method.params``: ``p_dens``, ``sigma``,
+  ``sigma_high``, ``corrupt_ratio``, ``lambda_dens``, ...) or a backbone option
+  (``model.options``, else the backbone preset of the run's ``preset`` and data kind, e.g.
+  ``lmax``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.errors import DataError
+from bench.records import RunRecord, iter_records
+
+#: canonical name -> path in the resolved config
+KEY_PATHS: dict[str, tuple[str, ...]] = {
+    "backbone": ("model", "backbone"),
+    "method": ("method", "name"),
+    "dataset": ("data", "name"),
+    "kind": ("data", "kind"),
+    "molecule": ("data", "molecule"),
+    "labels": ("data", "labels"),
+    "n_train": ("data", "n_train"),
+    "profile": ("profile",),
+    "preset": ("preset",),
+    "variant": ("variant",),
+    "seed": ("seed",),
+    "lambda_energy": ("loss", "energy_weight"),
+    "lambda_force": ("loss", "force_weight"),
+    "epochs": ("train", "epochs"),
+}
+
+
+class _Missing:
+    """The value of a key that a run's config does not set."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+@dataclass(frozen=True)
+class Run:
+    """One finished run directory. ``root`` is the results directory it was found under."""
+
+    run_dir: Path
+    record: RunRecord
+    root: Path
+
+    @property
+    def name(self) -> str:
+        """The run directory relative to the results directory (POSIX form)."""
+        return self.run_dir.relative_to(self.root).as_posix()
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.record.config
+
+    def value(self, key: str) -> Any:
+        """The resolved config value named ``key`` (module docstring), or MISSING."""
+        if key in KEY_PATHS:
+            return _get(self.config, KEY_PATHS[key])
+        params = _get(self.config, ("method", "params"))
+        if isinstance(params, dict) and key in params:
+            return params[key]
+        options = _get(self.config, ("model", "options"))
+        if isinstance(options, dict) and key in options:
+            return options[key]
+        return self._preset_options.get(key, MISSING)
+
+    @cached_property
+    def _preset_options(self) -> dict[str, Any]:
+        backbone, preset, kind = (self.value(k) for k in ("backbone", "preset", "kind"))
+        return preset_options(str(backbone), str(preset), str(kind))
+
+    def metric(self, split: str, name: str) -> float | None:
+        """``metrics[split][name]`` as a float, or None when the run did not record it."""
+        value = self.record.metrics.get(split, {}).get(name)
+        return None if value is None else float(value)
+
+    @property
+    def profile(self) -> str:
+        value = self.value("profile")
+        return "unknown" if value is MISSING else str(value)
+
+
+def preset_options(backbone: str, preset: str, kind: str) -> dict[str, Any]:
+    """The keyword arguments of ``backbones/presets/<backbone>.yaml[preset][kind]`` with
+    ``inherit`` resolved, as ``backbones.registry.preset_config`` gives them, read without
+    importing the backbones package (and torch); {} when there is no such preset."""
+    spec = importlib.util.find_spec("backbones")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    name = backbone.replace("-", "_")
+    path = Path(spec.submodule_search_locations[0]) / "presets" / f"{name}.yaml"
+    try:
+        by_kind = (yaml.safe_load(path.read_text()) or {}).get(preset) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    if kind not in by_kind:
+        return {}
+    cfg, seen = dict(by_kind[kind]), {kind}
+    while "inherit" in cfg and cfg["inherit"] not in seen:
+        seen.add(cfg["inherit"])
+        parent = dict(by_kind.get(cfg.pop("inherit")) or {})
+        parent.update(cfg)
+        cfg = parent
+    return cfg
+
+
+def _get(config: dict[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = config
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            return MISSING
+        node = node[part]
+    return node
+
+
+def load_runs(results_dir: str | Path) -> list[Run]:
+    """Every finished (``status == "done"``) run under ``results_dir``, sorted by directory."""
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise DataError(root, None, "no such results directory (pass --results DIR)")
+    return [Run(run_dir, rec, root) for run_dir, rec in iter_records(root, status="done")]
+
+
+def iter_log(run: Run) -> Iterator[dict[str, Any]]:
+    """The JSON objects of the run's ``log.jsonl`` (none when the file is absent)."""
+    import json
+
+    from bench.records import LOG_FILE
+
+    path = run.run_dir / LOG_FILE
+    if not path.is_file():
+        return
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(path, None, f"line {number} is not JSON ({exc.msg})") from exc

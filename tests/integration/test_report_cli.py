@@ -1,0 +1,59 @@
+"""`bench report` run as a subprocess on the fixture results directory."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = [sys.executable, "-c", "from bench.cli import main; main()"]
+DATA = Path(__file__).resolve().parents[1] / "data"
+RESULTS = DATA / "results_fixture"
+
+
+def _bench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([*BENCH, *args], capture_output=True, text=True, env=env, cwd=cwd,
+                          timeout=120)
+
+
+def test_table_written_atomically_equals_golden(tmp_path):
+    out = tmp_path / "reports" / "table4.md"
+    proc = _bench("report", "--table", "4", "--results", str(RESULTS), "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == str(out)
+    assert out.read_text() == (DATA / "report_golden" / "table4.md").read_text()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["table4.md"]
+
+
+def test_summary_csv_lists_every_finished_run():
+    proc = _bench("report", "--summary", "--results", str(RESULTS), "--format", "csv",
+                  "--sort", "test/force_mae_mev_per_a")
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert len(rows) == 14 and rows[0]["run"] == "md17/aspirin/equiformer-none-seed0-copy"
+
+
+def test_plot_writes_png(tmp_path):
+    out = tmp_path / "se.png"
+    proc = _bench("report", "--plot", "sample-efficiency", "--results", str(RESULTS),
+                  "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(("--table", "1a", "--results", str(RESULTS)), "not transcribed"),
+     (("--table", "4"), "no such results directory"),  # default ./results, absent in cwd
+     (("--table", "4", "--summary"), "exactly one of")],
+    ids=["untranscribed", "no-results", "two-modes"],
+)
+def test_user_errors_exit_2(tmp_path, args, message):
+    proc = _bench("report", *args, cwd=tmp_path)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
