@@ -19,10 +19,18 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+@app.callback()
+def _root() -> None:
+    """dens-bench: run and report denoising (DeNS) regimes across force-field backbones."""
+
+
 #: command modules, in the order `bench --help` lists them
 COMMAND_MODULES = (
     "bench.commands.data",
     "bench.commands.catalog",
+    "bench.commands.params",
     "bench.commands.train",
     "bench.commands.report",
     "bench.commands.matrix",
@@ -37,7 +45,9 @@ for _name in COMMAND_MODULES:
 def main() -> None:
     """Entry point: user-facing errors print one line and exit with code 2."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # typer.Exit(n) raised in a command returns n
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except BenchError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         sys.exit(exc.exit_code)
@@ -53,3 +63,7 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+
+
+if __name__ == "__main__":  # `python -m bench.cli` (torchrun -m bench.cli, matrix runs)
+    main()

@@ -1,0 +1,72 @@
+"""CLI: `bench params` (parameter count of a backbone at a preset)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from bench.errors import ConfigError
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["lmax=3", "cutoff=6.0"]`` -> ``{"lmax": 3, "cutoff": 6.0}`` (values via YAML)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {item!r}: value is not valid YAML ({exc})") from exc
+    return out
+
+
+def parameter_count(
+    backbone: str, dataset: str, preset: str, dens: bool, overrides: dict[str, Any]
+) -> dict[str, Any]:
+    """Build ``backbone`` and count its trainable parameters (the model is built, not trained)."""
+    from backbones.registry import build_backbone
+
+    try:
+        model = build_backbone(backbone, preset=preset, dataset=dataset, dens=dens, **overrides)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"backbone {backbone!r} ({preset}, {dataset}): {exc}") from exc
+    n = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {
+        "backbone": backbone,
+        "dataset": dataset,
+        "preset": preset,
+        "dens": dens,
+        "overrides": overrides,
+        "params": n,
+        "params_millions": round(n / 1e6, 3),
+    }
+
+
+def params_cmd(
+    backbone: str = typer.Option(..., "--backbone", help="Backbone name (see `bench list`)."),
+    dataset: str = typer.Option("md17", "--dataset", help="Preset dataset: md17, oc20, oc22."),
+    preset: str = typer.Option("paper", "--preset", help="Preset: ci or paper."),
+    dens: bool = typer.Option(False, "--dens", help="Include the DeNS force encoding and head."),
+    overrides: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override a preset option, KEY=VALUE (YAML value); repeatable."
+    )] = None,
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Count the parameters of a backbone at a preset."""
+    result = parameter_count(backbone, dataset, preset, dens, parse_overrides(overrides or []))
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    extra = " + DeNS" if dens else ""
+    typer.echo(f"{backbone}{extra} ({preset}, {dataset}): {result['params']:,} parameters "
+               f"({result['params_millions']:.2f}M)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `bench params` to ``app``."""
+    app.command("params")(params_cmd)
