@@ -7,6 +7,7 @@ The training loop never branches on a method's name.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -65,12 +66,58 @@ def l2mae(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
     return err.mean()
 
 
+def energy_loss(
+    outputs: dict[str, Tensor], targets: Targets, mask: Tensor | None = None
+) -> Tensor:
+    """Mean over (masked) structures of ``|E_hat - E| / energy_std`` (the MAE of the
+    normalised energy); 0 when no structure is selected. mask: [B] bool.
+    """
+    err = (outputs["energy"] - targets.energy).abs() / targets.energy_std
+    if mask is not None:
+        err = err[mask]
+    if err.numel() == 0:
+        return outputs["energy"].sum() * 0.0
+    return err.mean()
+
+
+def force_loss(outputs: dict[str, Tensor], targets: Targets, mask: Tensor) -> Tensor:
+    """L2MAE of the normalised forces ``F / force_std`` over the atoms in ``mask`` [N] bool."""
+    return l2mae(outputs["forces"] / targets.force_std, targets.forces / targets.force_std, mask)
+
+
+def targets_from_batch(batch, energy_std: float, force_std: float) -> Targets:
+    """The labels of an ORIGINAL (uncorrupted) batch as :class:`Targets`."""
+    return Targets(
+        energy=batch.energy,
+        forces=batch.forces,
+        free=~batch.fixed,
+        batch=batch.batch,
+        energy_std=float(energy_std),
+        force_std=float(force_std),
+    )
+
+
+def clean_prepared(batch) -> Prepared:
+    """A :class:`Prepared` of an uncorrupted shallow copy of ``batch`` (no noise anywhere)."""
+    n_atoms, n_struct = batch.pos.shape[0], int(batch.num_graphs)
+    device, dtype = batch.pos.device, batch.pos.dtype
+    return Prepared(
+        batch=copy.copy(batch),
+        noise_target=torch.zeros(n_atoms, 3, dtype=dtype, device=device),
+        noise_mask=torch.zeros(n_atoms, dtype=torch.bool, device=device),
+        dens_structure=torch.zeros(n_struct, dtype=torch.bool, device=device),
+        sigma=torch.zeros(n_struct, dtype=dtype, device=device),
+    )
+
+
 class Method:
     """Base class of the training regimes (see methods/__init__.py for the names)."""
 
     name: ClassVar[str] = "method"
     #: the backbone must be built with dens=True (noise head, force-encoding input)
     needs_noise_head: ClassVar[bool] = False
+    #: prepared batches carry ``noise_sigma`` that the backbone must read (``encodes_sigma``)
+    needs_sigma_input: bool = False
 
     def prepare(self, batch, generator: torch.Generator, progress: float) -> Prepared:
         """Corrupt a copy of ``batch``. ``progress`` in [0, 1] drives schedules."""

@@ -1,0 +1,395 @@
+"""Typed run configuration: dataclasses resolved from YAML profiles and presets plus overrides.
+
+Resolution order (later wins), all YAML shipped in ``bench/configs/``:
+
+1. dataclass defaults below;
+2. ``datasets.yaml[<dataset>]`` (split sizes, which profile section: ``kind`` md17/oc20/oc22);
+3. ``profiles/<profile>.yaml[<kind>]``: ``data``, ``loss``, ``train`` and ``methods[<method>]``,
+   then its ``molecules[<molecule>]`` patch, then its ``variants[<variant>]`` patch;
+4. ``presets.yaml[<preset>]`` (training scale: ``ci`` is tiny, ``paper`` changes nothing);
+5. command-line options (``--epochs``, ``--seed``, ...);
+6. ``--set key=value`` dotted overrides (values parsed with ``yaml.safe_load``).
+
+Unknown keys anywhere are a ConfigError naming the key and the known ones.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import re
+import types
+import typing
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.errors import ConfigError
+from bench.registry import did_you_mean
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+KINDS = ("md17", "oc20", "oc22")
+DEVICES = ("cpu", "cuda")
+DTYPES = ("float32", "float64")
+_EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+@dataclass
+class DataConfig:
+    """Which data, how it is split and normalised (see bench.data.registry.DatasetSpec).
+
+    ``normalization``: ``"train"`` computes the energy mean/std on the train split
+    (bench.data.stats; after per-element references when ``element_refs``) and takes the
+    force std from the energy std (``force_std_source: energy``, MD17/OC20 convention) or from
+    the train forces (``forces``); ``"fixed"`` uses ``energy_mean``/``energy_std``/``force_std``
+    (eV, eV/Angstrom) as given (the OC20/OC22 configs of the paper).
+    """
+
+    name: str = "rmd17"
+    kind: str = "md17"
+    data_root: str | None = None
+    molecule: str | None = None
+    labels: str = "original"
+    path: str | None = None
+    split_index: int = 1
+    split_seed: int = 1
+    n_train: int | None = None
+    n_val: int | None = None
+    max_structures: int | None = None
+    normalization: str = "train"
+    force_std_source: str = "energy"
+    element_refs: bool = False
+    energy_mean: float | None = None
+    energy_std: float | None = None
+    force_std: float | None = None
+
+
+@dataclass
+class ModelConfig:
+    """The backbone; ``options`` override keys of its preset (backbones/presets/<name>.yaml)."""
+
+    backbone: str = "schnet"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class MethodConfig:
+    """The training regime and its hyper-parameters (keyword arguments of the method class)."""
+
+    name: str = "none"
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LossConfig:
+    """lambda_E and lambda_F of Eq. 1 (dimensionless)."""
+
+    energy_weight: float = 1.0
+    force_weight: float = 80.0
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation. Learning rates are absolute; the schedule is linear warm-up from
+    ``warmup_lr`` over ``warmup_epochs`` then cosine from ``lr`` to ``min_lr``, evaluated per
+    epoch (``schedule_unit: epoch``, timm) or per step (``step``, fairchem). Exactly one of
+    ``epochs`` / ``max_steps`` bounds training (``max_steps`` wins when both are set).
+    ``amp``: bf16 autocast of the forward pass, CUDA only. ``checkpoint_every``: steps between
+    checkpoints (0: only at the end). ``val_every_epochs``: validation log lines (0: none).
+    """
+
+    epochs: int | None = 10
+    max_steps: int | None = None
+    batch_size: int = 8
+    eval_batch_size: int = 8
+    lr: float = 5.0e-4
+    weight_decay: float = 1.0e-6
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    adam_eps: float = 1.0e-8
+    warmup_epochs: float = 0.0
+    warmup_lr: float = 1.0e-6
+    min_lr: float = 1.0e-6
+    schedule_unit: str = "epoch"
+    grad_clip: float | None = None
+    ema_decay: float | None = None
+    amp: bool = False
+    drop_last: bool = True
+    log_every: int = 10
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 2
+    val_every_epochs: int = 0
+
+
+@dataclass
+class RunConfig:
+    """Everything a run depends on; ``config.yaml`` of a run directory is ``asdict`` of this."""
+
+    run_id: str | None = None
+    seed: int = 0
+    device: str = "cpu"
+    dtype: str = "float32"
+    profile: str = "paper-v1"
+    preset: str = "ci"
+    variant: str | None = None
+    results: str = "results"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "config") -> RunConfig:
+        """Strict construction: unknown keys and wrong types raise ConfigError."""
+        cfg = build_dataclass(cls, data, where)
+        validate(cfg)
+        return cfg
+
+
+def build_dataclass(cls: type, data: Any, where: str) -> Any:
+    """Instantiate dataclass ``cls`` from a mapping, recursively, checking keys and types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {did_you_mean(unknown[0], names)}")
+    return cls(**{k: _coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()})
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """``value`` checked (and int -> float widened) against type annotation ``tp``."""
+    if dataclasses.is_dataclass(tp):
+        return build_dataclass(tp, value, where)
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], where)
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    if origin is list:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return [_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value)]
+    if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if tp is Any or (isinstance(value, tp) and not (tp is int and isinstance(value, bool))):
+        return value
+    raise ConfigError(f"{where}: expected {getattr(tp, '__name__', tp)}, got {value!r}")
+
+
+def validate(cfg: RunConfig) -> None:
+    """Cross-field checks; ConfigError names the offending key."""
+    checks = [
+        (cfg.device in DEVICES, "device", f"one of {DEVICES}", cfg.device),
+        (cfg.dtype in DTYPES, "dtype", f"one of {DTYPES}", cfg.dtype),
+        (cfg.data.kind in KINDS, "data.kind", f"one of {KINDS}", cfg.data.kind),
+        (cfg.data.normalization in ("train", "fixed"), "data.normalization",
+         "'train' or 'fixed'", cfg.data.normalization),
+        (cfg.data.force_std_source in ("energy", "forces"), "data.force_std_source",
+         "'energy' or 'forces'", cfg.data.force_std_source),
+        (cfg.train.checkpoint_every >= 0 and cfg.train.val_every_epochs >= 0,
+         "train.checkpoint_every", ">= 0 (and val_every_epochs >= 0)",
+         cfg.train.checkpoint_every),
+        (cfg.train.schedule_unit in ("epoch", "step"), "train.schedule_unit",
+         "'epoch' or 'step'", cfg.train.schedule_unit),
+        (cfg.train.epochs is not None or cfg.train.max_steps is not None, "train.epochs",
+         "set (or train.max_steps)", None),
+        ((cfg.train.epochs or 1) >= 1 and (cfg.train.max_steps or 1) >= 1, "train.epochs",
+         "and train.max_steps >= 1", (cfg.train.epochs, cfg.train.max_steps)),
+        (cfg.train.batch_size >= 1 and cfg.train.eval_batch_size >= 1, "train.batch_size",
+         ">= 1 (and eval_batch_size)", cfg.train.batch_size),
+        (cfg.train.lr > 0 and cfg.train.weight_decay >= 0, "train.lr", "> 0 (weight_decay >= 0)",
+         cfg.train.lr),
+        (cfg.train.ema_decay is None or 0 < cfg.train.ema_decay < 1, "train.ema_decay",
+         "in (0, 1) or null", cfg.train.ema_decay),
+        (cfg.train.grad_clip is None or cfg.train.grad_clip > 0, "train.grad_clip",
+         "> 0 or null", cfg.train.grad_clip),
+        (cfg.train.log_every >= 1 and cfg.train.keep_checkpoints >= 1, "train.log_every",
+         ">= 1 (and keep_checkpoints >= 1)", cfg.train.log_every),
+        (len(cfg.train.betas) == 2, "train.betas", "two numbers", cfg.train.betas),
+        (not cfg.train.amp or cfg.device == "cuda", "train.amp", "false unless --device cuda "
+         "(bf16 autocast is a CUDA path)", cfg.train.amp),
+    ]
+    for ok, key, expected, value in checks:
+        if not ok:
+            raise ConfigError(f"config key {key!r} must be {expected}, got {value!r}")
+    if cfg.data.normalization == "fixed" and None in (
+        cfg.data.energy_mean, cfg.data.energy_std, cfg.data.force_std
+    ):
+        raise ConfigError("data.normalization 'fixed' needs data.energy_mean, energy_std, "
+                          "force_std")
+
+
+# ----------------------------------------------------------------------------- resolution
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    """A YAML mapping from ``path``; ConfigError naming the file otherwise."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no such config file") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def profiles() -> list[str]:
+    """Names of the shipped hyper-parameter profiles."""
+    return sorted(p.stem for p in (CONFIG_DIR / "profiles").glob("*.yaml"))
+
+
+def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """A new dict: ``patch`` merged into ``base`` recursively (mappings merge, rest replaces)."""
+    out = copy.deepcopy(base)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """``["train.lr=1e-3", "method.params.sigma=0.1"]`` -> nested dict (values via safe_load)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {item!r}: value is not valid YAML ({exc})") from exc
+        if isinstance(value, str) and _EXPONENT_FLOAT.fullmatch(value.strip()):
+            value = float(value)  # YAML 1.1 reads "1e-3" as a string
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item!r}: {part!r} is set to a value and a mapping")
+        node[parts[-1]] = value
+    return out
+
+
+def profile_section(profile: str, kind: str) -> dict[str, Any]:
+    """``profiles/<profile>.yaml[kind]``; ConfigError when the profile or kind is unknown."""
+    if profile not in profiles():
+        raise ConfigError(f"profile {did_you_mean(profile, profiles())}")
+    path = CONFIG_DIR / "profiles" / f"{profile}.yaml"
+    table = load_yaml(path)
+    if kind not in table:
+        raise ConfigError(f"{path}: no section for dataset kind {kind!r}; known: {list(table)}")
+    section = table[kind]
+    allowed = {"data", "loss", "train", "methods", "molecules", "variants"}
+    unknown = sorted(set(section) - allowed)
+    if unknown:
+        raise ConfigError(f"{path}: {kind}: unknown key {did_you_mean(unknown[0], allowed)}")
+    return section
+
+
+def _profile_patch(section: dict[str, Any], method: str, where: str) -> dict[str, Any]:
+    """A config patch from one profile block (``data``/``loss``/``train``/``methods``/``model``)."""
+    allowed = {"data", "loss", "train", "methods", "model"}
+    unknown = sorted(set(section) - allowed - {"molecules", "variants"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {did_you_mean(unknown[0], allowed)}")
+    patch = {k: section[k] for k in ("data", "loss", "train", "model") if k in section}
+    methods = section.get("methods") or {}
+    if method in methods:
+        patch["method"] = {"params": methods[method] or {}}
+    return patch
+
+
+def _nested(dotted: dict[str, Any]) -> dict[str, Any]:
+    """``{"data.molecule": "aspirin"}`` -> ``{"data": {"molecule": "aspirin"}}``."""
+    out: dict[str, Any] = {}
+    for key, value in dotted.items():
+        node = out
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
+
+
+def _canonical_molecule(name: str | None) -> str | None:
+    from bench.data.molecules import ALIASES
+
+    return None if name is None else ALIASES.get(name, name)
+
+
+def resolve_config(
+    backbone: str,
+    method: str,
+    dataset: str,
+    preset: str = "ci",
+    profile: str = "paper-v1",
+    cli: dict[str, Any] | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+) -> RunConfig:
+    """The fully resolved RunConfig (module docstring gives the order).
+
+    Args:
+        backbone, method, dataset: registry names.
+        preset: backbone preset and training scale (``ci``, ``paper``, or any backbone preset).
+        profile: hyper-parameter profile (``paper-v1``, ``released``).
+        cli: dotted keys set by command-line options, e.g. ``{"data.molecule": "aspirin"}``.
+        overrides: ``--set key=value`` strings.
+    """
+    cli_patch, set_patch = _nested(cli or {}), parse_overrides(overrides)
+    early = deep_merge(cli_patch, set_patch)
+    d = asdict(RunConfig(preset=preset, profile=profile))
+    d["model"]["backbone"], d["method"]["name"], d["data"]["name"] = backbone, method, dataset
+    datasets = load_yaml(CONFIG_DIR / "datasets.yaml")
+    if dataset not in datasets:
+        raise ConfigError(f"dataset {did_you_mean(dataset, list(datasets))}")
+    d = deep_merge(d, {"data": datasets[dataset]})
+    kind = early.get("data", {}).get("kind", d["data"]["kind"])
+    section = profile_section(profile, kind)
+    where = f"profile {profile!r} section {kind!r}"
+    d = deep_merge(d, _profile_patch(section, method, where))
+    molecule = _canonical_molecule(early.get("data", {}).get("molecule"))
+    if molecule in (section.get("molecules") or {}):
+        patch = _profile_patch(section["molecules"][molecule], method, f"{where} {molecule!r}")
+        d = deep_merge(d, patch)
+    variant = early.get("variant")
+    if variant is not None:
+        variants = section.get("variants") or {}
+        if variant not in variants:
+            raise ConfigError(f"{where}: variant {did_you_mean(variant, list(variants))}")
+        d = deep_merge(d, _profile_patch(variants[variant], method, f"{where} {variant!r}"))
+    presets = load_yaml(CONFIG_DIR / "presets.yaml")
+    d = deep_merge(d, presets.get(preset) or {})
+    d = deep_merge(deep_merge(d, cli_patch), set_patch)
+    return RunConfig.from_dict(d, "config")
+
+
+def is_paper_scale(cfg: RunConfig) -> bool:
+    """True only when ``cfg`` trains at the full scale of its profile: paper preset, the
+    profile's epochs and batch size, the dataset's split sizes, no step cap, no truncation."""
+    if cfg.preset != "paper" or cfg.train.max_steps is not None or cfg.data.max_structures:
+        return False
+    ref = resolve_config(
+        cfg.model.backbone, cfg.method.name, cfg.data.name, preset="paper", profile=cfg.profile,
+        cli={"data.kind": cfg.data.kind, "data.molecule": cfg.data.molecule,
+             "variant": cfg.variant},
+    )
+    return (
+        (cfg.train.epochs, cfg.train.batch_size, cfg.data.n_train, cfg.data.n_val)
+        == (ref.train.epochs, ref.train.batch_size, ref.data.n_train, ref.data.n_val)
+    )

@@ -1,0 +1,2 @@
+"""YAML configuration shipped as package data (read by bench.config): dataset presets,
+training-scale presets and hyper-parameter profiles."""

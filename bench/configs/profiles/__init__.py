@@ -1,0 +1,1 @@
+"""Hyper-parameter profiles, one YAML file each (``paper-v1``, ``released``)."""

@@ -1,0 +1,188 @@
+"""One run end to end: ``run_training(config) -> run_dir`` (the library entry point of
+``bench run``). Layout and record schema: bench.records.
+
+The record is written with ``status: running`` before training starts and replaced
+atomically by ``done`` (with metrics) or ``failed`` (with the reason); a killed process
+therefore never leaves a record that looks finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+
+from bench.config import RunConfig, is_paper_scale
+from bench.errors import ConfigError
+from bench.eval import evaluate
+from bench.io import (
+    write_bytes_atomic,
+    write_json_atomic,
+    write_text_atomic,
+    write_yaml_atomic,
+)
+from bench.records import (
+    CHECKPOINT_DIR,
+    COMMAND_FILE,
+    CONFIG_FILE,
+    RECORD_FILE,
+    RunRecord,
+    read_record,
+)
+from bench.train import provenance
+from bench.train.loop import Trainer
+from bench.train.setup import (
+    MODEL_FILE,
+    STATS_FILE,
+    build_model,
+    build_run_method,
+    check_device,
+    load_split,
+    normalization,
+    to_data_list,
+)
+from bench.train.step import NonFiniteLossError
+
+
+def default_run_id(cfg: RunConfig) -> str:
+    """``<dataset>[-<molecule>]-<backbone>-<method>-<preset>-s<seed>-<hash>``; the hash covers
+    the whole config (minus run id, results folder, data root and device), so equal configs
+    share an id."""
+    identity = cfg.to_dict()
+    for key in ("run_id", "results", "device"):
+        identity.pop(key)
+    identity["data"].pop("data_root")
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
+    parts = [cfg.data.name, cfg.data.molecule, cfg.model.backbone, cfg.method.name, cfg.preset,
+             f"s{cfg.seed}", digest]
+    return "-".join(str(p) for p in parts if p)
+
+
+def run_training(cfg: RunConfig, command: str = "", resume: bool = False) -> Path:
+    """Train, evaluate (val and test) and record one run; returns its directory.
+
+    With ``resume``: an existing run of the same config continues from its newest checkpoint
+    (a finished one is returned as is). Without it, an existing run directory is an error.
+    A diverging run is recorded as ``failed: non-finite loss at step N`` and returned.
+    """
+    check_device(cfg.device)
+    if cfg.run_id is None:
+        cfg.run_id = default_run_id(cfg)
+    run_dir = Path(cfg.results) / cfg.run_id
+    previous = _check_existing(run_dir, cfg, resume)
+    if previous is not None and previous.status == "done":
+        return run_dir
+    _write_inputs(run_dir, cfg, command)
+    torch.manual_seed(cfg.seed)
+    random.seed(cfg.seed)
+    split = load_split(cfg.data)
+    norm = normalization(cfg.data, split.train) | {"energy_kind": split.energy_kind}
+    write_json_atomic(run_dir / STATS_FILE, norm)
+    method = build_run_method(cfg)
+    model = build_model(cfg, method, norm)
+    record = _start_record(cfg, command, model, previous)
+    record.write(run_dir)
+    try:
+        _train_and_evaluate(cfg, run_dir, record, model, method, split, norm, resume)
+    except NonFiniteLossError as exc:
+        _fail(record, run_dir, f"non-finite loss at step {exc.step}")
+    except BaseException as exc:
+        _fail(record, run_dir, f"{type(exc).__name__}: {exc}")
+        raise
+    return run_dir
+
+
+def _train_and_evaluate(cfg, run_dir, record, model, method, split, norm, resume) -> None:
+    dev = torch.device(cfg.device)
+    val = to_data_list(split.val, cfg.dtype)
+    trainer = Trainer(
+        model, method, to_data_list(split.train, cfg.dtype), cfg.train, cfg.seed,
+        norm["energy_std"], norm["force_std"], run_dir,
+        validate=lambda: evaluate(model, val, cfg.train.eval_batch_size, dev, split.periodic),
+    )
+    if resume:
+        trainer.resume()
+    trainer.fit()
+    test = to_data_list(split.test, cfg.dtype)
+    with trainer.eval_weights():
+        metrics = {name: evaluate(model, data, cfg.train.eval_batch_size, dev, split.periodic)
+                   for name, data in (("val", val), ("test", test)) if data}
+        _save_weights(model, run_dir / CHECKPOINT_DIR / MODEL_FILE)
+    record.status, record.metrics = "done", metrics
+    record.wall_time_s, record.steps = trainer.train_time, trainer.step
+    record.samples_per_s = trainer.samples / max(trainer.train_time, 1e-9)
+    record.epochs = trainer.epochs_done
+    record.peak_memory_mb = provenance.peak_memory_mb(cfg.device)
+    record.scale = {
+        "preset": cfg.preset, "profile": cfg.profile, "variant": cfg.variant,
+        "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test),
+        "epochs": trainer.epochs_done, "steps": trainer.step, "batch_size": cfg.train.batch_size,
+        "paper_scale": is_paper_scale(cfg),
+    }
+    record.finished_at = _now()
+    record.write(run_dir)
+
+
+def _check_existing(run_dir: Path, cfg: RunConfig, resume: bool) -> RunRecord | None:
+    """The existing record of ``run_dir`` (None if new); ConfigError on a clash."""
+    if not (run_dir / RECORD_FILE).is_file():
+        return None
+    record = read_record(run_dir)
+    if not resume:
+        raise ConfigError(f"{run_dir}: a run with status {record.status!r} exists; pass --resume "
+                          f"to continue it, or another --run-id")
+    if record.config != cfg.to_dict():
+        diff = sorted(_diff_keys(record.config, cfg.to_dict()))
+        raise ConfigError(f"{run_dir}: --resume with a different config (keys {diff})")
+    return record
+
+
+def _diff_keys(a: dict, b: dict, prefix: str = "") -> list[str]:
+    out = []
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += _diff_keys(va, vb, f"{prefix}{key}.")
+        elif va != vb:
+            out.append(prefix + key)
+    return out
+
+
+def _write_inputs(run_dir: Path, cfg: RunConfig, command: str) -> None:
+    """config.yaml and command.txt; ConfigError when the results folder is not writable."""
+    try:
+        (run_dir / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
+        write_yaml_atomic(run_dir / CONFIG_FILE, cfg.to_dict())
+        write_text_atomic(run_dir / COMMAND_FILE, command + "\n")
+    except OSError as exc:
+        raise ConfigError(f"{run_dir}: cannot write the run directory ({exc})") from exc
+
+
+def _start_record(cfg: RunConfig, command: str, model, previous: RunRecord | None) -> RunRecord:
+    return RunRecord(
+        run_id=cfg.run_id, status="running", config=cfg.to_dict(), seed=cfg.seed,
+        command=command, git_revision=provenance.git_revision(),
+        versions=provenance.versions(), hardware=provenance.hardware(cfg.device),
+        params=sum(p.numel() for p in model.parameters()),
+        started_at=previous.started_at if previous is not None else _now(),
+    )
+
+
+def _fail(record: RunRecord, run_dir: Path, reason: str) -> None:
+    record.status, record.failure, record.finished_at = "failed", reason, _now()
+    record.write(run_dir)
+
+
+def _save_weights(model, path: Path) -> None:
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    write_bytes_atomic(path, buffer.getvalue())
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,0 +1,18 @@
+"""``denoise-no-force``: DeNS with the force encoding switched off (Table 1e index 2, Table 6).
+
+Exactly :class:`methods.dens.DeNS` with every option and every random draw unchanged, except
+that ``encoded_forces`` is all zeros: the same generator gives the same corrupted positions,
+masks and noise targets as ``dens``. (The released code's "no force encoding" path zeroes
+every output of DeNS structures instead; that is not this ablation, see DENS.md section 5.)
+"""
+
+from __future__ import annotations
+
+from methods.dens import DeNS
+
+
+class DenoiseNoForce(DeNS):
+    """DeNS without force encoding; same arguments as :class:`methods.dens.DeNS`."""
+
+    name = "denoise-no-force"
+    encode_forces = False

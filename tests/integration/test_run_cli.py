@@ -1,0 +1,66 @@
+"""`bench run` and `bench eval` as subprocesses on the shipped rMD17 subset."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from bench.config import RunConfig
+
+BENCH = [sys.executable, "-c", "from bench.cli import main; main()"]
+DATA = Path(__file__).resolve().parents[1] / "data"
+RUN = ["run", "--backbone", "schnet", "--method", "dens", "--dataset", "rmd17",
+       "--molecule", "aspirin", "--data-root", str(DATA), "--seed", "3",
+       "--set", "data.max_structures=8", "--epochs", "2"]
+
+
+def _bench(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([*BENCH, *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_run_records_everything_and_eval_reproduces_it(tmp_path):
+    proc = _bench(*RUN, "--results", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    run_dir = Path(proc.stdout.strip().splitlines()[-1])
+    assert run_dir.parent == tmp_path and run_dir.is_dir()
+    for name in ("config.yaml", "metrics.json", "log.jsonl", "command.txt", "stats.json",
+                 "checkpoints/model.pt"):
+        assert (run_dir / name).is_file(), name
+    cfg = RunConfig.from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()))
+    assert (cfg.seed, cfg.method.name, cfg.train.epochs, cfg.data.molecule) == (3, "dens", 2,
+                                                                               "aspirin")
+    record = json.loads((run_dir / "metrics.json").read_text())
+    assert record["status"] == "done" and record["config"] == cfg.to_dict()
+    assert "--molecule aspirin" in (run_dir / "command.txt").read_text()
+    for split in ("val", "test"):
+        assert record["metrics"][split]["energy_mae_mev"] > 0
+        assert record["metrics"][split]["force_mae_mev_per_a"] > 0
+    assert record["params"] > 0 and record["wall_time_s"] > 0 and record["samples_per_s"] > 0
+    assert record["peak_memory_mb"] > 0 and record["steps"] == 4
+    assert record["versions"]["torch"] and record["versions"]["e3nn"]
+    assert record["hardware"]["device"] == "cpu"
+    assert record["scale"]["preset"] == "ci" and record["scale"]["paper_scale"] is False
+    logged = [json.loads(x) for x in (run_dir / "log.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in logged] == [1, 2, 3, 4]
+
+    again = _bench("eval", "--run", str(run_dir), "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["metrics"] == record["metrics"]["test"]
+
+    clash = _bench(*RUN, "--results", str(tmp_path))
+    assert clash.returncode == 2 and "--resume" in clash.stderr
+    done = _bench(*RUN, "--results", str(tmp_path), "--resume")
+    assert done.returncode == 0 and done.stdout.strip().splitlines()[-1] == str(run_dir)
+
+
+def test_bad_override_exits_2_naming_the_key_and_writes_nothing(tmp_path):
+    proc = _bench(*RUN, "--results", str(tmp_path), "--set", "train.lrr=1")
+    assert proc.returncode == 2
+    assert "lrr" in proc.stderr and "Did you mean 'lr'" in proc.stderr
+    assert not any(tmp_path.iterdir())
