@@ -1,7 +1,7 @@
 """The interface every backbone implements.
 
 A backbone maps a torch_geometric batch (fields in bench.data.keys) to a dict with
-``energy`` [B] (eV), ``forces`` [N, 3] (eV/Angstrom) and, when built with ``dens=True``,
+``energy`` [B] (eV, float64), ``forces`` [N, 3] (eV/Angstrom) and, when built with ``dens=True``,
 ``noise`` [N, 3]. It builds its own neighbour graph from ``pos``, so a rotated batch is a
 complete test input. It knows nothing about noise, losses or training regimes: DeNS only
 adds a force-encoding input and a noise head, declared by ``dens``.
@@ -71,10 +71,11 @@ class Backbone(nn.Module):
         self.max_neighbors = max_neighbors
         self.force_mode = force_mode
         self.dens = bool(dens)
-        self.register_buffer("energy_mean", torch.zeros(()))
-        self.register_buffer("energy_std", torch.ones(()))
+        # float64: a total energy like aspirin's -17,600 eV has a float32 ulp of ~2 meV.
+        self.register_buffer("energy_mean", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("energy_std", torch.ones((), dtype=torch.float64))
         self.register_buffer("force_std", torch.ones(()))
-        self.register_buffer("atom_ref", torch.zeros(119))
+        self.register_buffer("atom_ref", torch.zeros(119, dtype=torch.float64))
 
     def set_normalization(
         self,
@@ -118,9 +119,11 @@ class Backbone(nn.Module):
                 pos = pos.detach().requires_grad_(True)
             out = self.compute(batch, pos, self.build_graph(batch, pos))
             n_struct = int(batch.num_graphs)
-            ref = torch.zeros(n_struct, dtype=pos.dtype, device=pos.device)
-            ref = ref.index_add(0, batch.batch, self.atom_ref[batch.z].to(pos.dtype))
-            energy = out[keys.OUT_ENERGY] * self.energy_std + self.energy_mean + ref
+            # De-normalise in float64 (see energy_mean); forces keep the model's dtype.
+            ref = torch.zeros(n_struct, dtype=torch.float64, device=pos.device)
+            ref = ref.index_add(0, batch.batch, self.atom_ref[batch.z].double())
+            energy = out[keys.OUT_ENERGY].double() * self.energy_std.double()
+            energy = energy + self.energy_mean.double() + ref
             result = {keys.OUT_ENERGY: energy}
             if gradient:
                 (grad,) = torch.autograd.grad(

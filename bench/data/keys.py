@@ -9,7 +9,7 @@ from __future__ import annotations
 Z = "z"  #: long [N]; atomic numbers
 POS = "pos"  #: float [N, 3]; Cartesian positions, Angstrom
 BATCH = "batch"  #: long [N]; index of each atom's structure in the batch
-ENERGY = "energy"  #: float [B]; total (or referenced, OC20) energy, eV
+ENERGY = "energy"  #: float64 [B]; total (or referenced, OC20) energy, eV
 FORCES = "forces"  #: float [N, 3]; forces, eV/Angstrom
 FIXED = "fixed"  #: bool [N]; True for atoms held fixed (OC20 subsurface); excluded from loss
 TAGS = "tags"  #: long [N]; OC20 tags 0 subsurface, 1 surface, 2 adsorbate
@@ -30,6 +30,6 @@ EDGE_SHIFT = "edge_shift"  #: float [E, 3]; periodic image shift in Angstrom (ce
 # neighbour j); messages flow from src to dst and are aggregated at dst.
 
 # Model outputs (backbones return a dict with these keys).
-OUT_ENERGY = "energy"  #: float [B], eV
+OUT_ENERGY = "energy"  #: float64 [B], eV (de-normalised in float64)
 OUT_FORCES = "forces"  #: float [N, 3], eV/Angstrom
 OUT_NOISE = "noise"  #: float [N, 3], dimensionless prediction of eps / sigma_norm

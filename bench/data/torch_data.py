@@ -21,7 +21,7 @@ def to_data(s: Structure, dtype: torch.dtype = torch.float32) -> Data:
     return Data(
         z=torch.as_tensor(s.z, dtype=torch.long),
         pos=torch.as_tensor(s.pos, dtype=dtype),
-        energy=torch.tensor([s.energy], dtype=dtype),
+        energy=torch.tensor([s.energy], dtype=torch.float64),  # float64: see Backbone
         forces=torch.as_tensor(s.forces, dtype=dtype),
         fixed=torch.as_tensor(fixed, dtype=torch.bool),
         tags=torch.as_tensor(tags, dtype=torch.long),
