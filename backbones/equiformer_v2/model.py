@@ -1,0 +1,199 @@
+"""EquiformerV2 (Liao, Shuaibi, Das & Smidt 2023) with the DeNS extensions of Liao et al. 2024.
+
+Layer structure, widths and initialisation follow the authors' released code (fairchem's
+``equiformer_v2`` and atomicarchitects/DeNS ``equiformer_v2_dens``) at the options their
+OC20/OC22 configs use: ``layer_norm_sh`` norms, separable S2 activations, grid-MLP
+feed-forward networks, attention re-normalisation, atom-type edge embeddings per block,
+uniform weight initialisation. Trainable parameter counts equal the released models exactly
+(see backbones/presets/equiformer_v2.yaml; the released non-DeNS OC22 model also holds 90
+frozen per-element energy references, which backbones.base keeps as its ``atom_ref`` buffer).
+Differences in implementation, not in architecture: edge frames are deterministic (the
+released code draws a random roll about each edge; only the grid quadrature can tell them
+apart) and Wigner-D matrices are polynomials of the frame matrix, never detached, so gradient
+forces are exact.
+
+Gradient forces (MD17-style training) are an option the paper does not use with this model;
+two known pitfalls: OC20-strength regularisation (alpha_drop 0.1, drop path 0.05-0.1) hurts on
+small molecules, and detaching the Wigner-D rotation (as fairchem's eSCN does) silently breaks
+gradient forces.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from backbones.base import Backbone, Graph
+from backbones.equiformer_v2.attention import SO2GraphAttention
+from backbones.equiformer_v2.blocks import EdgeDegreeEmbedding, TransformerBlock
+from backbones.equiformer_v2.ffn import GridFeedForward
+from backbones.equiformer_v2.norm import SeparableLayerNorm
+from backbones.so3 import (
+    EdgeContext,
+    EdgeRotationBuilder,
+    ForceEncoder,
+    GaussianSmearing,
+    S2Grid,
+    SHLayout,
+    default_resolution,
+)
+from bench.data import keys
+
+#: OC20 statistics the released models normalise sums with (IS2RE 100k).
+AVG_NUM_NODES = 77.81317
+AVG_DEGREE = 23.395238876342773
+
+
+class EquiformerV2(Backbone):
+    """Equivariant graph-attention transformer on SO(2) convolutions.
+
+    Energy: per-atom grid feed-forward head, summed per structure and divided by
+    ``avg_num_nodes``. Direct forces: one more SO(2) graph-attention block with one output
+    channel whose l = 1 coefficients are the force. With ``dens``: a force encoding
+    (per-degree linear map of the force's SH embedding, backbones.so3.force_encoding) added to
+    the initial node features, and a noise head that is another such attention block.
+
+    Args:
+        num_layers: transformer blocks.
+        sphere_channels: channels C of the node features [N, (lmax+1)**2, C].
+        attn_hidden_channels: width of the first SO(2) convolution in attention.
+        num_heads, attn_alpha_channels, attn_value_channels: attention heads and their widths.
+        ffn_hidden_channels: feed-forward width.
+        lmax, mmax: maximum degree of node features, maximum order kept in edge frames.
+        grid_resolution: S2 grid points per axis (None: 2(lmax+1) x (2 mmax + 1)-style defaults).
+        edge_channels: width of radial MLPs and atom-type edge embeddings.
+        num_distance_basis: Gaussians on [0, cutoff] (the released code uses 600 whatever its
+            config says).
+        num_elements: atom types embedded (atomic numbers must be below it).
+        alpha_drop, drop_path_rate: attention dropout and per-structure drop path (training).
+        avg_num_nodes, avg_degree: normalisers of the energy sum and the edge-degree embedding.
+        cutoff, max_neighbors, force_mode, dens: see backbones.base.Backbone.
+    """
+
+    name = "equiformer-v2"
+    reflection_equivariant = False
+
+    def __init__(
+        self,
+        num_layers: int = 12,
+        sphere_channels: int = 128,
+        attn_hidden_channels: int = 64,
+        num_heads: int = 8,
+        attn_alpha_channels: int = 64,
+        attn_value_channels: int = 16,
+        ffn_hidden_channels: int = 128,
+        lmax: int = 6,
+        mmax: int = 2,
+        grid_resolution: int | None = 18,
+        edge_channels: int = 128,
+        num_distance_basis: int = 600,
+        num_elements: int = 90,
+        alpha_drop: float = 0.1,
+        drop_path_rate: float = 0.05,
+        avg_num_nodes: float = AVG_NUM_NODES,
+        avg_degree: float = AVG_DEGREE,
+        cutoff: float = 12.0,
+        max_neighbors: int | None = 20,
+        force_mode: str = "direct",
+        dens: bool = False,
+    ) -> None:
+        super().__init__(cutoff, max_neighbors, force_mode, dens)
+        _check_positive(
+            num_layers=num_layers, sphere_channels=sphere_channels, num_heads=num_heads,
+            attn_hidden_channels=attn_hidden_channels, attn_alpha_channels=attn_alpha_channels,
+            attn_value_channels=attn_value_channels, ffn_hidden_channels=ffn_hidden_channels,
+            edge_channels=edge_channels, num_elements=num_elements, avg_degree=avg_degree,
+            avg_num_nodes=avg_num_nodes,
+        )
+        if lmax < 1:
+            raise ValueError(f"lmax must be >= 1 (forces are l = 1), got {lmax!r}")
+        self.layout = SHLayout(lmax, mmax)
+        self.num_elements, self.avg_num_nodes = num_elements, float(avg_num_nodes)
+        self.sphere_embedding = nn.Embedding(num_elements, sphere_channels)
+        self.distance_expansion = GaussianSmearing(0.0, cutoff, num_distance_basis, 2.0)
+        self.rotation = EdgeRotationBuilder(self.layout, rescale=True)
+        self._node_grid, self._edge_grid = _grids(self.layout, grid_resolution)
+        radial = [num_distance_basis, edge_channels, edge_channels]
+        self.edge_degree_embedding = EdgeDegreeEmbedding(
+            self.layout, sphere_channels, radial, num_elements, avg_degree
+        )
+
+        def attention(out_channels: int, drop: float) -> SO2GraphAttention:
+            return SO2GraphAttention(
+                self.layout, sphere_channels, attn_hidden_channels, num_heads,
+                attn_alpha_channels, attn_value_channels, out_channels, self._edge_grid,
+                radial, num_elements, drop,
+            )
+
+        def ffn(out_channels: int) -> GridFeedForward:
+            return GridFeedForward(
+                lmax, sphere_channels, ffn_hidden_channels, out_channels, self._node_grid
+            )
+
+        self.blocks = nn.ModuleList(
+            TransformerBlock(attention(sphere_channels, alpha_drop), ffn(sphere_channels), lmax,
+                             sphere_channels, drop_path_rate)
+            for _ in range(num_layers)
+        )
+        self.norm = SeparableLayerNorm(lmax, sphere_channels)
+        self.energy_head = ffn(1)
+        self.force_head = attention(1, 0.0) if force_mode == "direct" else None
+        self.force_encoder = ForceEncoder(sphere_channels, lmax, 1.0) if dens else None
+        self.noise_head = attention(1, 0.0) if dens else None
+
+    def compute(self, batch, pos: Tensor, graph: Graph) -> dict[str, Tensor]:
+        z = batch.z
+        if int(z.max()) >= self.num_elements:
+            raise ValueError(f"atomic number {int(z.max())} >= num_elements={self.num_elements}")
+        edges = self._edge_context(z, graph)
+        x = self._embed(batch, z, edges, pos)
+        for block in self.blocks:
+            x = block(x, edges, batch.batch)
+        x = self.norm(x)
+        energy = self._sum(batch, self.energy_head(x)[:, 0, 0]) / self.avg_num_nodes
+        out = {keys.OUT_ENERGY: energy}
+        if self.force_head is not None:
+            out[keys.OUT_FORCES] = self.force_head(x, edges)[:, 1:4, 0]
+        if self.noise_head is not None:
+            out[keys.OUT_NOISE] = self.noise_head(x, edges)[:, 1:4, 0]
+        return out
+
+    @staticmethod
+    def _sum(batch, per_atom: Tensor) -> Tensor:
+        """[N] -> [B]: sum over the atoms of each structure."""
+        return per_atom.new_zeros(int(batch.num_graphs)).index_add(0, batch.batch, per_atom)
+
+    def _edge_context(self, z: Tensor, graph: Graph) -> EdgeContext:
+        return EdgeContext(
+            src=graph.src,
+            dst=graph.dst,
+            num_nodes=z.shape[0],
+            rotation=self.rotation(graph.edge_vec),
+            distance_basis=self.distance_expansion(graph.edge_len),
+            z_src=z[graph.src],
+            z_dst=z[graph.dst],
+        )
+
+    def _embed(self, batch, z: Tensor, edges: EdgeContext, pos: Tensor) -> Tensor:
+        """Initial node features [N, (lmax+1)**2, C]: atom type (l = 0), force encoding (DeNS),
+        edge-degree embedding."""
+        x = F.pad(self.sphere_embedding(z)[:, None], (0, 0, 0, self.layout.dim - 1)).to(pos.dtype)
+        if self.force_encoder is not None:
+            forces = getattr(batch, keys.ENCODED_FORCES, None)
+            x = x + self.force_encoder(forces, z.shape[0], like=pos)
+        return x + self.edge_degree_embedding(edges)
+
+
+def _grids(layout: SHLayout, resolution: int | None) -> tuple[S2Grid, S2Grid]:
+    """Component-normalised S2 grids of node features and of m-truncated edge features."""
+    res = None if resolution is None else (resolution, resolution)
+    lmax, mmax = layout.lmax, layout.mmax
+    node = S2Grid.for_nodes(lmax, res or default_resolution(lmax, lmax), "component")
+    edge = S2Grid.for_edges(layout, res or default_resolution(lmax, mmax), "component", True)
+    return node, edge
+
+
+def _check_positive(**values: float) -> None:
+    for name, value in values.items():
+        if value <= 0:
+            raise ValueError(f"{name} must be positive, got {value!r}")

@@ -1,0 +1,27 @@
+"""Edge inputs computed once per forward pass and shared by every block."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor
+
+from backbones.so3.rotation import EdgeRotation
+
+
+@dataclass
+class EdgeContext:
+    """Everything a block needs about the edges (messages flow src j -> dst i)."""
+
+    src: Tensor  # long [E]; neighbour j
+    dst: Tensor  # long [E]; centre i, where messages are summed
+    num_nodes: int  # N
+    rotation: EdgeRotation  # node frame <-> edge frame, [E, ...]
+    distance_basis: Tensor  # float [E, num_basis]; Gaussian expansion of |r_ij| (Angstrom)
+    z_src: Tensor  # long [E]; atomic number of j
+    z_dst: Tensor  # long [E]; atomic number of i
+
+    def scatter(self, messages: Tensor) -> Tensor:
+        """Sum edge messages [E, ...] into their centres: -> [N, ...]."""
+        out = messages.new_zeros((self.num_nodes, *messages.shape[1:]))
+        return out.index_add(0, self.dst, messages)
