@@ -1,0 +1,59 @@
+"""Equivariant linear map between irreps features (channel mixing within each irrep type)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from e3nn import o3
+from torch import Tensor, nn
+
+
+class IrrepsLinear(nn.Module):
+    """``y = x W / sqrt(fan_in) (+ b on 0e outputs)``, mixing channels of the same irrep.
+
+    Same maths and parameter count as ``e3nn.o3.Linear`` (weights ~ N(0, 1), "element"
+    normalisation: fan_in is the number of input channels of that irrep), written as one
+    matmul per output irrep so that forward and double backward stay cheap. Output irreps
+    with no matching input are zero.
+
+    Args:
+        irreps_in / irreps_out: feature irreps ([..., irreps_in.dim] -> [..., irreps_out.dim]).
+        bias: learned bias on every 0e output channel (zero-initialised).
+    """
+
+    def __init__(
+        self, irreps_in: o3.Irreps | str, irreps_out: o3.Irreps | str, bias: bool = False
+    ) -> None:
+        super().__init__()
+        self.irreps_in, self.irreps_out = o3.Irreps(irreps_in), o3.Irreps(irreps_out)
+        self.in_dims = [mul * ir.dim for mul, ir in self.irreps_in]
+        #: per output block: input block indices of the same irrep, fan_in, mul_out, dim
+        self.plan: list[tuple[list[int], int, int, int]] = []
+        self.weights = nn.ParameterDict()  # output block index -> [fan_in, mul_out]
+        self.biases = nn.ParameterDict()  # output block index -> [mul_out], 0e outputs only
+        for k, (mul_out, ir) in enumerate(self.irreps_out):
+            sources = [i for i, (_, ir_in) in enumerate(self.irreps_in) if ir_in == ir]
+            fan_in = sum(self.irreps_in[i].mul for i in sources)
+            if fan_in:
+                self.weights[str(k)] = nn.Parameter(torch.randn(fan_in, mul_out))
+            if bias and ir == o3.Irrep("0e"):
+                self.biases[str(k)] = nn.Parameter(torch.zeros(mul_out))
+            self.plan.append((sources, fan_in, mul_out, ir.dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """[..., irreps_in.dim] -> [..., irreps_out.dim]."""
+        lead = x.shape[:-1]
+        x_blocks = x.split(self.in_dims, dim=-1) if len(self.in_dims) > 1 else [x]
+        blocks = []
+        for k, (sources, fan_in, mul_out, dim) in enumerate(self.plan):
+            y = x.new_zeros(*lead, mul_out, dim)
+            if fan_in:
+                parts = [x_blocks[i].reshape(*lead, -1, dim) for i in sources]
+                xin = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-2)
+                w = self.weights[str(k)].to(x.dtype) / math.sqrt(fan_in)
+                y = (xin.transpose(-1, -2) @ w).transpose(-1, -2)
+            if str(k) in self.biases:
+                y = y + self.biases[str(k)].to(x.dtype).unsqueeze(-1)
+            blocks.append(y.reshape(*lead, mul_out * dim))
+        return blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=-1)
