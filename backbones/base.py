@@ -47,8 +47,9 @@ class Backbone(nn.Module):
     ``self.dens``, ``noise`` [N, 3].
 
     Force encoding: when ``self.dens`` and the batch has ``encoded_forces``, the subclass
-    encodes them; the encoding of a zero force must be exactly zero (no bias), so an
-    absent field and an all-zero field give identical outputs.
+    encodes them. An absent field and an all-zero field must give identical outputs (a
+    zero force contributes nothing before any bias; a bias, as in the authors' Equiformer,
+    is added on every atom either way), and a zero force must not produce NaN.
     """
 
     name: ClassVar[str] = "backbone"
