@@ -1,4 +1,5 @@
-"""CLI: `bench run` (train, evaluate and record one run) and `bench eval` (re-evaluate one)."""
+"""CLI: `bench run` (train, evaluate and record one run; under torchrun, data parallel) and
+`bench eval` (re-evaluate one)."""
 
 from __future__ import annotations
 
@@ -33,11 +34,19 @@ def run_cmd(
     run_id: Annotated[str | None, _Opt(help="Run directory name (default: derived).")] = None,
     resume: Annotated[bool, _Opt("--resume", help="Continue an existing run.")] = False,
     overrides: Annotated[list[str] | None, _Opt("--set", help="Dotted key=value.")] = None,
+    dist_backend: Annotated[str | None, _Opt(
+        help="Under torchrun: process-group backend nccl | gloo (default: nccl on cuda, "
+             "gloo on cpu).")] = None,
 ) -> None:
-    """Train one backbone x method on a dataset; the LAST stdout line is the run directory."""
+    """Train one backbone x method on a dataset; the LAST stdout line is the run directory.
+
+    `torchrun --nproc_per_node G -m bench.cli run ...` trains one run on G processes with
+    DistributedDataParallel (train.batch_size per process); rank 0 alone prints and writes.
+    """
     from bench.config import resolve_config
     from bench.data.paths import default_data_root
     from bench.records import read_record
+    from bench.train.distributed import is_main_process
     from bench.train.run import run_training
 
     if epochs is not None and max_steps is not None:
@@ -53,8 +62,11 @@ def run_cmd(
     if max_steps is not None:
         cli["train.max_steps"] = max_steps
     cfg = resolve_config(backbone, method, dataset, preset, profile, cli, overrides or [])
-    run_dir = run_training(cfg, command=shlex.join(["bench", *sys.argv[1:]]), resume=resume)
+    run_dir = run_training(cfg, command=shlex.join(["bench", *sys.argv[1:]]), resume=resume,
+                           backend=dist_backend)
     record = read_record(run_dir)
+    if not is_main_process():
+        raise typer.Exit(0 if record.status == "done" else 1)
     for split, metrics in record.metrics.items():
         shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
         typer.echo(f"{split}: {shown}")
@@ -83,6 +95,8 @@ def eval_cmd(
         return
     for key, value in result["metrics"].items():
         typer.echo(f"{key}: {value}")
+    for name, metrics in result.get("subsplits", {}).items():
+        typer.echo(f"{name}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
 
 
 def register(app: typer.Typer) -> None:

@@ -1,5 +1,8 @@
-"""Training checkpoints: atomic writes (temp file + rename), newest-first loading with
-fallback to the previous file when the newest is corrupt."""
+"""Training checkpoints: atomic writes (temp file, fsync, rename: bench.io), newest-first
+loading with fallback to the previous file when the newest is corrupt.
+
+A process killed while writing leaves at most a hidden temp file (``.step-*.tmp``, never
+loaded; removed by the next save) and the previous checkpoints intact."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import torch
 from bench.io import write_bytes_atomic
 
 _NAME = re.compile(r"step-(\d{9})\.pt")
+_TEMP = re.compile(r"\.step-\d{9}\.pt\..*\.tmp")
 
 
 def checkpoint_path(directory: str | Path, step: int) -> Path:
@@ -30,7 +34,8 @@ def list_checkpoints(directory: str | Path) -> list[Path]:
 
 
 def save_checkpoint(directory: str | Path, step: int, state: dict[str, Any], keep: int = 2) -> Path:
-    """Write ``state`` as ``step-<step>.pt`` atomically, then delete all but the newest ``keep``."""
+    """Write ``state`` as ``step-<step>.pt`` atomically, then delete all but the newest ``keep``
+    and the temp files of interrupted writes (one writer per directory)."""
     if keep < 1:
         raise ValueError(f"keep must be >= 1, got {keep!r}")
     buffer = io.BytesIO()
@@ -38,6 +43,9 @@ def save_checkpoint(directory: str | Path, step: int, state: dict[str, Any], kee
     path = write_bytes_atomic(checkpoint_path(directory, step), buffer.getvalue())
     for old in list_checkpoints(directory)[:-keep]:
         old.unlink(missing_ok=True)
+    for stale in Path(directory).iterdir():
+        if _TEMP.fullmatch(stale.name):
+            stale.unlink(missing_ok=True)
     return path
 
 

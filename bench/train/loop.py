@@ -2,7 +2,9 @@
 
 Everything random is either a pure function of (seed, epoch) (the data order) or saved in
 checkpoints (the method's corruption generator, torch's global RNG used by dropout, Python's
-RNG), so on CPU a resumed run repeats the uninterrupted one bit for bit.
+RNG; every rank's under data parallelism), so on CPU a resumed run repeats the uninterrupted
+one bit for bit. Data parallel (bench.train.distributed): every rank runs this loop on its
+slice of the global batch through the DDP wrapper; only rank 0 validates and writes files.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ from torch import nn
 from torch_geometric.data import Data
 
 from bench.config import TrainConfig
-from bench.train.batches import METHOD_STREAM, EpochBatches, derived_seed
+from bench.errors import ConfigError
+from bench.io import write_text_atomic
+from bench.train.batches import EpochBatches, corruption_generator
 from bench.train.checkpoint import load_latest, save_checkpoint
+from bench.train.distributed import World
 from bench.train.ema import EMA
 from bench.train.optim import build_optimizer
 from bench.train.schedule import WarmupCosine
@@ -42,7 +47,9 @@ class Trainer:
         energy_std, force_std: loss normalisation (eV, eV/Angstrom).
         run_dir: where ``log.jsonl`` and ``checkpoints/`` go (None: no files).
         validate: called at epoch ends every ``cfg.val_every_epochs`` epochs (with EMA
-            weights when EMA is on); returns metrics logged with ``"split": "val"``.
+            weights when EMA is on; rank 0 only); returns metrics logged with
+            ``"split": "val"``.
+        world: the data-parallel world (default: one process); ``cfg.batch_size`` is per rank.
     """
 
     def __init__(
@@ -56,11 +63,15 @@ class Trainer:
         force_std: float,
         run_dir: str | Path | None = None,
         validate: Callable[[], dict[str, Any]] | None = None,
+        world: World | None = None,
     ) -> None:
         self.model, self.method, self.cfg = model, method, cfg
+        self.world = world or World()
+        self.train_model = self.world.wrap(model)
         self.energy_std, self.force_std = float(energy_std), float(force_std)
         self.device = next(model.parameters()).device
-        self.batches = EpochBatches(train_data, cfg.batch_size, seed, cfg.drop_last)
+        self.batches = EpochBatches(train_data, cfg.batch_size, seed, cfg.drop_last,
+                                    self.world.rank, self.world.size)
         self.steps_per_epoch = len(self.batches)
         self.total_steps = cfg.max_steps or cfg.epochs * self.steps_per_epoch
         self.optimizer = build_optimizer(model, cfg.lr, cfg.weight_decay, tuple(cfg.betas),
@@ -69,7 +80,7 @@ class Trainer:
                                      self.total_steps / self.steps_per_epoch,
                                      self.steps_per_epoch, cfg.schedule_unit)
         self.ema = EMA(model, cfg.ema_decay) if cfg.ema_decay else None
-        self.generator = torch.Generator().manual_seed(derived_seed(seed, METHOD_STREAM))
+        self.generator = corruption_generator(seed, self.world.rank)
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.validate = validate
         self.step, self.train_time, self.samples = 0, 0.0, 0
@@ -90,27 +101,29 @@ class Trainer:
         Raises:
             bench.train.step.NonFiniteLossError: on divergence (nothing is saved for that step).
         """
-        with _ProgressBar(self.total_steps, self.step) as bar:
+        with _ProgressBar(self.total_steps, self.step, self.world.is_main) as bar:
             while self.step < self.total_steps:
-                result = self._one_step()
+                result = self.one_step()
                 bar(result["loss"], self.samples / max(self.train_time, 1e-9))
                 self._after_step(result)
         self.save_checkpoint()
 
-    def _one_step(self) -> dict[str, float]:
+    def one_step(self) -> dict[str, float]:
+        """Take the next training step (batch, lr, ``train_step``, EMA); ``bench perf`` times
+        exactly this. Returns train_step's values plus ``"lr"``."""
         start = time.perf_counter()
         epoch, index = divmod(self.step, self.steps_per_epoch)
         batch = self.batches.batch(epoch, index).to(self.device)
         lr = self.schedule.apply(self.optimizer, self.step)
         result = train_step(
-            self.model, self.method, batch, self.optimizer, self.generator,
+            self.train_model, self.method, batch, self.optimizer, self.generator,
             self.step / self.total_steps, self.energy_std, self.force_std, self.step + 1,
-            self.cfg.grad_clip, self.cfg.amp,
+            self.cfg.grad_clip, self.cfg.amp, self.world if self.world.active else None,
         )
         if self.ema is not None:
             self.ema.update(self.model)
         self.step += 1
-        self.samples += int(batch.num_graphs)
+        self.samples += int(batch.num_graphs) * self.world.size
         self.train_time += time.perf_counter() - start
         return result | {"lr": lr}
 
@@ -127,7 +140,7 @@ class Trainer:
             self._window, self._window_n = {}, 0
         epochs, into = divmod(self.step, self.steps_per_epoch)
         every = self.cfg.val_every_epochs
-        if self.validate and every and into == 0 and epochs % every == 0:
+        if self.validate and self.world.is_main and every and into == 0 and epochs % every == 0:
             with self.eval_weights():
                 metrics = self.validate()
             self._log({"step": self.step, "epoch": self.epochs_done, "split": "val", **metrics})
@@ -135,7 +148,7 @@ class Trainer:
             self.save_checkpoint()
 
     def _log(self, entry: dict[str, Any]) -> None:
-        if self.run_dir is None:
+        if self.run_dir is None or not self.world.is_main:
             return
         with open(self.run_dir / "log.jsonl", "a") as fh:
             fh.write(json.dumps(entry) + "\n")
@@ -143,19 +156,32 @@ class Trainer:
     # ------------------------------------------------------------------ checkpoints
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue exactly: weights, optimiser, schedule, EMA, RNGs."""
+        """Everything needed to continue exactly: weights, optimiser, schedule, EMA and the
+        random states of every rank (``rng[r]``; a collective under data parallelism)."""
         return {
             "step": self.step, "train_time": self.train_time, "samples": self.samples,
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(),
             "ema": None if self.ema is None else self.ema.state_dict(),
-            "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "python_rng": random.getstate(),
+            "world_size": self.world.size, "rng": self.world.gather(self._rng_state()),
             "log_window": {"sums": dict(self._window), "n": self._window_n},
         }
 
+    def _rng_state(self) -> dict[str, Any]:
+        return {
+            "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "python_rng": random.getstate(),
+        }
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`; ConfigError when it was written by another number of
+        ranks (its random streams and data slices would not continue exactly)."""
+        if state["world_size"] != self.world.size:
+            raise ConfigError(f"the checkpoint at step {state['step']} was written by "
+                              f"{state['world_size']} process(es); resume it with as many "
+                              f"(torchrun --nproc_per_node {state['world_size']}), not "
+                              f"{self.world.size}")
         self.step, self.train_time = int(state["step"]), float(state["train_time"])
         self.samples = int(state["samples"])
         self.model.load_state_dict(state["model"])
@@ -163,29 +189,40 @@ class Trainer:
         self.schedule.load_state_dict(state["schedule"])
         if self.ema is not None:
             self.ema.load_state_dict(state["ema"])
-        self.generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        if state["cuda_rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
-        random.setstate(_as_python_state(state["python_rng"]))
+        rng = state["rng"][self.world.rank]
+        self.generator.set_state(rng["generator"])
+        torch.set_rng_state(rng["torch_rng"])
+        if rng["cuda_rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda_rng"])
+        random.setstate(_as_python_state(rng["python_rng"]))
         self._window = dict(state["log_window"]["sums"])
         self._window_n = int(state["log_window"]["n"])
 
     def save_checkpoint(self) -> Path | None:
+        """Write a checkpoint (rank 0; every rank contributes its random state and waits until
+        the file is in place). Returns its path on rank 0, else None."""
         if self.run_dir is None:
             return None
-        return save_checkpoint(self.run_dir / "checkpoints", self.step, self.state_dict(),
-                               self.cfg.keep_checkpoints)
+        state = self.state_dict()
+        path = None
+        if self.world.is_main:
+            path = save_checkpoint(self.run_dir / "checkpoints", self.step, state,
+                                   self.cfg.keep_checkpoints)
+        self.world.barrier()
+        return path
 
     def resume(self) -> bool:
-        """Continue from the newest readable checkpoint of ``run_dir``; drops log lines written
-        after it. Returns False (nothing changed) when there is no checkpoint."""
-        found = None if self.run_dir is None else load_latest(self.run_dir / "checkpoints")
-        if found is None:
+        """Continue from the newest readable checkpoint of ``run_dir`` (every rank reads it);
+        drops log lines written after it, or all of them when there is none (a run killed
+        before its first checkpoint). Returns False when there is no checkpoint."""
+        if self.run_dir is None:
             return False
-        self.load_state_dict(found[1])
-        _truncate_log(self.run_dir / "log.jsonl", self.step)
-        return True
+        found = load_latest(self.run_dir / "checkpoints")
+        if found is not None:
+            self.load_state_dict(found[1])
+        if self.world.is_main:
+            _truncate_log(self.run_dir / "log.jsonl", self.step)
+        return found is not None
 
 
 def _as_python_state(state) -> tuple:
@@ -195,23 +232,31 @@ def _as_python_state(state) -> tuple:
 
 
 def _truncate_log(path: Path, step: int) -> None:
-    """Keep only the log entries of steps <= ``step``."""
+    """Keep only the log entries of steps <= ``step`` (atomically); a line cut short by a
+    killed process is dropped."""
     if not path.is_file():
         return
-    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
-    kept = [ln for ln in lines if json.loads(ln).get("step", 0) <= step]
-    path.write_text("".join(ln + "\n" for ln in kept))
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if entry.get("step", 0) <= step:
+            kept.append(line)
+    write_text_atomic(path, "".join(ln + "\n" for ln in kept))
 
 
 class _ProgressBar:
-    """A rich progress bar on stderr (loss, structures/s); silent when stderr is not a TTY."""
+    """A rich progress bar on stderr (loss, structures/s); silent when stderr is not a TTY or
+    when ``show`` is False (ranks other than 0)."""
 
-    def __init__(self, total: int, completed: int) -> None:
+    def __init__(self, total: int, completed: int, show: bool = True) -> None:
         console = Console(stderr=True)
         self.progress = Progress(
             TextColumn("train"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
-            console=console, disable=not console.is_terminal,
+            console=console, disable=not (show and console.is_terminal),
         )
         self.task = self.progress.add_task("train", total=total, completed=completed, info="")
 

@@ -3,7 +3,12 @@
 
 The record is written with ``status: running`` before training starts and replaced
 atomically by ``done`` (with metrics) or ``failed`` (with the reason); a killed process
-therefore never leaves a record that looks finished.
+therefore never leaves a record that looks finished, and ``--resume`` continues it from its
+newest checkpoint. Before training, the results directory must be writable and have room for
+the run's checkpoints (ConfigError, exit 2, naming it).
+
+Under torchrun every rank calls :func:`run_training` (bench.train.distributed): all train
+their slice of each global batch; rank 0 alone writes the run directory and evaluates.
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ from pathlib import Path
 import torch
 
 from bench.config import RunConfig, is_paper_scale
+from bench.data.oc20_subsplits import subsplit_of
 from bench.errors import ConfigError
-from bench.eval import evaluate
+from bench.eval import evaluate, split_metrics
 from bench.io import (
     write_bytes_atomic,
     write_json_atomic,
@@ -35,7 +41,10 @@ from bench.records import (
     read_record,
 )
 from bench.train import provenance
+from bench.train.batches import TORCH_STREAM, derived_seed
+from bench.train.distributed import World, process_group
 from bench.train.loop import Trainer
+from bench.train.preflight import check_free_space, required_bytes
 from bench.train.setup import (
     MODEL_FILE,
     STATS_FILE,
@@ -63,55 +72,85 @@ def default_run_id(cfg: RunConfig) -> str:
     return "-".join(str(p) for p in parts if p)
 
 
-def run_training(cfg: RunConfig, command: str = "", resume: bool = False) -> Path:
+def run_training(cfg: RunConfig, command: str = "", resume: bool = False,
+                 backend: str | None = None) -> Path:
     """Train, evaluate (val and test) and record one run; returns its directory.
 
     With ``resume``: an existing run of the same config continues from its newest checkpoint
     (a finished one is returned as is). Without it, an existing run directory is an error.
     A diverging run is recorded as ``failed: non-finite loss at step N`` and returned.
+    Under torchrun the process group uses ``backend`` (default nccl on CUDA, gloo on CPU);
+    every rank returns once the record is final.
     """
     check_device(cfg.device)
     if cfg.run_id is None:
         cfg.run_id = default_run_id(cfg)
+    with process_group(cfg.device, backend) as world:
+        return _run(cfg, command, resume, world)
+
+
+def _run(cfg: RunConfig, command: str, resume: bool, world: World) -> Path:
     run_dir = Path(cfg.results) / cfg.run_id
     previous = _check_existing(run_dir, cfg, resume)
+    world.barrier()  # every rank has read the old record before rank 0 replaces it
     if previous is not None and previous.status == "done":
         return run_dir
-    _write_inputs(run_dir, cfg, command)
+    if world.is_main:
+        _write_inputs(run_dir, cfg, command)
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
     split = load_split(cfg.data)
     norm = normalization(cfg.data, split.train) | {"energy_kind": split.energy_kind}
-    write_json_atomic(run_dir / STATS_FILE, norm)
     method = build_run_method(cfg)
     model = build_model(cfg, method, norm)
-    record = _start_record(cfg, command, model, previous)
-    record.write(run_dir)
+    record = _start_record(cfg, command, model, previous, world)
+    if world.is_main:
+        check_free_space(run_dir, required_bytes(model, cfg.train))
+        write_json_atomic(run_dir / STATS_FILE, norm)
+        record.write(run_dir)
+    _seed_rank(cfg.seed, world.rank)
     try:
-        _train_and_evaluate(cfg, run_dir, record, model, method, split, norm, resume)
+        _train_and_evaluate(cfg, run_dir, record, model, method, split, norm, resume, world)
     except NonFiniteLossError as exc:
-        _fail(record, run_dir, f"non-finite loss at step {exc.step}")
+        if world.is_main:
+            _fail(record, run_dir, f"non-finite loss at step {exc.step}")
     except BaseException as exc:
-        _fail(record, run_dir, f"{type(exc).__name__}: {exc}")
+        if world.is_main:
+            _fail(record, run_dir, f"{type(exc).__name__}: {exc}")
         raise
+    world.barrier()  # the record is final before any rank returns
     return run_dir
 
 
-def _train_and_evaluate(cfg, run_dir, record, model, method, split, norm, resume) -> None:
+def _seed_rank(seed: int, rank: int) -> None:
+    """Own torch and Python random streams (dropout) for ranks above 0; rank 0 keeps the
+    one-process streams."""
+    if rank > 0:
+        torch.manual_seed(derived_seed(seed, TORCH_STREAM, rank))
+        random.seed(derived_seed(seed, TORCH_STREAM, rank))
+
+
+def _train_and_evaluate(cfg, run_dir, record, model, method, split, norm, resume,
+                        world: World) -> None:
     dev = torch.device(cfg.device)
     val = to_data_list(split.val, cfg.dtype)
     trainer = Trainer(
         model, method, to_data_list(split.train, cfg.dtype), cfg.train, cfg.seed,
         norm["energy_std"], norm["force_std"], run_dir,
         validate=lambda: evaluate(model, val, cfg.train.eval_batch_size, dev, split.periodic),
+        world=world,
     )
     if resume:
         trainer.resume()
     trainer.fit()
+    if not world.is_main:
+        return
     test = to_data_list(split.test, cfg.dtype)
     with trainer.eval_weights():
-        metrics = {name: evaluate(model, data, cfg.train.eval_batch_size, dev, split.periodic)
-                   for name, data in (("val", val), ("test", test)) if data}
+        metrics = {}
+        for name, structures, data in (("val", split.val, val), ("test", split.test, test)):
+            metrics |= split_metrics(model, data, [subsplit_of(s) for s in structures],
+                                     cfg.train.eval_batch_size, dev, split.periodic, name)
         _save_weights(model, run_dir / CHECKPOINT_DIR / MODEL_FILE)
     record.status, record.metrics = "done", metrics
     record.wall_time_s, record.steps = trainer.train_time, trainer.step
@@ -122,6 +161,7 @@ def _train_and_evaluate(cfg, run_dir, record, model, method, split, norm, resume
         "preset": cfg.preset, "profile": cfg.profile, "variant": cfg.variant,
         "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test),
         "epochs": trainer.epochs_done, "steps": trainer.step, "batch_size": cfg.train.batch_size,
+        "world_size": world.size, "global_batch_size": cfg.train.batch_size * world.size,
         "paper_scale": is_paper_scale(cfg),
     }
     record.finished_at = _now()
@@ -163,11 +203,13 @@ def _write_inputs(run_dir: Path, cfg: RunConfig, command: str) -> None:
         raise ConfigError(f"{run_dir}: cannot write the run directory ({exc})") from exc
 
 
-def _start_record(cfg: RunConfig, command: str, model, previous: RunRecord | None) -> RunRecord:
+def _start_record(cfg: RunConfig, command: str, model, previous: RunRecord | None,
+                  world: World) -> RunRecord:
     return RunRecord(
         run_id=cfg.run_id, status="running", config=cfg.to_dict(), seed=cfg.seed,
         command=command, git_revision=provenance.git_revision(),
-        versions=provenance.versions(), hardware=provenance.hardware(cfg.device),
+        versions=provenance.versions(),
+        hardware=provenance.hardware(cfg.device) | {"processes": world.size},
         params=sum(p.numel() for p in model.parameters()),
         started_at=previous.started_at if previous is not None else _now(),
     )

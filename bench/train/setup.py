@@ -11,13 +11,12 @@ from torch import nn
 from torch_geometric.data import Data
 
 from bench.config import RunConfig, load_yaml
-from bench.data.registry import DATASETS, DatasetSpec, SplitData
+from bench.data.registry import DatasetSpec, SplitData, load_splits
 from bench.data.stats import compute_stats
 from bench.data.structure import Structure
 from bench.data.torch_data import to_data
 from bench.errors import ConfigError, DataError
 from bench.records import CHECKPOINT_DIR, CONFIG_FILE
-from bench.registry import resolve
 from methods import Method, build_method
 
 STATS_FILE = "stats.json"
@@ -38,8 +37,17 @@ def load_split(data_cfg) -> SplitData:
         n_train=data_cfg.n_train,
         n_val=data_cfg.n_val,
         max_structures=data_cfg.max_structures,
+        split_by=data_cfg.split_by,
+        early_frames=data_cfg.early_frames,
     )
-    return resolve(DATASETS, data_cfg.name, "dataset")(spec)
+    split = load_splits(spec)
+    if split.energy_kind != data_cfg.energy_kind:
+        hint = ("; for total-energy trajectories use --set variant=total-energy (train-split "
+                "normalisation with per-element references)"
+                if split.energy_kind == "total" and data_cfg.kind == "oc20" else "")
+        raise ConfigError(f"data.energy_kind is {data_cfg.energy_kind!r} but dataset "
+                          f"{data_cfg.name!r} gives {split.energy_kind} energies{hint}")
+    return split
 
 
 def to_data_list(structures: Sequence[Structure], dtype: str) -> list[Data]:

@@ -1,4 +1,8 @@
-"""One optimisation step: corrupt (method.prepare), forward, named losses, backward, update."""
+"""One optimisation step: corrupt (method.prepare), forward, named losses, backward, update.
+
+Data parallel (bench.train.distributed): the model is the DDP wrapper, the logged terms are
+their mean over ranks, and a loss that is non-finite on any rank stops every rank at the same
+step."""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ import math
 import torch
 from torch import nn
 
+from bench.data import keys
+from bench.train.distributed import World, participation
 from methods.base import Method, targets_from_batch
 
 
@@ -38,6 +44,7 @@ def train_step(
     step: int,
     grad_clip: float | None = None,
     amp: bool = False,
+    world: World | None = None,
 ) -> dict[str, float]:
     """Train on one batch; returns ``{"loss": total, <term>: value, ["grad_norm"]}``.
 
@@ -48,26 +55,39 @@ def train_step(
         energy_std, force_std: normalisation of the loss (eV, eV/Angstrom).
         step: 1-based index of this step (for the divergence message).
         grad_clip: max global gradient norm, or None.
+        world: the data-parallel world when ``model`` is DDP-wrapped (None: one process).
 
     Raises:
-        NonFiniteLossError: the loss is NaN or inf (parameters are left untouched).
+        NonFiniteLossError: the loss (on any rank) is NaN or inf; parameters are untouched.
     """
     model.train()
     prepared = method.prepare(batch, generator, progress)
+    prepared.batch[keys.NOISE_ATOMS] = prepared.noise_mask  # the noise head's only targets
     targets = targets_from_batch(batch, energy_std, force_std)
     with autocast(batch.pos.device, amp):
         outputs = model(prepared.batch)
     outputs = {k: v.float() if v.dtype == torch.bfloat16 else v for k, v in outputs.items()}
     terms = method.loss(outputs, prepared, targets, progress)
     total = torch.stack(list(terms.values())).sum()
-    values = {k: float(v.detach()) for k, v in terms.items()}
-    if not math.isfinite(float(total.detach())):
-        raise NonFiniteLossError(step, values)
+    result = _logged_values(total, terms, world)
+    if not math.isfinite(result["loss"]):
+        raise NonFiniteLossError(step, {k: v for k, v in result.items() if k != "loss"})
     optimizer.zero_grad(set_to_none=True)
+    if world is not None and world.active:
+        total = total + participation(model)
     total.backward()
-    result = {"loss": float(total.detach()), **values}
     if grad_clip is not None:
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         result["grad_norm"] = float(norm)
     optimizer.step()
     return result
+
+
+def _logged_values(total, terms: dict, world: World | None) -> dict[str, float]:
+    """``{"loss": total, **terms}`` as floats, averaged over ranks when ``world`` is active
+    (one all-reduce of a float64 vector per step)."""
+    names = ["loss", *terms]
+    values = torch.stack([total.detach(), *(v.detach() for v in terms.values())]).double()
+    if world is not None:
+        values = world.mean(values)
+    return dict(zip(names, values.tolist(), strict=True))
