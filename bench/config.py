@@ -33,6 +33,7 @@ CONFIG_DIR = Path(__file__).parent / "configs"
 KINDS = ("md17", "oc20", "oc22")
 DEVICES = ("cpu", "cuda")
 DTYPES = ("float32", "float64")
+ENERGY_KINDS = ("total", "referenced")
 _EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
@@ -45,6 +46,14 @@ class DataConfig:
     force std from the energy std (``force_std_source: energy``, MD17/OC20 convention) or from
     the train forces (``forces``); ``"fixed"`` uses ``energy_mean``/``energy_std``/``force_std``
     (eV, eV/Angstrom) as given (the OC20/OC22 configs of the paper).
+
+    ``energy_kind``: the energies the run expects, ``"referenced"`` (OC20 S2EF adsorption
+    energies, what the oc20 profiles' constants are for) or ``"total"`` (OC22, MD17, ASE
+    files such as the OC20 relaxation trajectories); loading data of the other kind is a
+    ConfigError (training on total energies by mistake is a known OC20 trap).
+    ``split_by``: ``"frame"`` or ``"trajectory"`` (``ase`` only; whole files stay in one split
+    and ``n_train``/``n_val`` count files); ``early_frames``: keep only the first K frames of
+    each train trajectory (bench.data.trajectory_split).
     """
 
     name: str = "rmd17"
@@ -58,6 +67,9 @@ class DataConfig:
     n_train: int | None = None
     n_val: int | None = None
     max_structures: int | None = None
+    split_by: str = "frame"
+    early_frames: int | None = None
+    energy_kind: str = "total"
     normalization: str = "train"
     force_std_source: str = "energy"
     element_refs: bool = False
@@ -194,6 +206,10 @@ def validate(cfg: RunConfig) -> None:
         (cfg.device in DEVICES, "device", f"one of {DEVICES}", cfg.device),
         (cfg.dtype in DTYPES, "dtype", f"one of {DTYPES}", cfg.dtype),
         (cfg.data.kind in KINDS, "data.kind", f"one of {KINDS}", cfg.data.kind),
+        (cfg.data.energy_kind in ENERGY_KINDS, "data.energy_kind", f"one of {ENERGY_KINDS}",
+         cfg.data.energy_kind),
+        (cfg.data.split_by != "trajectory" or cfg.data.name == "ase", "data.split_by",
+         "'frame' unless the dataset is ase", cfg.data.split_by),
         (cfg.data.normalization in ("train", "fixed"), "data.normalization",
          "'train' or 'fixed'", cfg.data.normalization),
         (cfg.data.force_std_source in ("energy", "forces"), "data.force_std_source",
@@ -229,6 +245,9 @@ def validate(cfg: RunConfig) -> None:
     ):
         raise ConfigError("data.normalization 'fixed' needs data.energy_mean, energy_std, "
                           "force_std")
+    from bench.data.trajectory_split import check_split_options
+
+    check_split_options(cfg.data.split_by, cfg.data.early_frames)
 
 
 # ----------------------------------------------------------------------------- resolution

@@ -64,18 +64,72 @@ def evaluate(
     """S2EF metrics (bench.metrics) of ``model`` on ``data``; empty dict for empty data."""
     if len(data) == 0:
         return {}
+    return _metrics(predict(model, data, batch_size, device), periodic)
+
+
+def split_metrics(
+    model: nn.Module,
+    data: Sequence[Data],
+    subsplits: Sequence[str | None],
+    batch_size: int,
+    device: torch.device,
+    periodic: bool,
+    split: str,
+) -> dict[str, dict[str, float]]:
+    """``{split: metrics}`` over all of ``data``, plus ``{"<split>/<name>": metrics}`` for each
+    OC20/OC22 sub-split (bench.data.oc20_subsplits.SUBSPLITS) named in ``subsplits``
+    ([len(data)], None when unknown) and, when the four OC20 sub-splits are all present,
+    ``"<split>/average"``: the mean of their metrics as the paper reports (``n_structures``:
+    their sum). One forward pass; empty dict for empty data.
+    """
+    from bench.data.oc20_subsplits import OC20_SUBSPLITS, SUBSPLITS
+
+    if len(data) == 0:
+        return {}
     p = predict(model, data, batch_size, device)
+    out = {split: _metrics(p, periodic)}
+    for name in SUBSPLITS:
+        idx = [i for i, sub in enumerate(subsplits) if sub == name]
+        if idx:
+            out[f"{split}/{name}"] = _metrics(_subset(p, idx), periodic)
+    parts = [out.get(f"{split}/{name}") for name in OC20_SUBSPLITS]
+    if all(parts):
+        out[f"{split}/average"] = {
+            k: (sum if k == "n_structures" else _mean)([m[k] for m in parts]) for k in parts[0]
+        }
+    return out
+
+
+def _metrics(p: dict[str, torch.Tensor], periodic: bool) -> dict[str, float]:
     return s2ef_metrics(p["energy_pred"], p["energy_true"], p["forces_pred"], p["forces_true"],
                         p["free"], p["structure"], periodic)
+
+
+def _subset(p: dict[str, torch.Tensor], idx: list[int]) -> dict[str, torch.Tensor]:
+    """The predictions of structures ``idx`` (indices into the split), re-indexed 0..k-1."""
+    rows = torch.as_tensor(idx, dtype=torch.long)
+    new_index = torch.full((p["energy_true"].numel(),), -1, dtype=torch.long)
+    new_index[rows] = torch.arange(len(idx))
+    atoms = new_index[p["structure"]] >= 0
+    out = {k: p[k][rows] for k in ("energy_pred", "energy_true")}
+    out |= {k: p[k][atoms] for k in ("forces_pred", "forces_true", "free")}
+    out["structure"] = new_index[p["structure"][atoms]]
+    return out
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
 
 
 def evaluate_run(run_dir: str | Path, split: str = "test", data_root: str | None = None,
                  device: str = "cpu") -> dict[str, Any]:
     """Re-evaluate the final (EMA when enabled) weights of a finished run on ``split``.
 
-    Returns ``{"run_id", "split", "metrics": {...}}``; the data is reloaded from the run's
+    Returns ``{"run_id", "split", "metrics": {...}}`` plus ``"subsplits": {name: {...}}`` when
+    OC20 sub-splits are known (:func:`split_metrics`); the data is reloaded from the run's
     config (``data_root`` replaces the recorded one), normalisation comes from the weights.
     """
+    from bench.data.oc20_subsplits import subsplit_of
     from bench.train.setup import load_run_model, load_split, to_data_list
 
     if split not in SPLITS:
@@ -84,7 +138,12 @@ def evaluate_run(run_dir: str | Path, split: str = "test", data_root: str | None
     if data_root is not None:
         cfg.data.data_root = str(data_root)
     splits = load_split(cfg.data)
-    data = to_data_list(getattr(splits, split), cfg.dtype)
-    metrics = evaluate(model, data, cfg.train.eval_batch_size, torch.device(device),
-                       splits.periodic)
-    return {"run_id": cfg.run_id, "split": split, "metrics": metrics}
+    structures = getattr(splits, split)
+    data = to_data_list(structures, cfg.dtype)
+    results = split_metrics(model, data, [subsplit_of(s) for s in structures],
+                            cfg.train.eval_batch_size, torch.device(device), splits.periodic,
+                            split)
+    out = {"run_id": cfg.run_id, "split": split, "metrics": results.pop(split, {})}
+    if results:
+        out["subsplits"] = {k.split("/", 1)[1]: v for k, v in results.items()}
+    return out

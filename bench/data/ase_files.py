@@ -11,7 +11,8 @@ run of free H/C/N/O atoms (OC20 writes the adsorbate after the slab), 1 = every 
 atom (surface).
 
 Split: seeded permutation (``numpy.random.default_rng(spec.split_seed)``), ``n_train`` /
-``n_val`` frames (default 80 % / 10 %), the rest test.
+``n_val`` frames (default 80 % / 10 %), the rest test. With ``spec.split_by == "trajectory"``
+each file is one trajectory and whole files are split (bench.data.trajectory_split).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from bench.data.checksums import sha256_files
 from bench.data.registry import DatasetSpec, SplitData
 from bench.data.splits import random_split, take
 from bench.data.structure import Structure
+from bench.data.trajectory_split import trajectory_split
 from bench.errors import DataError
 
 SUFFIXES = (".xyz", ".extxyz", ".traj", ".db")
@@ -37,6 +39,8 @@ DEFAULT_FRACTIONS = (0.8, 0.1)
 def load_ase(spec: DatasetSpec) -> SplitData:
     """Train/val/test structures from the ASE-readable file(s) at ``spec.path``."""
     files = ase_files(spec.path)
+    if spec.split_by == "trajectory":
+        return _load_by_trajectory(spec, files)
     structures = [s for f in files for s in read_ase_file(f)]
     n = len(structures)
     n_train = int(DEFAULT_FRACTIONS[0] * n) if spec.n_train is None else spec.n_train
@@ -48,6 +52,22 @@ def load_ase(spec: DatasetSpec) -> SplitData:
         val=take(structures, va, lim),
         test=take(structures, te, lim),
         periodic=any(s.periodic for s in structures),
+        sources=sha256_files(files),
+    )
+
+
+def _load_by_trajectory(spec: DatasetSpec, files: list[Path]) -> SplitData:
+    """Whole files (trajectories) to train/val/test; ``max_structures`` truncates each split."""
+    trajectories = {f.name: read_ase_file(f) for f in files}
+    parts = trajectory_split(trajectories, spec.n_train, spec.n_val, spec.split_seed,
+                             spec.early_frames, spec.path)
+    lim = spec.max_structures
+    train, val, test = (p[:lim] for p in parts)
+    return SplitData(
+        train=train,
+        val=val,
+        test=test,
+        periodic=any(s.periodic for t in trajectories.values() for s in t),
         sources=sha256_files(files),
     )
 

@@ -121,6 +121,13 @@ def load_cache(out: Path, spec: DatasetSpec | None = None) -> SplitData:
     )
 
 
+def read_structure(txn: lmdb.Transaction, out: Path, split: str, index: int) -> Structure:
+    """Entry ``index`` of ``split`` from an open read transaction on ``out``'s ``data.lmdb``
+    (one structure at a time, e.g. in DataLoader workers); as :func:`load_cache` decodes it."""
+    key = f"{split}/{index}"
+    return _decode(txn.get(key.encode()), out, key)
+
+
 def read_meta(out: Path) -> dict:
     """The cache's ``meta.json``; DataError when absent, unreadable or of another format."""
     path = out / "meta.json"

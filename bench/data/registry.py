@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.data.structure import Structure
+from bench.errors import ConfigError
 
 #: name -> "module:function"; each function takes a DatasetSpec and returns a SplitData.
 DATASETS: dict[str, str] = {
@@ -32,6 +33,11 @@ class DatasetSpec:
         split_seed: seed of the random permutation (paper: numpy default_rng(seed=1)).
         n_train, n_val: split sizes (paper MD17: 950 / 50 / rest test).
         max_structures: truncate each split (CI subsets); None keeps all.
+        split_by: "frame" (random frames) or "trajectory" (``ase`` only: every frame of a
+            file stays in one split; n_train / n_val then count trajectories; see
+            bench.data.trajectory_split).
+        early_frames: with split_by "trajectory", keep only the first K frames of each train
+            trajectory; None keeps all.
     """
 
     name: str
@@ -44,6 +50,8 @@ class DatasetSpec:
     n_train: int | None = None
     n_val: int | None = None
     max_structures: int | None = None
+    split_by: str = "frame"
+    early_frames: int | None = None
 
 
 @dataclass
@@ -60,6 +68,11 @@ class SplitData:
 
 def load_splits(spec: DatasetSpec) -> SplitData:
     """The train/val/test splits of ``spec``, read by the reader DATASETS names (lazy import)."""
+    from bench.data.trajectory_split import check_split_options
     from bench.registry import resolve
 
+    check_split_options(spec.split_by, spec.early_frames)
+    if spec.split_by == "trajectory" and spec.name != "ase":
+        raise ConfigError(f"data.split_by 'trajectory' is supported by the ase reader only "
+                          f"(one file = one trajectory), not by {spec.name!r}")
     return resolve(DATASETS, spec.name, "dataset")(spec)

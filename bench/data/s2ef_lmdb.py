@@ -6,9 +6,12 @@ bench.data.safe_pickle (no code runs). OC20 S2EF ``y`` is the adsorption (refere
 OC22 ``y`` is the total energy.
 
 Layout: ``spec.path`` (or ``<data_root>/oc20`` / ``oc22``) is an ``.lmdb`` file, a folder of
-``.lmdb`` shards, or a folder with ``train/`` and ``val/`` (or ``val_id/``) shard folders and an
-optional labelled ``test/``. Without split folders: seeded permutation, 80 % / 10 % / rest
-(``n_train`` / ``n_val`` override). ``max_structures`` reads only that many per split.
+``.lmdb`` shards, or a folder with ``train/`` and ``val/`` shard folders and an optional
+labelled ``test/``; instead of ``val/`` (``test/``) the published sub-split folders ``val_id/``,
+``val_ood_ads/``, ``val_ood_cat/``, ``val_ood_both/`` (OC20) or ``val_ood/`` (OC22) are all read
+into val (test), each structure keeping its sub-split (bench.data.oc20_subsplits). Without split
+folders: seeded permutation, 80 % / 10 % / rest (``n_train`` / ``n_val`` override).
+``max_structures`` reads only that many per split folder (so per sub-split).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import torch
 
 from bench.data.checks import check_atomic_numbers, check_finite, check_shape
 from bench.data.checksums import sha256_files
+from bench.data.oc20_subsplits import SUBSPLITS
 from bench.data.paths import dataset_dir
 from bench.data.registry import DatasetSpec, SplitData
 from bench.data.safe_pickle import UnsafePickleError, restricted_loads
@@ -30,7 +34,6 @@ from bench.data.structure import Structure
 from bench.errors import DataError
 
 DEFAULT_FRACTIONS = (0.8, 0.1)
-_VAL_FOLDERS = ("val", "val_id")
 
 
 def load_oc20(spec: DatasetSpec) -> SplitData:
@@ -60,14 +63,26 @@ def _load(spec: DatasetSpec, name: str, energy_kind: str) -> SplitData:
 
 
 def _from_split_folders(base: Path, limit: int | None) -> tuple[dict, list[Path]]:
-    """train/, val/ (or val_id/) and an optional test/ folder of shards, each read in order."""
-    folders = {"train": base / "train", "test": base / "test"}
-    folders["val"] = next((base / v for v in _VAL_FOLDERS if (base / v).is_dir()), base / "val")
-    readers = {k: S2efShards(shard_files(p)) for k, p in folders.items() if p.is_dir()}
-    splits = {}
-    for k, r in readers.items():
-        splits[k] = r.read(range(len(r) if limit is None else min(limit, len(r))))
-    return splits, [f for r in readers.values() for f in r.files]
+    """train/, then val/ and test/ (optional); a missing val/ or test/ is replaced by every
+    published sub-split folder present (``val_id/``, ``val_ood_ads/``, ``val_ood_cat/``,
+    ``val_ood_both/``, ``val_ood/``; same for test), concatenated in that order. Shards are read
+    in order; ``limit`` applies per folder."""
+    folders = {"train": [base / "train"]}
+    for split in ("val", "test"):
+        whole = base / split
+        folders[split] = [whole] if whole.is_dir() else [base / f"{split}_{name}"
+                                                           for name in SUBSPLITS]
+    splits, files = {}, []
+    for split, paths in folders.items():
+        readers = [S2efShards(shard_files(p)) for p in paths if p.is_dir()]
+        if readers:
+            splits[split] = [s for r in readers for s in _read_first(r, limit)]
+            files += [f for r in readers for f in r.files]
+    return splits, files
+
+
+def _read_first(reader: S2efShards, limit: int | None) -> list[Structure]:
+    return reader.read(range(len(reader) if limit is None else min(limit, len(reader))))
 
 
 def _from_one_set(base: Path, spec: DatasetSpec) -> tuple[dict, list[Path]]:
