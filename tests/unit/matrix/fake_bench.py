@@ -1,0 +1,82 @@
+"""A stand-in for ``bench run`` that trains nothing: it writes a run directory with the
+same layout (config.yaml, command.txt, checkpoints/, metrics.json) so the matrix can be
+tested without training. Usage: ``python fake_bench.py run --backbone ... --run-id ID``.
+
+Behaviour by seed (fault injection):
+    13  writes a failed record "non-finite loss at step 3", exits 1
+    14  prints "error: boom" to stderr, exits 2, leaves the record "running"
+    15  writes a checkpoint then kills itself with SIGKILL, unless --resume is given
+Environment: FAKE_SLEEP (seconds per run), FAKE_SCALE (multiplies every metric).
+Metrics are a fixed function of backbone, method and seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+import zlib
+from pathlib import Path
+
+from bench.io import write_yaml_atomic
+from bench.records import RunRecord
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    p.add_argument("command", choices=["run"])
+    for flag in ("--backbone", "--method", "--dataset", "--preset", "--molecule", "--profile",
+                 "--device", "--data-root", "--results", "--run-id"):
+        p.add_argument(flag)
+    for flag in ("--seed", "--max-steps", "--epochs"):
+        p.add_argument(flag, type=int)
+    p.add_argument("--set", action="append", default=[])
+    p.add_argument("--resume", action="store_true")
+    return p.parse_args(argv)
+
+
+def fake_metrics(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    key = f"{args.backbone}/{args.method}/{args.seed}".encode()
+    base = 10.0 + (zlib.crc32(key) % 1000) / 100.0
+    scale = float(os.environ.get("FAKE_SCALE", "1"))
+    return {
+        split: {"energy_mae_mev": scale * base * f, "force_mae_mev_per_a": scale * 3 * base * f,
+                "n_structures": 7.0}
+        for split, f in (("val", 1.0), ("test", 1.1))
+    }
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+    run_dir = Path(args.results) / args.run_id
+    config = {k: v for k, v in vars(args).items() if k not in ("results", "resume", "command")}
+    write_yaml_atomic(run_dir / "config.yaml", config)
+    (run_dir / "command.txt").write_text(" ".join(argv) + "\n")
+    started = time.time()
+    record = RunRecord(run_id=args.run_id, status="running", config=config, seed=args.seed,
+                       hardware={"threads": os.environ.get("OMP_NUM_THREADS"),
+                                 "resumed": args.resume, "start": started})
+    record.write(run_dir)
+    (run_dir / "checkpoints").mkdir(exist_ok=True)
+    (run_dir / "checkpoints" / "step_1.pt").write_bytes(b"fake")
+    time.sleep(float(os.environ.get("FAKE_SLEEP", "0")))
+    if args.seed == 13:
+        record.status, record.failure = "failed", "non-finite loss at step 3"
+        record.write(run_dir)
+        return 1
+    if args.seed == 14:
+        print("error: boom", file=sys.stderr)
+        return 2
+    if args.seed == 15 and not args.resume:
+        os.kill(os.getpid(), signal.SIGKILL)
+    record.status, record.metrics = "done", fake_metrics(args)
+    record.hardware["end"] = time.time()
+    record.write(run_dir)
+    print(run_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
