@@ -20,6 +20,7 @@ BACKBONES: dict[str, str] = {
 }
 
 PRESET_DIR = Path(__file__).parent / "presets"
+#: presets every backbone has; a file may add more (equiformer: `small`)
 PRESETS = ("ci", "paper")
 DATASETS = ("md17", "oc20", "oc22")
 

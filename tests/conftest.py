@@ -1,4 +1,4 @@
-"""Shared pytest fixtures. Tests run on 2 CPU cores: keep torch to that."""
+"""Shared pytest fixtures. Tests run on 2 CPU cores as two xdist workers of one thread each."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tests are tiny: one thread per worker (pytest -n 2)
 
 TESTS_DIR = Path(__file__).parent
 DATA_DIR = TESTS_DIR / "data"

@@ -45,7 +45,7 @@ def test_dataset_inherits_and_overrides_its_parent():
 def test_every_preset_file_resolves_for_every_preset_and_dataset(name):
     path = PRESET_DIR / f"{name.replace('-', '_')}.yaml"
     table = yaml.safe_load(path.read_text())
-    assert set(table) == {"ci", "paper"}
+    assert {"ci", "paper"} <= set(table)  # every backbone has both; extra presets allowed
     for preset, by_dataset in table.items():
         for dataset in by_dataset:
             cfg = preset_config(name, preset, dataset)
