@@ -94,7 +94,8 @@ class Equiformer(Backbone):
     feed-forward -> residual; the last block widens to ``irreps.feature``), a final layer
     norm and an energy MLP summed over atoms and divided by ``sqrt(avg_num_atoms)``.
     Direct forces and the DeNS noise each come from one extra graph-attention block with a
-    1x1e output.
+    1x1e output; the noise head runs only on the edges into the atoms of ``noise_atoms`` when
+    the batch has that field (bench.data.keys; zeros elsewhere).
 
     Args:
         cutoff: radius graph cutoff, Angstrom. max_neighbors: neighbour cap (None = all).
@@ -200,7 +201,9 @@ class Equiformer(Backbone):
         if self.force_head is not None:
             out[keys.OUT_FORCES] = self.force_head(x, edges)
         if self.noise_head is not None:
-            out[keys.OUT_NOISE] = self.noise_head(x, edges)
+            targets = getattr(batch, keys.NOISE_ATOMS, None)
+            out[keys.OUT_NOISE] = self.noise_head(x, edges if targets is None
+                                                  else edges.incoming(targets))
         return out
 
 

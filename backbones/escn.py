@@ -24,6 +24,7 @@ import torch
 from e3nn import o3
 from torch import Tensor, nn
 from torch.nn import functional as F
+from torch.utils.checkpoint import checkpoint
 
 from backbones.base import Backbone, Graph
 from backbones.so3 import (
@@ -68,6 +69,9 @@ class ESCN(Backbone):
         force_encoding_init: DeNS force-encoding weights start uniform in +- this (released:
             0.001, "near zero", like eSCN's other output-side initialisations).
         cutoff, max_neighbors, force_mode, dens: see backbones.base.Backbone.
+        checkpoint_blocks: activation checkpointing: keep only each layer's input during the
+            forward and recompute the layer in the backward (less memory, ~1/3 more compute;
+            same results).
     """
 
     name = "escn"
@@ -92,8 +96,10 @@ class ESCN(Backbone):
         max_neighbors: int | None = 20,
         force_mode: str = "direct",
         dens: bool = False,
+        checkpoint_blocks: bool = False,
     ) -> None:
         super().__init__(cutoff, max_neighbors, force_mode, dens)
+        self.checkpoint_blocks = bool(checkpoint_blocks)
         for name, value in dict(num_layers=num_layers, sphere_channels=sphere_channels,
                                 hidden_channels=hidden_channels, edge_channels=edge_channels,
                                 num_elements=num_elements).items():
@@ -145,7 +151,11 @@ class ESCN(Backbone):
             forces = getattr(batch, keys.ENCODED_FORCES, None)
             x = x + self.force_encoder(forces, z.shape[0], like=pos)
         for i, layer in enumerate(self.layers):
-            x = layer(x, edges) if i == 0 else x + layer(x, edges)
+            if self.checkpoint_blocks and torch.is_grad_enabled():
+                update = checkpoint(layer, x, edges, use_reentrant=False)
+            else:
+                update = layer(x, edges)
+            x = update if i == 0 else x + update
         samples = torch.einsum("nkc,pk->npc", x, self.sphere_sh.to(x.dtype))  # [N, P, C]
         node_energy = (self.energy_head(samples) * self.sphere_weights.to(x.dtype)).mean(dim=1)
         energy = x.new_zeros(int(batch.num_graphs)).index_add(0, batch.batch, node_energy)
@@ -154,8 +164,18 @@ class ESCN(Backbone):
         if self.force_head is not None:
             out[keys.OUT_FORCES] = self.force_head(samples) @ points / points.shape[0]
         if self.noise_head is not None:
-            out[keys.OUT_NOISE] = self.noise_head(samples) @ points / points.shape[0]
+            out[keys.OUT_NOISE] = self._noise(batch, samples, points)
         return out
+
+    def _noise(self, batch, samples: Tensor, points: Tensor) -> Tensor:
+        """Noise head [N, 3] from sphere samples [N, P, C]: only at the atoms of ``noise_atoms``
+        when the batch has that field (bench.data.keys), zeros elsewhere."""
+        targets = getattr(batch, keys.NOISE_ATOMS, None)
+        if targets is None:
+            return self.noise_head(samples) @ points / points.shape[0]
+        index = targets.nonzero()[:, 0]
+        noise = self.noise_head(samples.index_select(0, index)) @ points / points.shape[0]
+        return noise.new_zeros(samples.shape[0], 3).index_copy(0, index, noise)
 
 
 def _sphere_samples(

@@ -71,9 +71,26 @@ class SO2GraphAttention(nn.Module):
         self.edge_grid = edge_grid
         self.conv_2 = SO2Linear(layout, hidden_channels, num_heads * value_channels)
         self.proj = SO3Linear(num_heads * value_channels, out_channels, layout.lmax)
+        low = torch.cat((layout.reduced_positions(0), layout.reduced_positions(1)))
+        self.register_buffer("low_positions", low, persistent=False)
 
     def forward(self, x: Tensor, edges: EdgeContext) -> Tensor:
         """x [N, (lmax+1)**2, C] -> [N, (lmax+1)**2, out_channels]."""
+        values = self._edge_values(x, edges)
+        return self.proj(edges.scatter(edges.rotation.rotate_back(values)))
+
+    def low_degrees(self, x: Tensor, edges: EdgeContext) -> Tensor:
+        """Degrees 0 and 1 of the output: x [N, (lmax+1)**2, C] -> [N, 4, out_channels].
+
+        Equals ``forward(x, edges)[:, :4]``; rotating back, summing and projecting only these
+        coefficients saves most of that work (force and noise heads read l = 1).
+        """
+        values = self._edge_values(x, edges).index_select(1, self.low_positions)
+        rotated = edges.rotation.rotate_back_low(values, self.low_positions, 1)
+        return self.proj(edges.scatter(rotated))
+
+    def _edge_values(self, x: Tensor, edges: EdgeContext) -> Tensor:
+        """Attention-weighted edge-frame values [E, reduced_dim, heads * value_channels]."""
         edge_scalars = torch.cat(
             (edges.distance_basis, self.source_embedding(edges.z_src),
              self.target_embedding(edges.z_dst)),
@@ -88,8 +105,7 @@ class SO2GraphAttention(nn.Module):
         values, _ = self.conv_2(message)
         alpha = self._attention_weights(alpha_feat, edges)  # [E, heads]
         values = values.unflatten(2, (self.num_heads, -1))
-        values = (values * alpha[:, None, :, None]).flatten(2)
-        return self.proj(edges.scatter(edges.rotation.rotate_back(values)))
+        return (values * alpha[:, None, :, None]).flatten(2)
 
     def _separable_s2_act(self, message: Tensor, gates: Tensor) -> Tensor:
         """SiLU on the l = 0 channel (from ``gates``), S2 activation on the other coefficients."""

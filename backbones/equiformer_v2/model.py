@@ -20,8 +20,10 @@ gradient forces.
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
+from torch.utils.checkpoint import checkpoint
 
 from backbones.base import Backbone, Graph
 from backbones.equiformer_v2.attention import SO2GraphAttention
@@ -51,7 +53,10 @@ class EquiformerV2(Backbone):
     ``avg_num_nodes``. Direct forces: one more SO(2) graph-attention block with one output
     channel whose l = 1 coefficients are the force. With ``dens``: a force encoding
     (per-degree linear map of the force's SH embedding, backbones.so3.force_encoding) added to
-    the initial node features, and a noise head that is another such attention block.
+    the initial node features, and a noise head that is another such attention block. Both
+    heads compute only their outputs of degree <= 1; the noise head runs only on the edges into
+    the atoms of ``noise_atoms`` when the batch has that field (bench.data.keys; zeros
+    elsewhere).
 
     Args:
         num_layers: transformer blocks.
@@ -68,6 +73,9 @@ class EquiformerV2(Backbone):
         alpha_drop, drop_path_rate: attention dropout and per-structure drop path (training).
         avg_num_nodes, avg_degree: normalisers of the energy sum and the edge-degree embedding.
         cutoff, max_neighbors, force_mode, dens: see backbones.base.Backbone.
+        checkpoint_blocks: activation checkpointing: keep only each block's input during the
+            forward and recompute the block in the backward (less memory, ~1/3 more compute;
+            same results).
     """
 
     name = "equiformer-v2"
@@ -96,8 +104,10 @@ class EquiformerV2(Backbone):
         max_neighbors: int | None = 20,
         force_mode: str = "direct",
         dens: bool = False,
+        checkpoint_blocks: bool = False,
     ) -> None:
         super().__init__(cutoff, max_neighbors, force_mode, dens)
+        self.checkpoint_blocks = bool(checkpoint_blocks)
         _check_positive(
             num_layers=num_layers, sphere_channels=sphere_channels, num_heads=num_heads,
             attn_hidden_channels=attn_hidden_channels, attn_alpha_channels=attn_alpha_channels,
@@ -148,14 +158,19 @@ class EquiformerV2(Backbone):
         edges = self._edge_context(z, graph)
         x = self._embed(batch, z, edges, pos)
         for block in self.blocks:
-            x = block(x, edges, batch.batch)
+            if self.checkpoint_blocks and torch.is_grad_enabled():
+                x = checkpoint(block, x, edges, batch.batch, use_reentrant=False)
+            else:
+                x = block(x, edges, batch.batch)
         x = self.norm(x)
         energy = self._sum(batch, self.energy_head(x)[:, 0, 0]) / self.avg_num_nodes
         out = {keys.OUT_ENERGY: energy}
         if self.force_head is not None:
-            out[keys.OUT_FORCES] = self.force_head(x, edges)[:, 1:4, 0]
+            out[keys.OUT_FORCES] = self.force_head.low_degrees(x, edges)[:, 1:4, 0]
         if self.noise_head is not None:
-            out[keys.OUT_NOISE] = self.noise_head(x, edges)[:, 1:4, 0]
+            targets = getattr(batch, keys.NOISE_ATOMS, None)
+            noise_edges = edges if targets is None else edges.incoming(targets)
+            out[keys.OUT_NOISE] = self.noise_head.low_degrees(x, noise_edges)[:, 1:4, 0]
         return out
 
     @staticmethod

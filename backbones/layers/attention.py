@@ -26,6 +26,13 @@ class Edges:
     sh: Tensor  # float [E, irreps_sh.dim]; spherical harmonics of pos[src] - pos[dst]
     radial: Tensor  # float [E, num_radial]; radial basis of |pos[src] - pos[dst]|
 
+    def incoming(self, nodes: Tensor) -> Edges:
+        """The edges whose centre is in the bool mask ``nodes`` [N]: a layer run on them gives
+        exactly the full layer's output at those centres (and zeros at the others)."""
+        index = nodes[self.dst].nonzero()[:, 0]
+        pick = lambda t: t.index_select(0, index)  # noqa: E731
+        return Edges(pick(self.src), pick(self.dst), pick(self.sh), pick(self.radial))
+
 
 def smooth_leaky_relu(x: Tensor, slope: float = 0.2) -> Tensor:
     """``(1 + a)/2 x + (1 - a)/2 x (2 sigmoid(x) - 1)``: a smooth leaky ReLU of slope ``a``."""
@@ -108,7 +115,7 @@ class GraphAttention(nn.Module):
         value = self.gate(self.lin_message(message))
         value = self.lin_value(self.tp_value(value, edges.sh))
         if self.attention:
-            alpha = self.lin_alpha(message).reshape(message.shape[0], self.num_heads, -1)
+            alpha = self.lin_alpha(message).unflatten(1, (self.num_heads, -1))
             logits = (smooth_leaky_relu(alpha) * self.alpha_dot).sum(-1)
             weight = self.alpha_drop(softmax(logits, edges.dst, num_nodes=x.shape[0]))
             value = value * weight[:, self.head_index]

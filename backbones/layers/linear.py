@@ -47,12 +47,13 @@ class IrrepsLinear(nn.Module):
         x_blocks = x.split(self.in_dims, dim=-1) if len(self.in_dims) > 1 else [x]
         blocks = []
         for k, (sources, fan_in, mul_out, dim) in enumerate(self.plan):
-            y = x.new_zeros(*lead, mul_out, dim)
             if fan_in:
-                parts = [x_blocks[i].reshape(*lead, -1, dim) for i in sources]
+                parts = [x_blocks[i].reshape(*lead, self.irreps_in[i].mul, dim) for i in sources]
                 xin = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-2)
                 w = self.weights[str(k)].to(x.dtype) / math.sqrt(fan_in)
                 y = (xin.transpose(-1, -2) @ w).transpose(-1, -2)
+            else:
+                y = x.new_zeros(*lead, mul_out, dim)
             if str(k) in self.biases:
                 y = y + self.biases[str(k)].to(x.dtype).unsqueeze(-1)
             blocks.append(y.reshape(*lead, mul_out * dim))

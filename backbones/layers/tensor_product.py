@@ -108,7 +108,7 @@ class DepthwiseTensorProduct(nn.Module):
             weight = self.weight.to(x.dtype).expand(x.shape[0], -1)
         n_edges = x.shape[0]
         blocks = []
-        y = y.reshape(n_edges, 1, 1, -1)
+        y = y.reshape(n_edges, 1, 1, self.irreps_sh.dim)  # explicit sizes: E may be 0
         for i, (x_i, w_i, (mul, ir)) in enumerate(
             zip(
                 x.split(self.in_dims, -1),
@@ -119,7 +119,9 @@ class DepthwiseTensorProduct(nn.Module):
         ):
             coupling = getattr(self, f"coupling_{i}").to(x.dtype)
             spread = getattr(self, f"spread_{i}").to(x.dtype)
-            outer = (x_i.reshape(n_edges, mul, ir.dim, 1) * y).reshape(n_edges, mul, -1)
+            outer = x_i.reshape(n_edges, mul, ir.dim, 1) * y
+            outer = outer.reshape(n_edges, mul, coupling.shape[0])
             w_i = w_i.reshape(n_edges, spread.shape[0], mul).transpose(1, 2)  # [E, mul, paths]
-            blocks.append(((outer @ coupling) * (w_i @ spread)).reshape(n_edges, -1))
+            out = (outer @ coupling) * (w_i @ spread)  # [E, mul, width]
+            blocks.append(out.reshape(n_edges, mul * spread.shape[1]))
         return torch.cat(blocks, dim=-1).index_select(1, self.gather)

@@ -21,6 +21,18 @@ class EdgeContext:
     z_src: Tensor  # long [E]; atomic number of j
     z_dst: Tensor  # long [E]; atomic number of i
 
+    def subset(self, index: Tensor) -> EdgeContext:
+        """The context of the edges ``index`` (long [E']), same nodes; a layer run on it gives
+        exactly the full layer's output at the centres all of whose edges are kept."""
+        pick = lambda t: t.index_select(0, index)  # noqa: E731
+        return EdgeContext(pick(self.src), pick(self.dst), self.num_nodes,
+                           self.rotation.subset(index), pick(self.distance_basis),
+                           pick(self.z_src), pick(self.z_dst))
+
+    def incoming(self, nodes: Tensor) -> EdgeContext:
+        """The edges whose centre is in the bool mask ``nodes`` [N]."""
+        return self.subset(nodes[self.dst].nonzero()[:, 0])
+
     def scatter(self, messages: Tensor) -> Tensor:
         """Sum edge messages [E, ...] into their centres: -> [N, ...]."""
         out = messages.new_zeros((self.num_nodes, *messages.shape[1:]))

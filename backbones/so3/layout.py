@@ -71,6 +71,15 @@ class SHLayout:
         """long [reduced_dim]: the e3nn coefficient index of each m-primary coefficient."""
         return torch.tensor(self._reduced, dtype=torch.long)
 
+    def reduced_positions(self, l: int) -> Tensor:
+        """long [2 min(l, mmax) + 1]: positions in the m-primary order of the kept coefficients
+        of degree ``l``, ordered by their e3nn index (m = -l..l)."""
+        if not 0 <= l <= self.lmax:
+            raise ValueError(f"l must be in [0, lmax={self.lmax}], got {l!r}")
+        kept = [(e3nn, pos) for pos, e3nn in enumerate(self._reduced)
+                if l * l <= e3nn < (l + 1) ** 2]
+        return torch.tensor([pos for _, pos in sorted(kept)], dtype=torch.long)
+
     def truncation_rescale(self) -> Tensor:
         """float64 [(lmax + 1)**2]: ``sqrt((2l + 1) / (2 mmax + 1))`` for l > mmax, else 1.
 

@@ -40,7 +40,8 @@ class SO3Linear(nn.Module):
         self.register_buffer("degree", SHLayout(lmax, 0).degree_index(), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        weight = self.weight.index_select(0, self.degree)  # [K, C_out, C_in]
+        """[N, K, C_in] -> [N, K, C_out]: the first K coefficients (all, or degrees 0..l)."""
+        weight = self.weight.index_select(0, self.degree[: x.shape[1]])  # [K, C_out, C_in]
         out = torch.einsum("nki,koi->nko", x, weight)
         if self.bias is not None:
             out = out + F.pad(self.bias[None], (0, 0, 0, out.shape[1] - 1))

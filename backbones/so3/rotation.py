@@ -36,6 +36,19 @@ class EdgeRotation:
         """[E, lmax + 1, C] coefficients of order m = 0 only -> [E, dim, C] in the node frame."""
         return torch.bmm(self.from_edge[:, :, : x.shape[1]], x)
 
+    def rotate_back_low(self, x: Tensor, columns: Tensor, lmax: int) -> Tensor:
+        """[E, K', C] edge-frame coefficients of degrees 0..lmax (those at the reduced positions
+        ``columns``, see SHLayout.reduced_positions) -> [E, (lmax+1)**2, C] in the node frame.
+
+        The Wigner-D matrices are block-diagonal in the degree, so this is exactly the first
+        rows of :meth:`rotate_back` at a fraction of its cost."""
+        return torch.bmm(self.from_edge[:, : (lmax + 1) ** 2].index_select(2, columns), x)
+
+    def subset(self, index: Tensor) -> EdgeRotation:
+        """The rotations of the edges ``index`` (long [E'])."""
+        return EdgeRotation(self.to_edge.index_select(0, index),
+                            self.from_edge.index_select(0, index))
+
 
 class EdgeRotationBuilder(nn.Module):
     """Builds the :class:`EdgeRotation` of a batch of edge vectors for one layout.

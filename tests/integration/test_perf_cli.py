@@ -1,0 +1,65 @@
+"""`bench perf` as a subprocess on the shipped subsets: well-formed records, no timing checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.perf.record import read_perf_record
+
+BENCH = [sys.executable, "-c", "from bench.cli import main; main()"]
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def _bench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([*BENCH, "perf", "--threads", "1", "--data-root", str(DATA), *args],
+                          capture_output=True, text=True, env=env, timeout=300, cwd=cwd)
+
+
+def test_train_component_writes_a_record_for_each_method(tmp_path):
+    proc = _bench("--backbone", "schnet", "--methods", "none,dens", "--preset", "ci",
+                  "--batch-size", "2", "--steps", "2", "--warmup", "1", "--repeats", "2",
+                  cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    path = Path(lines[-1])
+    assert path.parent == tmp_path / "results" / "perf" and path.name.startswith("train-schnet")
+    assert any(line.startswith("dens vs none: x") for line in lines)
+    record = read_perf_record(path)
+    assert record.component == "train" and record.config["preset"] == "ci"
+    assert record.config["methods"] == ["none", "dens"] and "--steps 2" in record.command
+    for name in ("none", "dens"):
+        m = record.results["methods"][name]
+        assert m["steps"] == 2 and m["structures_per_s"] > 0 and m["atoms_per_s"] > 0
+        assert m["peak_memory_mb"] > 0 and m["params"] > 0
+        assert set(m["phase_share"]) == {"data", "corrupt", "graph", "forward", "backward",
+                                         "optimizer", "other"}
+    assert record.results["overhead"]["dens"]["ratio"]["n"] == 2
+    assert record.hardware["torch_threads"] == 1 and record.hardware["cpu_model"]
+    assert record.versions["torch"] and record.versions["e3nn"] and record.versions["python"]
+
+
+def test_graph_and_loader_components_and_json(tmp_path):
+    out = tmp_path / "g.json"
+    proc = _bench("--component", "graph", "--repeats", "1", "--max-structures", "4",
+                  "--output", str(out), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == read_perf_record(out).to_dict()
+    assert set(json.loads(proc.stdout)["results"]) == {"molecule", "periodic"}
+    proc = _bench("--component", "loader", "--dataset", "oc20-relax", "--workers", "0,1",
+                  "--batch-size", "2", "--batches", "3", "--output", str(tmp_path / "l.json"))
+    assert proc.returncode == 0, proc.stderr
+    record = read_perf_record(tmp_path / "l.json")
+    assert set(record.results["by_workers"]) == {"0", "1"}
+
+
+def test_bad_options_exit_2_and_write_nothing(tmp_path):
+    proc = _bench("--backbone", "schnett", cwd=tmp_path)
+    assert proc.returncode == 2 and "Did you mean 'schnet'" in proc.stderr
+    proc = _bench("--component", "disk", cwd=tmp_path)
+    assert proc.returncode == 2 and "--component" in proc.stderr
+    assert not (tmp_path / "results").exists()

@@ -1,0 +1,100 @@
+"""Fast paths added for speed and memory must not change results: l <= 1 heads, noise heads
+restricted to their target atoms, activation checkpointing, and the training step's mask."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from backbones.registry import build_backbone
+from bench import testing
+from bench.data import keys
+from bench.train.step import train_step
+from methods import build_method
+
+SO3_NAMES = ("equiformer-v2", "escn")
+DENS_NAMES = ("equiformer", "segnn", *SO3_NAMES)
+
+
+def _model(name: str, force_mode: str = "direct", **options):
+    torch.manual_seed(0)
+    return build_backbone(name, "ci", "md17", dens=True, force_mode=force_mode, **options).double()
+
+
+def _batch(seed: int = 0):
+    batch = testing.make_molecule_batch(3, (5, 8), generator=torch.Generator().manual_seed(seed))
+    return testing.with_encoded_forces(batch, batch.forces)
+
+
+def _with_targets(batch, mask):
+    out = copy.copy(batch)
+    out[keys.NOISE_ATOMS] = mask
+    return out
+
+
+def test_attention_low_degrees_equal_the_full_output():
+    model, batch = _model("equiformer-v2").eval(), _batch()
+    graph = model.build_graph(batch, batch.pos)
+    edges = model._edge_context(batch.z, graph)
+    x = model._embed(batch, batch.z, edges, batch.pos)
+    for head in (model.force_head, model.noise_head):
+        torch.testing.assert_close(head.low_degrees(x, edges), head(x, edges)[:, :4],
+                                   atol=1e-12, rtol=1e-10)
+
+
+@pytest.mark.parametrize("name", DENS_NAMES)
+def test_noise_head_runs_only_for_target_atoms(name):
+    model, batch = _model(name).eval(), _batch(1)
+    mask = torch.zeros(batch.num_nodes, dtype=torch.bool)
+    mask[[0, 4, batch.num_nodes - 1]] = True
+    full, part = model(batch), model(_with_targets(batch, mask))
+    torch.testing.assert_close(part[keys.OUT_NOISE][mask], full[keys.OUT_NOISE][mask],
+                               atol=1e-12, rtol=1e-10)
+    assert part[keys.OUT_NOISE][~mask].abs().max() == 0
+    for key in (keys.OUT_ENERGY, keys.OUT_FORCES):
+        torch.testing.assert_close(part[key], full[key], atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("name", DENS_NAMES)
+def test_no_target_atoms_still_give_every_noise_parameter_a_zero_gradient(name):
+    model, batch = _model(name).train(), _batch(2)
+    empty = torch.zeros(batch.num_nodes, dtype=torch.bool)
+    out = model(_with_targets(batch, empty))
+    assert out[keys.OUT_NOISE].abs().max() == 0
+    sum(v.sum() for v in out.values()).backward()
+    grads = [p.grad for p in model.noise_head.parameters()]
+    assert all(g is not None and g.abs().max() == 0 for g in grads)  # AdamW still steps them
+
+
+@pytest.mark.parametrize(("name", "force_mode"), [("equiformer-v2", "gradient"),
+                                                  ("escn", "direct")])
+def test_checkpointed_blocks_give_the_same_outputs_and_gradients(name, force_mode):
+    batch = _batch(3)
+    results = []
+    for checkpointed in (False, True):
+        model = _model(name, force_mode, checkpoint_blocks=checkpointed).train()
+        out = model(batch)
+        loss = sum(v.square().sum() for v in out.values())
+        grads = torch.autograd.grad(loss, list(model.parameters()))
+        results.append((out, grads))
+    (out_a, grads_a), (out_b, grads_b) = results
+    for key in out_a:
+        torch.testing.assert_close(out_b[key], out_a[key], atol=1e-12, rtol=1e-10)
+    for a, b in zip(grads_a, grads_b, strict=True):
+        torch.testing.assert_close(b, a, atol=1e-12, rtol=1e-10)
+
+
+def test_train_step_tells_the_model_which_atoms_are_noise_targets():
+    model = build_backbone("schnet", "ci", "md17", dens=True).double()
+    method = build_method("dens", p_dens=1.0, corrupt_ratio=0.5)
+    batch = testing.make_molecule_batch(2, (5, 8), generator=torch.Generator().manual_seed(4))
+    seen = []
+    model.register_forward_pre_hook(lambda _, args: seen.append(args[0]))
+    generator = torch.Generator().manual_seed(5)
+    expected = method.prepare(batch, torch.Generator().manual_seed(5), 0.0).noise_mask
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    train_step(model, method, batch, optimizer, generator, 0.0, 1.0, 1.0, step=1)
+    assert torch.equal(seen[0][keys.NOISE_ATOMS], expected) and expected.any()
+    assert keys.NOISE_ATOMS not in batch  # the caller's batch is untouched

@@ -1,0 +1,68 @@
+"""bench.perf.train: the run config, the phase probe on a real Trainer, a whole measurement."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bench.perf.clock import PHASES, StepProbe
+from bench.perf.train import TrainBenchOptions, build_trainer, run_config, run_train_bench
+from bench.train.setup import load_split
+
+OPTS = dict(backbone="schnet", preset="ci", batch_size=2, steps=4, warmup=1, repeats=2)
+
+
+def test_run_config_is_the_bench_run_config_with_a_small_pool():
+    cfg = run_config(TrainBenchOptions(**OPTS), "dens")
+    assert (cfg.data.name, cfg.data.molecule, cfg.method.name) == ("rmd17", "aspirin", "dens")
+    assert (cfg.data.n_train, cfg.data.n_val, cfg.train.max_steps) == (8, 0, 5)
+    assert cfg.method.params["p_dens"] == 0.25  # the paper-v1 MD17 profile
+    cfg = run_config(TrainBenchOptions(**OPTS, overrides=("data.n_train=6",)), "none")
+    assert cfg.data.n_train == 6
+
+
+def test_options_reject_bad_values():
+    with pytest.raises(ValueError, match="repeats=5"):
+        TrainBenchOptions(backbone="schnet", steps=4, repeats=5)
+    with pytest.raises(ValueError, match="distinct"):
+        TrainBenchOptions(backbone="schnet", methods=("none", "none"))
+    assert TrainBenchOptions(backbone="schnet", methods=("dens", "none")).baseline == "none"
+
+
+def test_probe_splits_a_real_training_step_into_phases():
+    cfg = run_config(TrainBenchOptions(**OPTS), "dens")
+    trainer = build_trainer(cfg, load_split(cfg.data))
+    prepare = trainer.method.prepare
+
+    def slow_prepare(*args, **kwargs):
+        time.sleep(0.05)
+        return prepare(*args, **kwargs)
+
+    trainer.method.prepare = slow_prepare
+    probe = StepProbe(trainer, "cpu")
+    sample = probe.step(trainer.one_step)
+    assert trainer.step == 1
+    assert (sample["structures"], sample["atoms"]) == (2, 42)  # two aspirins
+    assert sample["corrupt"] >= 0.05
+    assert all(sample[p] >= 0 for p in PHASES[:-1])
+    assert sum(sample[p] for p in PHASES) == pytest.approx(sample["total"])
+    with pytest.raises(RuntimeError, match="never reached"):
+        probe.step(lambda: None)
+
+
+def test_measurement_compares_methods_on_the_same_steps():
+    out = run_train_bench(TrainBenchOptions(**OPTS, profile_top=3))
+    res, cfg = out["results"], out["config"]
+    assert set(res["methods"]) == {"none", "dens"} and res["baseline"] == "none"
+    none, dens = res["methods"]["none"], res["methods"]["dens"]
+    assert none["steps"] == dens["steps"] == 4
+    assert dens["params"] > none["params"]  # the DeNS model has its encoder and noise head
+    assert none["peak_memory_mb"] > 0
+    assert sum(none["phase_share"].values()) == pytest.approx(1.0)
+    ratio = res["overhead"]["dens"]
+    assert ratio["ratio"]["n"] == 2 and len(ratio["per_repeat"]) == 2
+    assert all(r > 0 for r in ratio["per_repeat"])
+    assert [len(v) for v in res["profile"].values()] == [3, 3]
+    assert cfg["batch_size"] == 2 and cfg["n_train"] == 8
+    assert cfg["run_configs"]["dens"]["method"]["name"] == "dens"
