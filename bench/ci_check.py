@@ -15,7 +15,6 @@ import math
 import platform
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import asdict, dataclass
@@ -31,6 +30,7 @@ from bench.errors import ConfigError
 from bench.io import write_json_atomic
 from bench.matrix import MatrixResult, MatrixSpec, run_matrix, spec_from_dict
 from bench.records import read_record
+from bench.train.provenance import cpu_model, git_revision
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BASELINE = Path(__file__).parent / "configs" / "ci_baseline.json"
@@ -240,30 +240,6 @@ def provenance(spec: MatrixSpec) -> dict[str, Any]:
         "threads_per_run": spec.threads_per_run(),
         "jobs": spec.jobs,
     }
-
-
-def git_revision() -> str | None:
-    """HEAD of the repository this package lives in, "+dirty" when files changed."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True,
-                              text=True, check=True).stdout.strip()
-    try:
-        head = git("rev-parse", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no")
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head + ("+dirty" if dirty else "")
-
-
-def cpu_model() -> str:
-    """The CPU's model name (Linux /proc/cpuinfo), else what ``platform`` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 @dataclass(frozen=True)

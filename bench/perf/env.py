@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from bench.train import provenance
-
-
-def cpu_model() -> str:
-    """The CPU's marketing name from /proc/cpuinfo (Linux), else the platform's machine name."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return str(provenance.hardware("cpu")["cpu"])
 
 
 def load_average() -> float | None:
@@ -33,7 +21,7 @@ def load_average() -> float | None:
 def environment(device: str) -> dict[str, Any]:
     """``{"hardware", "versions", "git_revision"}`` for a record measured on ``device``."""
     hardware = provenance.hardware(device) | {
-        "cpu_model": cpu_model(),
+        "cpu_model": provenance.cpu_model(),
         "torch_threads": torch.get_num_threads(),
         "torch_interop_threads": torch.get_num_interop_threads(),
         "load_avg_1m": load_average(),

@@ -43,11 +43,22 @@ def versions() -> dict[str, str]:
             "bench": bench.__version__}
 
 
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def hardware(device: str) -> dict[str, object]:
-    """CPU, core and thread counts, the device used and, on CUDA, the GPU name."""
+    """CPU model, core and thread counts, the device used and, on CUDA, the GPU name."""
     info: dict[str, object] = {
         "device": device,
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "platform": sys.platform,
