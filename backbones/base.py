@@ -55,6 +55,9 @@ class Backbone(nn.Module):
     name: ClassVar[str] = "backbone"
     #: True when the network is E(3)- (not only SE(3)-) equivariant, for reflection tests.
     reflection_equivariant: ClassVar[bool] = True
+    #: attribute naming the nn.ModuleList of message-passing blocks (what ``train.compile``
+    #: compiles; bench.train.compiled), or None.
+    repeated_blocks: ClassVar[str | None] = None
 
     def __init__(
         self,

@@ -94,8 +94,8 @@ class Equiformer(Backbone):
     feed-forward -> residual; the last block widens to ``irreps.feature``), a final layer
     norm and an energy MLP summed over atoms and divided by ``sqrt(avg_num_atoms)``.
     Direct forces and the DeNS noise each come from one extra graph-attention block with a
-    1x1e output; the noise head runs only on the edges into the atoms of ``noise_atoms`` when
-    the batch has that field (bench.data.keys; zeros elsewhere).
+    1x1e output; each runs only on the edges into its target atoms (``force_atoms``,
+    ``noise_atoms`` in bench.data.keys) when the batch has that field (zeros elsewhere).
 
     Args:
         cutoff: radius graph cutoff, Angstrom. max_neighbors: neighbour cap (None = all).
@@ -115,6 +115,7 @@ class Equiformer(Backbone):
     """
 
     name: ClassVar[str] = "equiformer"
+    repeated_blocks: ClassVar[str | None] = "blocks"
     reflection_equivariant: ClassVar[bool] = False
 
     def __init__(
@@ -199,13 +200,18 @@ class Equiformer(Backbone):
         energy = per_atom.new_zeros(int(batch.num_graphs)).index_add(0, batch.batch, per_atom)
         out = {keys.OUT_ENERGY: energy}
         if self.force_head is not None:
-            out[keys.OUT_FORCES] = self.force_head(x, edges)
+            out[keys.OUT_FORCES] = self.force_head(x, _edges_into(edges, batch, keys.FORCE_ATOMS))
         if self.noise_head is not None:
-            targets = getattr(batch, keys.NOISE_ATOMS, None)
-            out[keys.OUT_NOISE] = self.noise_head(x, edges if targets is None
-                                                  else edges.incoming(targets))
+            out[keys.OUT_NOISE] = self.noise_head(x, _edges_into(edges, batch, keys.NOISE_ATOMS))
         return out
 
+
+
+def _edges_into(edges: Edges, batch, targets_key: str) -> Edges:
+    """The edges into the atoms of the batch's bool mask ``targets_key`` (all edges when the
+    batch has no such field): a head run on them is exact at those atoms, zero elsewhere."""
+    targets = getattr(batch, targets_key, None)
+    return edges if targets is None else edges.incoming(targets)
 
 class EquiformerBlock(nn.Module):
     """Pre-norm transformer block: ``x + GA(LN(x))``, then ``S(x) + FFN(LN(x))``.

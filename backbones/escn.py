@@ -75,6 +75,7 @@ class ESCN(Backbone):
     """
 
     name = "escn"
+    repeated_blocks = "layers"
     reflection_equivariant = False
 
     def __init__(
@@ -162,20 +163,23 @@ class ESCN(Backbone):
         out = {keys.OUT_ENERGY: 0.001 * energy}
         points = self.sphere_points.to(x.dtype)
         if self.force_head is not None:
-            out[keys.OUT_FORCES] = self.force_head(samples) @ points / points.shape[0]
+            out[keys.OUT_FORCES] = _vectors(self.force_head, samples, points, batch,
+                                            keys.FORCE_ATOMS)
         if self.noise_head is not None:
-            out[keys.OUT_NOISE] = self._noise(batch, samples, points)
+            out[keys.OUT_NOISE] = _vectors(self.noise_head, samples, points, batch,
+                                           keys.NOISE_ATOMS)
         return out
 
-    def _noise(self, batch, samples: Tensor, points: Tensor) -> Tensor:
-        """Noise head [N, 3] from sphere samples [N, P, C]: only at the atoms of ``noise_atoms``
-        when the batch has that field (bench.data.keys), zeros elsewhere."""
-        targets = getattr(batch, keys.NOISE_ATOMS, None)
-        if targets is None:
-            return self.noise_head(samples) @ points / points.shape[0]
-        index = targets.nonzero()[:, 0]
-        noise = self.noise_head(samples.index_select(0, index)) @ points / points.shape[0]
-        return noise.new_zeros(samples.shape[0], 3).index_copy(0, index, noise)
+
+def _vectors(head: nn.Module, samples: Tensor, points: Tensor, batch, targets_key: str) -> Tensor:
+    """A vector head [N, 3] from sphere samples [N, P, C] and sample points [P, 3]: only at the
+    atoms of the batch's bool mask ``targets_key`` when it has one (zeros elsewhere)."""
+    targets = getattr(batch, targets_key, None)
+    if targets is None:
+        return head(samples) @ points / points.shape[0]
+    index = targets.nonzero()[:, 0]
+    vectors = head(samples.index_select(0, index)) @ points / points.shape[0]
+    return vectors.new_zeros(samples.shape[0], 3).index_copy(0, index, vectors)
 
 
 def _sphere_samples(

@@ -48,6 +48,7 @@ class SchNet(Backbone):
     """
 
     name = "schnet"
+    repeated_blocks = "interactions"
     reflection_equivariant = True
 
     def __init__(

@@ -8,6 +8,7 @@ tolerances. Transformations return NEW batches; inputs are never mutated.
 from __future__ import annotations
 
 from collections.abc import Callable
+from unittest import mock
 
 import numpy as np
 import torch
@@ -210,6 +211,35 @@ def permuted(batch, generator: torch.Generator | None = None):
         if field in out:
             out[field] = out[field][perm]
     return out, perm
+
+
+def skip_init():
+    """Context manager: parameter shapes do not depend on initialisation, so skip it (builds
+    200M-parameter models in seconds for counting)."""
+    skip = lambda tensor, *args, **kwargs: tensor  # noqa: E731
+    names = ("uniform_", "normal_", "kaiming_uniform_")
+    return mock.patch.multiple(torch.nn.init, **{n: skip for n in names})
+
+
+def relative_rotation_errors(model, batch, seed: int) -> dict[str, float]:
+    """Per output, ``max |f(R x) - R f(x)| / max |f(x)|`` for a random rotation R drawn with
+    ``seed`` (energies invariant, vectors rotated; the structure, its encoded forces and its
+    cell rotate together)."""
+    rot = random_rotation(generator=torch.Generator().manual_seed(seed))
+    base = _outputs(model, batch)
+    moved = _outputs(model, transformed(batch, rotation=rot))
+    errors = {}
+    for key, value in base.items():
+        expected = value if key == keys.OUT_ENERGY else value @ rot.T.to(value.dtype)
+        errors[key] = float((moved[key] - expected).abs().max() / value.abs().max())
+    return errors
+
+
+def with_some_encoded_forces(batch, every: int = 3):
+    """A copy of ``batch`` encoding its force labels, zero on every ``every``-th atom."""
+    forces = batch.forces.clone()
+    forces[::every] = 0.0
+    return with_encoded_forces(batch, forces)
 
 
 def _outputs(model, batch) -> dict[str, Tensor]:

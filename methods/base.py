@@ -27,6 +27,9 @@ class Prepared:
         noise_mask: [N] bool, atoms whose noise is a training target.
         dens_structure: [B] bool, structures drawn for the denoising task.
         sigma: [B] noise std used per structure, Angstrom (0 for clean structures).
+        force_mask: [N] bool, atoms whose force is a training target (free atoms the method
+            does not exclude); the loss's force term and the backbone's force head (through
+            ``force_atoms``, bench.data.keys) both read it.
     """
 
     batch: object
@@ -34,6 +37,7 @@ class Prepared:
     noise_mask: Tensor
     dens_structure: Tensor
     sigma: Tensor
+    force_mask: Tensor
 
 
 @dataclass
@@ -107,6 +111,7 @@ def clean_prepared(batch) -> Prepared:
         noise_mask=torch.zeros(n_atoms, dtype=torch.bool, device=device),
         dens_structure=torch.zeros(n_struct, dtype=torch.bool, device=device),
         sigma=torch.zeros(n_struct, dtype=dtype, device=device),
+        force_mask=~batch.fixed,
     )
 
 

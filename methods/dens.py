@@ -155,17 +155,17 @@ class DeNS(Method):
         new[keys.ENCODED_FORCES] = torch.where(mask[:, None], encoded, 0.0).to(dtype)
         if self.encode_sigma:
             new[keys.NOISE_SIGMA] = atom_sigma.to(dtype)
-        return Prepared(new, target.to(dtype), mask, dens_structure, sigma.to(dtype))
+        return Prepared(new, target.to(dtype), mask, dens_structure, sigma.to(dtype),
+                        force_mask=~batch.fixed & ~mask)
 
     def loss(self, outputs: dict[str, Tensor], prepared: Prepared, targets: Targets,
              progress: float = 0.0) -> dict[str, Tensor]:
         """``{"energy", "force", "noise"}``, weighted; see the module docstring."""
         energy_mask = None if self.dens_energy else ~prepared.dens_structure
-        force_mask = targets.free & ~prepared.noise_mask
         noise = l2mae(outputs[keys.OUT_NOISE], prepared.noise_target, prepared.noise_mask)
         return {
             "energy": self.energy_weight * energy_loss(outputs, targets, energy_mask),
-            "force": self.force_weight * force_loss(outputs, targets, force_mask),
+            "force": self.force_weight * force_loss(outputs, targets, prepared.force_mask),
             "noise": self.dens_weight(progress) * noise,
         }
 

@@ -79,6 +79,7 @@ class NoisyNodes(Method):
             noise_mask=mask,
             dens_structure=torch.ones(n_struct, dtype=torch.bool, device=device),
             sigma=torch.full((n_struct,), self.sigma, dtype=dtype, device=device),
+            force_mask=mask,
         )
 
     def loss(self, outputs: dict[str, Tensor], prepared: Prepared, targets: Targets,
@@ -87,6 +88,6 @@ class NoisyNodes(Method):
         noise = l2mae(outputs[keys.OUT_NOISE], prepared.noise_target, prepared.noise_mask)
         return {
             "energy": self.energy_weight * energy_loss(outputs, targets),
-            "force": self.force_weight * force_loss(outputs, targets, targets.free),
+            "force": self.force_weight * force_loss(outputs, targets, prepared.force_mask),
             "noise": self.noise_weight(progress) * noise,
         }

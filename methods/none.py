@@ -34,7 +34,7 @@ class NoDenoising(Method):
         """``{"energy", "force"}``: weighted MAE of energies, L2MAE of free-atom forces."""
         return {
             "energy": self.energy_weight * energy_loss(outputs, targets),
-            "force": self.force_weight * force_loss(outputs, targets, targets.free),
+            "force": self.force_weight * force_loss(outputs, targets, prepared.force_mask),
         }
 
 

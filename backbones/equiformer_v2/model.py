@@ -54,9 +54,9 @@ class EquiformerV2(Backbone):
     channel whose l = 1 coefficients are the force. With ``dens``: a force encoding
     (per-degree linear map of the force's SH embedding, backbones.so3.force_encoding) added to
     the initial node features, and a noise head that is another such attention block. Both
-    heads compute only their outputs of degree <= 1; the noise head runs only on the edges into
-    the atoms of ``noise_atoms`` when the batch has that field (bench.data.keys; zeros
-    elsewhere).
+    heads compute only their outputs of degree <= 1, and run only on the edges into the atoms
+    whose output is a training target (``force_atoms``, ``noise_atoms`` in bench.data.keys,
+    when the batch has them; zeros elsewhere).
 
     Args:
         num_layers: transformer blocks.
@@ -79,6 +79,7 @@ class EquiformerV2(Backbone):
     """
 
     name = "equiformer-v2"
+    repeated_blocks = "blocks"
     reflection_equivariant = False
 
     def __init__(
@@ -166,12 +167,19 @@ class EquiformerV2(Backbone):
         energy = self._sum(batch, self.energy_head(x)[:, 0, 0]) / self.avg_num_nodes
         out = {keys.OUT_ENERGY: energy}
         if self.force_head is not None:
-            out[keys.OUT_FORCES] = self.force_head.low_degrees(x, edges)[:, 1:4, 0]
+            out[keys.OUT_FORCES] = self._vectors(self.force_head, x, edges, batch, keys.FORCE_ATOMS)
         if self.noise_head is not None:
-            targets = getattr(batch, keys.NOISE_ATOMS, None)
-            noise_edges = edges if targets is None else edges.incoming(targets)
-            out[keys.OUT_NOISE] = self.noise_head.low_degrees(x, noise_edges)[:, 1:4, 0]
+            out[keys.OUT_NOISE] = self._vectors(self.noise_head, x, edges, batch, keys.NOISE_ATOMS)
         return out
+
+    @staticmethod
+    def _vectors(head: SO2GraphAttention, x: Tensor, edges: EdgeContext, batch,
+                 targets_key: str) -> Tensor:
+        """A vector head's l = 1 output [N, 3], computed only on the edges into the atoms of
+        the batch's bool mask ``targets_key`` when it has one (zeros at the other atoms)."""
+        targets = getattr(batch, targets_key, None)
+        head_edges = edges if targets is None else edges.incoming(targets)
+        return head.low_degrees(x, head_edges)[:, 1:4, 0]
 
     @staticmethod
     def _sum(batch, per_atom: Tensor) -> Tensor:

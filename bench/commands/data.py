@@ -82,18 +82,8 @@ def info_cmd(
     from bench.data.registry import load_splits
     from bench.data.summary import summarize
 
-    spec = build_spec(
-        dataset,
-        molecule,
-        path,
-        data_root,
-        labels,
-        split_index,
-        seed,
-        n_train,
-        n_val,
-        max_structures,
-    )
+    spec = build_spec(dataset, molecule, path, data_root, labels, split_index, seed, n_train,
+                      n_val, max_structures)
     summary = summarize(load_splits(spec))
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
@@ -127,18 +117,8 @@ def prepare_cmd(
     """Write a preprocessed LMDB cache (labels and neighbour lists) with source checksums."""
     from bench.data.cache import default_cache_dir, graph_settings, prepare_cache
 
-    spec = build_spec(
-        dataset,
-        molecule,
-        path,
-        data_root,
-        labels,
-        split_index,
-        seed,
-        n_train,
-        n_val,
-        max_structures,
-    )
+    spec = build_spec(dataset, molecule, path, data_root, labels, split_index, seed, n_train,
+                      n_val, max_structures)
     cutoff, cap = graph_settings(dataset, cutoff, max_neighbors)
     out = default_cache_dir(spec, cutoff, cap) if out is None else out
     typer.echo(str(prepare_cache(spec, out, cutoff, cap, force=force)))

@@ -33,6 +33,11 @@ def perf_cmd(
     seed: Annotated[int, _Opt(help="Init, data-order and corruption seed.")] = 0,
     data_root: Annotated[Path | None, _Opt(help="Data root [tests/data subset].")] = None,
     profile_top: Annotated[int, _Opt(help="Keep the N costliest ops of one profiled step.")] = 0,
+    amp: Annotated[bool, _Opt("--amp", help="Also measure each method with bf16 autocast.")] = (
+        False),
+    flop_steps: Annotated[int, _Opt(help="Count matmul FLOPs over N more steps per arm.")] = 0,
+    compile_: Annotated[bool, _Opt("--compile", help="Also measure each method with "
+                                   "torch.compile (direct-force backbones).")] = False,
     workers: Annotated[str, _Opt(help="Loader worker counts, comma-separated.")] = "0,2",
     batches: Annotated[int, _Opt(help="Loader batches per worker count.")] = 50,
     cache: Annotated[Path | None, _Opt(help="Prepared cache folder for the loader.")] = None,
@@ -95,6 +100,7 @@ def _job(component: str, a: dict):
         batch_size=a["batch_size"], steps=a["steps"], warmup=a["warmup"],
         repeats=a["repeats"], device=a["device"], seed=a["seed"], data_root=str(a["root"]),
         overrides=tuple(a["overrides"] or ()), profile_top=a["profile_top"],
+        amp=a["amp"], compile=a["compile_"], flop_steps=a["flop_steps"],
     )
     return lambda: run_train_bench(opts)
 

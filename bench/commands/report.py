@@ -13,6 +13,7 @@ from bench.errors import ConfigError
 def report_cmd(
     table: str | None = typer.Option(None, "--table", help="Paper table id: 2, 3, 4, 5, 6."),
     summary: bool = typer.Option(False, "--summary", help="All runs, and each method vs none."),
+    perf: bool = typer.Option(False, "--perf", help="The bench perf records of RESULTS/perf."),
     plot: str | None = typer.Option(
         None, "--plot", help="learning-curves | parity | sample-efficiency (needs --output)."),
     fmt: str = typer.Option("md", "--format", help="md | latex | csv."),
@@ -24,13 +25,14 @@ def report_cmd(
         "--output", help="Write here (atomically).")] = None,
     sort: str | None = typer.Option(None, "--sort", help="--summary: sort runs by this column."),
 ) -> None:
-    """Report runs: paper tables side by side with reproduced runs, a summary, or a plot."""
+    """Report runs: paper tables side by side with reproduced runs, a summary, perf records,
+    or a plot."""
     from bench.io import write_text_atomic
     from bench.reports import load_runs, report_table
     from bench.reports.paper import PROFILES
 
-    if sum((table is not None, summary, plot is not None)) != 1:
-        raise ConfigError("give exactly one of --table N, --summary, --plot KIND")
+    if sum((table is not None, summary, perf, plot is not None)) != 1:
+        raise ConfigError("give exactly one of --table N, --summary, --perf, --plot KIND")
     if profile is not None and (table is None or profile not in PROFILES):
         raise ConfigError(f"--profile goes with --table and is one of {', '.join(PROFILES)}; "
                           f"got {profile!r}")
@@ -43,6 +45,10 @@ def report_cmd(
         return
     if table is not None:
         text = report_table(table, results, fmt, profile)
+    elif perf:
+        from bench.reports.perf import render_perf
+
+        text = render_perf(results / "perf", fmt)
     else:
         from bench.reports.summary import render_summary
 

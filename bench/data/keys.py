@@ -25,6 +25,9 @@ NOISE_SIGMA = "noise_sigma"  #: float [N]; DeNS sigma-encoding ablation only: th
 NOISE_ATOMS = "noise_atoms"  #: bool [N]; atoms whose predicted noise is a training target (set
 #: by the training step from the method's noise mask). A DeNS backbone may compute ``noise``
 #: only for these atoms and return zeros elsewhere; the key absent means every atom.
+FORCE_ATOMS = "force_atoms"  #: bool [N]; atoms whose predicted force is a training target (set
+#: by the training step from the method's force mask). A direct-force backbone may compute
+#: ``forces`` only for these atoms and return zeros elsewhere; the key absent means every atom.
 
 # Graph fields, built by bench.data.graphs from pos (never stored in a batch by a method).
 EDGE_INDEX = "edge_index"  #: long [2, E]; row 0 source j (neighbour), row 1 target i (centre)

@@ -27,6 +27,14 @@ def _train(record: PerfRecord) -> list[str]:
             f"{name} vs {res['baseline']}: x{r['median']:.3f} (median of {r['n']} repeats; "
             f"min {r['min']:.3f}, max {r['max']:.3f})"
         )
+    for name, f in res.get("flops", {}).items():
+        lines.append(f"{name}: {f['per_step']:.4g} matmul FLOPs/step (x{f['ratio']:.4f})")
+    for name, effect in res.get("switches", {}).items():
+        r = effect["ratio"]
+        lines.append(
+            f"{name} vs {effect['method']}: x{r['median']:.3f} (median of {r['n']} repeats; "
+            f"min {r['min']:.3f}, max {r['max']:.3f})"
+        )
     return lines
 
 

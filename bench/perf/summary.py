@@ -64,3 +64,23 @@ def summarize_methods(
         "methods": {name: summarize_method(steps, repeats) for name, steps in samples.items()},
         "overhead": overhead,
     }
+
+
+def switch_effects(
+    samples: dict[str, list[dict[str, float]]],
+    arms: dict[str, tuple[str, tuple[str, ...]]],
+    repeats: int,
+) -> dict[str, Any]:
+    """For every arm with switches on (``{arm: (method, switches)}``, as
+    bench.perf.train.TrainBenchOptions.arms gives), the effect of those switches:
+    ``{"method", "switches", "ratio": summary over repeats of time(arm) / time(method with no
+    switch) on the same interleaved steps (0.8 = 20 % faster), "per_repeat"}``."""
+    out = {}
+    for arm, (method, switches) in arms.items():
+        if not switches:
+            continue
+        ratios = block_ratios([s["total"] for s in samples[arm]],
+                              [s["total"] for s in samples[method]], repeats)
+        out[arm] = {"method": method, "switches": list(switches), "ratio": summarize(ratios),
+                    "per_repeat": ratios}
+    return out

@@ -1,16 +1,20 @@
 """Training throughput of several methods side by side in one process (``bench perf``).
 
-One model per method is built from the same resolved config as ``bench run`` (same init seed;
+One model per arm is built from the same resolved config as ``bench run`` (same init seed;
 a DeNS-capable model where the method needs a noise head) and driven by its own
-``bench.train.loop.Trainer``. After ``warmup`` steps each, the methods alternate step by step
-(order reversed every other step), so every method sees the same machine load; the timed
-steps are split into ``repeats`` consecutive blocks, and each block gives one overhead ratio
-``time(method) / time(baseline)`` over the same steps.
+``bench.train.loop.Trainer``. An arm is a method, optionally with switches on (``amp``: bf16
+autocast; ``compile``: torch.compile), named ``dens``, ``dens+amp``, ``dens+amp+compile``...
+After ``warmup`` steps each, the arms alternate step by step (order reversed every other
+step), so every arm sees the same machine load; the timed steps are split into ``repeats``
+consecutive blocks, and each block gives one ratio over the same steps: ``time(arm) /
+time(baseline)`` (the overheads) and ``time(arm) / time(same method, switches off)`` (the
+effect of a switch).
 """
 
 from __future__ import annotations
 
 import inspect
+import itertools
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,9 +26,10 @@ from backbones.registry import BACKBONES
 from bench.config import RunConfig, parse_overrides, resolve_config
 from bench.perf.clock import StepProbe
 from bench.perf.datasets import dataset_options, default_data_root
+from bench.perf.flops import count_flops
 from bench.perf.memory import PeakMemory
 from bench.perf.profiler import top_ops
-from bench.perf.summary import summarize_methods
+from bench.perf.summary import summarize_methods, switch_effects
 from bench.registry import resolve
 from bench.train.loop import Trainer
 from bench.train.setup import (
@@ -38,6 +43,8 @@ from bench.train.setup import (
 
 #: distinct training structures per perf run, as a multiple of the batch size
 POOL_BATCHES = 4
+#: switches an arm can turn on, in the order of arm names (each a TrainConfig flag)
+SWITCHES = ("amp", "compile")
 
 
 @dataclass
@@ -53,8 +60,13 @@ class TrainBenchOptions:
         repeats: blocks the timed steps are split into (one overhead ratio each).
         device: "cpu" or "cuda". seed: init / data-order / corruption seed.
         data_root: None is the shipped subset (tests/data). overrides: ``--set`` strings.
-        profile_top: after timing, profile one more step per method with torch.profiler and
+        profile_top: after timing, profile one more step per arm with torch.profiler and
             keep the ``profile_top`` most expensive operators (0: no profile).
+        amp, compile: also measure every method with bf16 autocast / torch.compile on (and
+            with both when both are set); the warm-up must cover compilation.
+        flop_steps: after timing, count the matrix-multiply FLOPs (bench.perf.flops) of this
+            many more steps per arm, on the same batches for every arm: an overhead ratio
+            free of timing noise (0: no count).
     """
 
     backbone: str
@@ -71,14 +83,17 @@ class TrainBenchOptions:
     data_root: str | None = None
     overrides: tuple[str, ...] = ()
     profile_top: int = 0
+    amp: bool = False
+    compile: bool = False
+    flop_steps: int = 0
 
     def __post_init__(self) -> None:
         self.methods = tuple(self.methods)
         if not self.methods or len(set(self.methods)) != len(self.methods):
             raise ValueError(f"methods must be non-empty and distinct, got {self.methods!r}")
-        if self.warmup < 0 or self.profile_top < 0:
-            raise ValueError(f"warmup and profile_top must be >= 0, got {self.warmup!r}, "
-                             f"{self.profile_top!r}")
+        if min(self.warmup, self.profile_top, self.flop_steps) < 0:
+            raise ValueError(f"warmup, profile_top and flop_steps must be >= 0, got "
+                             f"{self.warmup!r}, {self.profile_top!r}, {self.flop_steps!r}")
         if not 1 <= self.repeats <= self.steps:
             raise ValueError(f"need 1 <= repeats <= steps, got repeats={self.repeats!r}, "
                              f"steps={self.steps!r}")
@@ -89,17 +104,27 @@ class TrainBenchOptions:
     def baseline(self) -> str:
         return "none" if "none" in self.methods else self.methods[0]
 
+    def arms(self) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """``{arm name: (method, switches on)}``: every method with no switch first, then
+        with each combination of the requested switches."""
+        wanted = [s for s in SWITCHES if getattr(self, s)]
+        combos = [c for k in range(len(wanted) + 1) for c in itertools.combinations(wanted, k)]
+        return {"+".join((m, *c)): (m, c) for c in combos for m in self.methods}
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"methods": list(self.methods), "overrides": list(self.overrides)}
 
 
-def run_config(opts: TrainBenchOptions, method: str) -> RunConfig:
-    """The ``bench run`` config of ``method`` for this measurement (steps capped, no
-    validation; ``POOL_BATCHES`` batches of training structures unless ``--set`` says)."""
+def run_config(opts: TrainBenchOptions, method: str, switches: tuple[str, ...] = ()) -> RunConfig:
+    """The ``bench run`` config of ``method`` (with the TrainConfig flags ``switches`` on) for
+    this measurement (steps capped, no validation; ``POOL_BATCHES`` batches of training
+    structures unless ``--set`` says)."""
     root = Path(opts.data_root) if opts.data_root is not None else default_data_root()
     dataset, cli = dataset_options(opts.dataset, root)
     cli |= {"seed": opts.seed, "device": opts.device, "train.epochs": None,
-            "train.max_steps": opts.warmup + opts.steps + (opts.profile_top > 0)}
+            "train.max_steps": opts.warmup + opts.steps + opts.flop_steps
+            + (opts.profile_top > 0)}
+    cli |= {f"train.{switch}": True for switch in switches}
     if opts.batch_size is not None:
         cli["train.batch_size"] = opts.batch_size
     cfg = resolve_config(opts.backbone, method, dataset, opts.preset, opts.profile, cli,
@@ -128,25 +153,30 @@ def run_train_bench(opts: TrainBenchOptions) -> dict[str, Any]:
     """Measure; returns ``{"config": ..., "results": ...}`` for a PerfRecord."""
     check_device(opts.device)
     backbone_cls = resolve(BACKBONES, opts.backbone, "backbone")  # fail before loading data
-    configs = {m: run_config(opts, m) for m in opts.methods}
+    arms = opts.arms()
+    configs = {a: run_config(opts, m, switches) for a, (m, switches) in arms.items()}
     split = load_split(configs[opts.methods[0]].data)
-    trainers = {m: build_trainer(cfg, split) for m, cfg in configs.items()}
-    probes = {m: StepProbe(t, opts.device) for m, t in trainers.items()}
+    trainers = {a: build_trainer(cfg, split) for a, cfg in configs.items()}
+    probes = {a: StepProbe(t, opts.device) for a, t in trainers.items()}
     memory = PeakMemory(opts.device)
     baseline_mb = memory.current_mb()
-    samples, peaks = _alternate(opts, trainers, probes, memory)
-    params = {m: sum(p.numel() for p in t.model.parameters()) for m, t in trainers.items()}
+    samples, peaks, warmup = _alternate(opts, trainers, probes, memory)
+    params = {a: sum(p.numel() for p in t.model.parameters()) for a, t in trainers.items()}
     results = summarize_methods(samples, opts.baseline, opts.repeats)
-    for m in opts.methods:
-        batch = configs[m].train.batch_size
-        results["methods"][m] |= {
-            "params": params[m], "peak_memory_mb": peaks[m],
-            "peak_memory_per_structure_mb": (peaks[m] - baseline_mb) / batch,
+    for a in arms:
+        batch = configs[a].train.batch_size
+        results["methods"][a] |= {
+            "params": params[a], "peak_memory_mb": peaks[a],
+            "peak_memory_per_structure_mb": (peaks[a] - baseline_mb) / batch,
+            "warmup_step_s": warmup[a],
         }
+    results["switches"] = switch_effects(samples, arms, opts.repeats)
+    if opts.flop_steps:
+        results["flops"] = _flops(trainers, opts.flop_steps, opts.baseline)
     results["memory"] = {"scope": memory.scope, "baseline_mb": baseline_mb}
     if opts.profile_top:
-        results["profile"] = {m: top_ops(trainers[m].one_step, opts.profile_top, opts.device)
-                              for m in opts.methods}
+        results["profile"] = {a: top_ops(trainers[a].one_step, opts.profile_top, opts.device)
+                              for a in arms}
     config = opts.to_dict() | {
         "batch_size": configs[opts.baseline].train.batch_size,
         "n_train": len(split.train),
@@ -156,19 +186,32 @@ def run_train_bench(opts: TrainBenchOptions) -> dict[str, Any]:
     return {"config": config, "results": results}
 
 
-def _alternate(opts: TrainBenchOptions, trainers: dict, probes: dict, memory: PeakMemory):
-    """Warm-up then timed steps, methods alternating (order reversed every other step).
+def _flops(trainers: dict, steps: int, baseline: str) -> dict[str, Any]:
+    """``{arm: {"per_step": mean matmul FLOPs of ``steps`` more steps, "ratio": per_step /
+    the baseline's}}``; the arms take the same batches (same seed and step index)."""
+    per_step = {a: sum(count_flops(t.one_step) for _ in range(steps)) / steps
+                for a, t in trainers.items()}
+    return {a: {"per_step": f, "ratio": f / per_step[baseline]} for a, f in per_step.items()}
 
-    Returns the timed StepProbe samples per method and each method's peak memory (MB) over
-    all its steps, warm-up included (the first step allocates the optimiser state).
+
+def _alternate(opts: TrainBenchOptions, trainers: dict, probes: dict, memory: PeakMemory):
+    """Warm-up then timed steps, arms alternating (order reversed every other step).
+
+    Returns the timed StepProbe samples per arm, each arm's peak memory (MB) over all its
+    steps, warm-up included (the first step allocates the optimiser state), and each arm's
+    warm-up step times (s; compilation shows there).
     """
-    samples: dict[str, list[dict[str, float]]] = {m: [] for m in opts.methods}
-    peaks = dict.fromkeys(opts.methods, 0.0)
+    names = list(trainers)
+    samples: dict[str, list[dict[str, float]]] = {a: [] for a in names}
+    peaks = dict.fromkeys(names, 0.0)
+    warmup: dict[str, list[float]] = {a: [] for a in names}
     for k in range(opts.warmup + opts.steps):
-        for m in opts.methods if k % 2 == 0 else opts.methods[::-1]:
+        for a in names if k % 2 == 0 else names[::-1]:
             memory.reset()
-            sample = probes[m].step(trainers[m].one_step)
-            peaks[m] = max(peaks[m], memory.peak_mb())
+            sample = probes[a].step(trainers[a].one_step)
+            peaks[a] = max(peaks[a], memory.peak_mb())
             if k >= opts.warmup:
-                samples[m].append(sample)
-    return samples, peaks
+                samples[a].append(sample)
+            else:
+                warmup[a].append(sample["total"])
+    return samples, peaks, warmup

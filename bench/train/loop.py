@@ -28,6 +28,7 @@ from bench.errors import ConfigError
 from bench.io import write_text_atomic
 from bench.train.batches import EpochBatches, corruption_generator
 from bench.train.checkpoint import load_latest, save_checkpoint
+from bench.train.compiled import compile_backbone
 from bench.train.distributed import World
 from bench.train.ema import EMA
 from bench.train.optim import build_optimizer
@@ -66,6 +67,8 @@ class Trainer:
         world: World | None = None,
     ) -> None:
         self.model, self.method, self.cfg = model, method, cfg
+        if cfg.compile:
+            compile_backbone(model)
         self.world = world or World()
         self.train_model = self.world.wrap(model)
         self.energy_std, self.force_std = float(energy_std), float(force_std)

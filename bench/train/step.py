@@ -26,9 +26,10 @@ class NonFiniteLossError(RuntimeError):
 
 
 def autocast(device: torch.device, amp: bool):
-    """bf16 autocast on CUDA when ``amp``; a no-op context otherwise."""
-    if amp and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    """bf16 autocast of the forward on ``device`` (CUDA or CPU) when ``amp``; a no-op context
+    otherwise."""
+    if amp:
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
@@ -63,6 +64,7 @@ def train_step(
     model.train()
     prepared = method.prepare(batch, generator, progress)
     prepared.batch[keys.NOISE_ATOMS] = prepared.noise_mask  # the noise head's only targets
+    prepared.batch[keys.FORCE_ATOMS] = prepared.force_mask  # the direct force head's
     targets = targets_from_batch(batch, energy_std, force_std)
     with autocast(batch.pos.device, amp):
         outputs = model(prepared.batch)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from unittest import mock
 
 import pytest
 import torch
@@ -32,46 +31,20 @@ SMALL_L6 = dict(num_layers=1, sphere_channels=8, attn_hidden_channels=8, num_hea
                 drop_path_rate=0.0)
 
 
-def _no_init():
-    """Parameter shapes do not depend on initialisation: skip it to build 160M models fast."""
-    skip = lambda tensor, *args, **kwargs: tensor  # noqa: E731
-    names = ("uniform_", "normal_", "kaiming_uniform_")
-    return mock.patch.multiple(torch.nn.init, **{n: skip for n in names})
-
-
 @pytest.mark.parametrize(("dataset", "dens"), sorted(RELEASED))
 def test_paper_presets_have_the_released_parameter_counts(dataset, dens):
-    with _no_init():
+    with testing.skip_init():
         model = build_backbone(NAME, "paper", dataset, dens=dens)
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) == RELEASED[dataset, dens]
     assert all(p.requires_grad for p in model.parameters())
-
-
-def _relative_errors(model, batch, seed: int) -> dict[str, float]:
-    """max |f(R x) - R f(x)| / max |f(x)| per output."""
-    rot = testing.random_rotation(generator=torch.Generator().manual_seed(seed))
-    with torch.no_grad():
-        base = model(batch)
-        moved = model(testing.transformed(batch, rotation=rot))
-    errors = {}
-    for key, value in base.items():
-        expected = value if key == keys.OUT_ENERGY else value @ rot.T
-        errors[key] = float((moved[key] - expected).abs().max() / value.abs().max())
-    return errors
-
-
-def _encoded(batch, every: int = 3):
-    forces = batch.forces.clone()
-    forces[::every] = 0.0
-    return testing.with_encoded_forces(batch, forces)
 
 
 def test_ci_oc20_preset_is_equivariant_with_and_without_encoded_forces():
     torch.manual_seed(0)
     model = build_backbone(NAME, "ci", "oc20", dens=True).double().eval()
     batch = testing.make_molecule_batch(2, (6, 9), generator=torch.Generator().manual_seed(1))
-    for inputs in (batch, _encoded(batch)):
-        errors = _relative_errors(model, inputs, seed=2)
+    for inputs in (batch, testing.with_some_encoded_forces(batch)):
+        errors = testing.relative_rotation_errors(model, inputs, seed=2)
         assert set(errors) == {keys.OUT_ENERGY, keys.OUT_FORCES, keys.OUT_NOISE}
         assert max(errors.values()) < 1e-7, errors
 
@@ -86,8 +59,8 @@ def test_lmax6_mmax2_architecture_is_equivariant_up_to_grid_quadrature():
         torch.manual_seed(0)
         model = build_backbone(NAME, "paper", "oc20", dens=True, grid_resolution=res, **SMALL_L6)
         model = model.double().eval()
-        worst[res] = max(max(_relative_errors(model, inputs, seed=4).values())
-                         for inputs in (batch, _encoded(batch)))
+        worst[res] = max(max(testing.relative_rotation_errors(model, inputs, seed=4).values())
+                         for inputs in (batch, testing.with_some_encoded_forces(batch)))
     assert worst[32] < 2e-4 and worst[18] < 3e-2, worst
     assert worst[32] < worst[18] / 10, worst
 
@@ -114,7 +87,7 @@ def test_ci_training_steps_on_a_periodic_oc20_frame(data_dir):
     shift = graph.edge_vec - (batch.pos[graph.src] - batch.pos[graph.dst])
     assert shift.norm(dim=-1).max() > 1.0  # edges to periodic images are present
     model.set_normalization(float(batch.energy.mean()), 1.0, 1.0)
-    batch = _encoded(batch, every=2)
+    batch = testing.with_some_encoded_forces(batch, every=2)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     losses = []
     for _ in range(3):

@@ -1,5 +1,6 @@
-"""Fast paths added for speed and memory must not change results: l <= 1 heads, noise heads
-restricted to their target atoms, activation checkpointing, and the training step's mask."""
+"""Fast paths added for speed and memory must not change results: l <= 1 heads, noise and
+direct force heads restricted to their target atoms, activation checkpointing, and the training
+step's masks."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from methods import build_method
 
 SO3_NAMES = ("equiformer-v2", "escn")
 DENS_NAMES = ("equiformer", "segnn", *SO3_NAMES)
+#: backbones whose direct force head runs only for ``force_atoms``
+FORCE_TARGET_NAMES = DENS_NAMES
 
 
 def _model(name: str, force_mode: str = "direct", **options):
@@ -28,9 +31,9 @@ def _batch(seed: int = 0):
     return testing.with_encoded_forces(batch, batch.forces)
 
 
-def _with_targets(batch, mask):
+def _with_targets(batch, mask, key: str = keys.NOISE_ATOMS):
     out = copy.copy(batch)
-    out[keys.NOISE_ATOMS] = mask
+    out[key] = mask
     return out
 
 
@@ -54,6 +57,19 @@ def test_noise_head_runs_only_for_target_atoms(name):
                                atol=1e-12, rtol=1e-10)
     assert part[keys.OUT_NOISE][~mask].abs().max() == 0
     for key in (keys.OUT_ENERGY, keys.OUT_FORCES):
+        torch.testing.assert_close(part[key], full[key], atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("name", FORCE_TARGET_NAMES)
+def test_direct_force_head_runs_only_for_target_atoms(name):
+    model, batch = _model(name).eval(), _batch(1)
+    mask = torch.ones(batch.num_nodes, dtype=torch.bool)
+    mask[[1, 2, batch.num_nodes - 2]] = False
+    full, part = model(batch), model(_with_targets(batch, mask, keys.FORCE_ATOMS))
+    torch.testing.assert_close(part[keys.OUT_FORCES][mask], full[keys.OUT_FORCES][mask],
+                               atol=1e-12, rtol=1e-10)
+    assert part[keys.OUT_FORCES][~mask].abs().max() == 0
+    for key in (keys.OUT_ENERGY, keys.OUT_NOISE):
         torch.testing.assert_close(part[key], full[key], atol=0, rtol=0)
 
 
@@ -86,15 +102,19 @@ def test_checkpointed_blocks_give_the_same_outputs_and_gradients(name, force_mod
         torch.testing.assert_close(b, a, atol=1e-12, rtol=1e-10)
 
 
-def test_train_step_tells_the_model_which_atoms_are_noise_targets():
+def test_train_step_tells_the_model_which_atoms_are_noise_and_force_targets():
     model = build_backbone("schnet", "ci", "md17", dens=True).double()
     method = build_method("dens", p_dens=1.0, corrupt_ratio=0.5)
     batch = testing.make_molecule_batch(2, (5, 8), generator=torch.Generator().manual_seed(4))
     seen = []
     model.register_forward_pre_hook(lambda _, args: seen.append(args[0]))
     generator = torch.Generator().manual_seed(5)
-    expected = method.prepare(batch, torch.Generator().manual_seed(5), 0.0).noise_mask
+    batch.fixed[0] = True
+    expected = method.prepare(batch, torch.Generator().manual_seed(5), 0.0)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     train_step(model, method, batch, optimizer, generator, 0.0, 1.0, 1.0, step=1)
-    assert torch.equal(seen[0][keys.NOISE_ATOMS], expected) and expected.any()
-    assert keys.NOISE_ATOMS not in batch  # the caller's batch is untouched
+    assert torch.equal(seen[0][keys.NOISE_ATOMS], expected.noise_mask)
+    assert expected.noise_mask.any()
+    assert torch.equal(seen[0][keys.FORCE_ATOMS], ~batch.fixed & ~expected.noise_mask)
+    assert not seen[0][keys.FORCE_ATOMS][0]  # a fixed atom is never a force target
+    assert keys.NOISE_ATOMS not in batch and keys.FORCE_ATOMS not in batch  # caller's untouched

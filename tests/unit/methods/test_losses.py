@@ -38,13 +38,17 @@ def _outputs() -> dict[str, torch.Tensor]:
     return {"energy": E_PRED, "forces": F_PRED, "noise": NOISE_PRED}
 
 
-def _prepared(noise_mask: torch.Tensor, dens_structure: torch.Tensor) -> Prepared:
+def _prepared(noise_mask: torch.Tensor, dens_structure: torch.Tensor,
+              force_mask: torch.Tensor | None = None) -> Prepared:
+    """Force targets: ``force_mask``, by default the free atoms not noised (as DeNS's prepare
+    gives them)."""
     target = torch.zeros(5, 3, dtype=torch.float64)
     target[2] = torch.tensor([1.0, 0.0, 0.0])  # noise error on atom 2: (0, 3, 4) -> 5
     target[~noise_mask] = 0.0
     return Prepared(batch=None, noise_target=target, noise_mask=noise_mask,
                     dens_structure=dens_structure,
-                    sigma=torch.where(dens_structure, 0.1, 0.0).double())
+                    sigma=torch.where(dens_structure, 0.1, 0.0).double(),
+                    force_mask=FREE & ~noise_mask if force_mask is None else force_mask)
 
 
 def test_none_terms_by_hand():
@@ -83,7 +87,7 @@ def test_dens_without_original_energy_term_skips_dens_structures():
 def test_noisy_nodes_terms_by_hand():
     """Every free atom is a noise target; forces on every free atom from the noisy input."""
     method = build_method("noisy-nodes", lambda_noise=15.0, lambda_noise_final=1.0, **WEIGHTS)
-    prepared = _prepared(FREE.clone(), torch.tensor([True, True]))
+    prepared = _prepared(FREE.clone(), torch.tensor([True, True]), force_mask=FREE)
     terms = method.loss(_outputs(), prepared, _targets(), progress=0.5)
     noise_errors = [(81 * 3) ** 0.5, (81 * 3) ** 0.5, 5.0, (49 * 3) ** 0.5]
     assert float(terms["energy"]) == pytest.approx(0.7)
@@ -117,3 +121,20 @@ def test_dens_with_p_zero_gives_the_losses_of_none():
     b = dens.loss(out_dens, p_dens, targets)
     assert torch.equal(a["energy"], b["energy"]) and torch.equal(a["force"], b["force"])
     assert float(b["noise"].detach()) == 0.0
+
+
+@pytest.mark.parametrize(("name", "params"), [("none", {}), ("noisy-nodes", {}),
+                                              ("dens", {"p_dens": 1.0, "corrupt_ratio": 0.5}),
+                                              ("denoise-no-force", {"p_dens": 1.0})])
+def test_prepare_gives_the_force_targets_each_method_defines(name, params):
+    """Force targets: free atoms for none and noisy-nodes (forces of the noisy input); free
+    atoms NOT noised for DeNS, where a corrupted atom's force is an input, not a target."""
+    batch = make_molecule_batch(3, (5, 8), torch.Generator().manual_seed(4))
+    batch.fixed[::4] = True
+    prepared = build_method(name, **params).prepare(batch, torch.Generator().manual_seed(5), 0.0)
+    free = ~batch.fixed
+    if name in ("none", "noisy-nodes"):
+        assert torch.equal(prepared.force_mask, free)
+    else:
+        assert prepared.noise_mask.any() and (free & ~prepared.noise_mask).any()
+        assert torch.equal(prepared.force_mask, free & ~prepared.noise_mask)

@@ -6,7 +6,7 @@ import pytest
 
 from bench.perf.clock import PHASES
 from bench.perf.stats import block_ratios, blocks, summarize
-from bench.perf.summary import summarize_methods
+from bench.perf.summary import summarize_methods, switch_effects
 
 
 def test_summarize_matches_hand_computed_quartiles():
@@ -57,3 +57,38 @@ def test_summarize_methods_gives_throughput_shares_and_overhead():
     assert set(out["overhead"]) == {"dens"} and out["baseline"] == "none"
     with pytest.raises(ValueError, match="baseline"):
         summarize_methods(samples, "noisy-nodes", 2)
+
+
+def test_switch_effects_compare_each_arm_with_its_own_method():
+    samples = {"none": [_step(1.0), _step(2.0)], "dens": [_step(2.0), _step(2.0)],
+               "none+compile": [_step(0.5), _step(1.5)], "dens+compile": [_step(1.0), _step(3.0)]}
+    arms = {"none": ("none", ()), "dens": ("dens", ()),
+            "none+compile": ("none", ("compile",)), "dens+compile": ("dens", ("compile",))}
+    out = switch_effects(samples, arms, repeats=2)
+    assert set(out) == {"none+compile", "dens+compile"}
+    assert out["none+compile"]["per_repeat"] == pytest.approx([0.5, 0.75])
+    assert out["dens+compile"]["per_repeat"] == pytest.approx([0.5, 1.5])
+    assert out["dens+compile"]["ratio"]["median"] == pytest.approx(1.0)
+    assert (out["dens+compile"]["method"], out["dens+compile"]["switches"]) == ("dens",
+                                                                                ["compile"])
+
+
+def test_flop_count_of_a_linear_layer_matches_hand_count():
+    """Linear 3 -> 5 on 4 rows: 2*4*3*5 = 120 FLOPs forward; the backward's two products
+    (input and weight gradients) as many again each; a double backward adds more."""
+    import torch
+
+    from bench.perf.flops import count_flops
+
+    lin = torch.nn.Linear(3, 5)
+    x = torch.randn(4, 3, requires_grad=True)
+    with torch.no_grad():
+        assert count_flops(lambda: lin(x)) == 120
+    assert count_flops(lambda: lin(x).square().sum().backward()) == 360
+
+    def double_backward():
+        y = lin(x).square().sum()
+        (g,) = torch.autograd.grad(y, x, create_graph=True)
+        (y + g.square().sum()).backward()
+
+    assert count_flops(double_backward) > 360

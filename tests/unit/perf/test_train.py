@@ -52,7 +52,7 @@ def test_probe_splits_a_real_training_step_into_phases():
 
 
 def test_measurement_compares_methods_on_the_same_steps():
-    out = run_train_bench(TrainBenchOptions(**OPTS, profile_top=3))
+    out = run_train_bench(TrainBenchOptions(**OPTS, profile_top=3, flop_steps=2))
     res, cfg = out["results"], out["config"]
     assert set(res["methods"]) == {"none", "dens"} and res["baseline"] == "none"
     none, dens = res["methods"]["none"], res["methods"]["dens"]
@@ -64,5 +64,38 @@ def test_measurement_compares_methods_on_the_same_steps():
     assert ratio["ratio"]["n"] == 2 and len(ratio["per_repeat"]) == 2
     assert all(r > 0 for r in ratio["per_repeat"])
     assert [len(v) for v in res["profile"].values()] == [3, 3]
+    flops = res["flops"]
+    assert flops["none"]["ratio"] == 1.0 and flops["none"]["per_step"] > 0
+    assert flops["dens"]["ratio"] > 1.0  # force-aware edge features and the noise head
+    assert cfg["run_configs"]["none"]["train"]["max_steps"] == 1 + 4 + 2 + 1
     assert cfg["batch_size"] == 2 and cfg["n_train"] == 8
     assert cfg["run_configs"]["dens"]["method"]["name"] == "dens"
+
+
+def test_arms_cover_every_method_with_each_switch_combination():
+    opts = TrainBenchOptions(backbone="escn", amp=True, compile=True)
+    assert list(opts.arms()) == ["none", "dens", "none+amp", "dens+amp", "none+compile",
+                                 "dens+compile", "none+amp+compile", "dens+amp+compile"]
+    assert opts.arms()["dens+amp+compile"] == ("dens", ("amp", "compile"))
+    assert list(TrainBenchOptions(backbone="schnet").arms()) == ["none", "dens"]
+
+
+def test_amp_arms_run_with_autocast_and_are_compared_with_their_method():
+    out = run_train_bench(TrainBenchOptions(**OPTS, amp=True))
+    res, runs = out["results"], out["config"]["run_configs"]
+    assert set(res["methods"]) == {"none", "dens", "none+amp", "dens+amp"}
+    assert set(res["overhead"]) == {"dens", "none+amp", "dens+amp"}  # all against plain none
+    effect = res["switches"]["dens+amp"]
+    assert (effect["method"], effect["switches"], len(effect["per_repeat"])) == ("dens", ["amp"],
+                                                                                 2)
+    assert set(res["switches"]) == {"none+amp", "dens+amp"}
+    assert runs["dens+amp"]["train"]["amp"] and not runs["dens"]["train"]["amp"]
+    assert runs["dens+amp"]["method"] == runs["dens"]["method"]
+    assert [len(res["methods"][a]["warmup_step_s"]) for a in res["methods"]] == [1, 1, 1, 1]
+
+
+def test_compile_of_a_gradient_force_backbone_is_a_config_error():
+    from bench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="train.compile"):
+        run_train_bench(TrainBenchOptions(**OPTS, compile=True))

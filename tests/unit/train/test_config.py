@@ -95,7 +95,7 @@ def test_overrides_and_presets_apply_in_order():
     (["device=tpu"], "tpu"),
     (["nonsense"], "key=value"),
     (["variant=huge"], "huge"),
-    (["train.amp=true"], "cuda"),
+    (["train.compile=fast"], "compile"),
 ])
 def test_bad_overrides_are_config_errors_naming_the_key(overrides, match):
     with pytest.raises(ConfigError, match=match):
