@@ -343,7 +343,9 @@ class LayerBlock(nn.Module):
         """Sum over neighbours j of the S2-activated SO(2) convolutions of x_j and x_i."""
         edge_feat = self.edge_block(edges)
         rot = edges.rotation
-        message = self.so2_source(rot.rotate(x[edges.src]), edge_feat)
-        message = message + self.so2_target(rot.rotate(x[edges.dst]), edge_feat)
+        # index_select, not x[index]: its backward is an index_add, ~2x faster on CPU than
+        # advanced indexing's accumulating index_put
+        message = self.so2_source(rot.rotate(x.index_select(0, edges.src)), edge_feat)
+        message = message + self.so2_target(rot.rotate(x.index_select(0, edges.dst)), edge_feat)
         message = self.edge_grid.activate(message, nn.functional.silu)
         return edges.scatter(rot.rotate_back(message))

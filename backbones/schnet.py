@@ -156,7 +156,8 @@ class EdgeVectorHead(nn.Module):
 
     def forward(self, h: Tensor, edge_attr: Tensor, graph: Graph) -> Tensor:
         """h: [N, hidden], edge_attr: [E, num_gaussians] -> [N, 3]."""
-        pair = self.lin_centre(h)[graph.dst] + self.lin_neighbour(h)[graph.src]
+        pair = self.lin_centre(h).index_select(0, graph.dst) + self.lin_neighbour(h).index_select(
+            0, graph.src)
         envelope = 0.5 * (torch.cos(graph.edge_len * math.pi / self.cutoff) + 1.0)
         w = self.weight(pair * self.filter(edge_attr)) * envelope.unsqueeze(-1)
         vec = graph.edge_vec / graph.edge_len.unsqueeze(-1) if self.unit else graph.edge_vec

@@ -96,7 +96,8 @@ class SO2GraphAttention(nn.Module):
              self.target_embedding(edges.z_dst)),
             dim=1,
         )
-        message = edges.rotation.rotate(torch.cat((x[edges.src], x[edges.dst]), dim=2))
+        pair = torch.cat((x.index_select(0, edges.src), x.index_select(0, edges.dst)), dim=2)
+        message = edges.rotation.rotate(pair)
         message, extra = self.conv_1(message, edge_scalars)
         alpha_feat, gates = extra.split(
             [self.num_heads * self.alpha_channels, self.hidden_channels], dim=1

@@ -43,6 +43,24 @@ def test_train_component_writes_a_record_for_each_method(tmp_path):
     assert record.versions["torch"] and record.versions["e3nn"] and record.versions["python"]
 
 
+def test_compile_and_amp_arms_and_flop_counts_of_a_direct_force_backbone(tmp_path):
+    """eSCN (ci) on one OC20 frame per step: every method with torch.compile and bf16
+    autocast on and off, matmul FLOPs counted; the warm-up covers compilation."""
+    out = tmp_path / "c.json"
+    proc = _bench("--backbone", "escn", "--dataset", "oc20-relax", "--batch-size", "1",
+                  "--compile", "--amp", "--flop-steps", "1", "--steps", "1", "--warmup", "2",
+                  "--repeats", "1", "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    record = read_perf_record(out)
+    arms = {"none", "dens", "none+amp", "dens+amp", "none+compile", "dens+compile",
+            "none+amp+compile", "dens+amp+compile"}
+    assert set(record.results["methods"]) == arms == set(record.results["flops"])
+    assert set(record.results["switches"]) == arms - {"none", "dens"}
+    assert record.results["switches"]["dens+amp+compile"]["method"] == "dens"
+    assert record.results["flops"]["none"]["ratio"] == 1.0
+    assert "dens+compile vs dens: x" in proc.stdout
+
+
 def test_graph_and_loader_components_and_json(tmp_path):
     out = tmp_path / "g.json"
     proc = _bench("--component", "graph", "--repeats", "1", "--max-structures", "4",

@@ -1,0 +1,48 @@
+"""`bench report --perf`: one row per arm of every train record, ratios as recorded."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.errors import DataError
+from bench.perf.record import PerfRecord
+from bench.reports.perf import load_perf_records, perf_frame, render_perf
+
+
+def _method(step_s: float, params: int) -> dict:
+    return {"step_time_s": {"median": step_s}, "structures_per_s": 8 / step_s,
+            "peak_memory_mb": 1234.4, "params": params}
+
+
+def _train_record() -> PerfRecord:
+    ratio = {"median": 1.0312, "min": 0.9871, "max": 1.0733}
+    return PerfRecord(
+        component="train",
+        config={"backbone": "equiformer", "preset": "paper", "dataset": "md17-aspirin",
+                "batch_size": 8, "device": "cpu"},
+        results={"methods": {"none": _method(3.7, 3496001), "dens": _method(3.8, 4000577)},
+                 "overhead": {"dens": {"ratio": ratio}},
+                 "flops": {"none": {"ratio": 1.0}, "dens": {"ratio": 1.01191}}},
+        hardware={"torch_threads": 2},
+    )
+
+
+def test_rows_carry_each_arm_with_its_overhead_and_flop_ratio(tmp_path):
+    _train_record().write(tmp_path / "train-a.json")
+    PerfRecord(component="graph", config={}, results={}).write(tmp_path / "graph-b.json")
+    frame = perf_frame(load_perf_records(tmp_path))
+    assert sorted(frame["arm"]) == ["dens", "none"]  # the graph record has no arms
+    dens = frame.set_index("arm").loc["dens"]
+    assert (dens["record"], dens["threads"], dens["params"]) == ("train-a", 2, 4000577)
+    assert frame.set_index("arm").loc["none", "vs_baseline"] == "baseline"
+    assert dens["vs_baseline"] == "1.031 [0.987, 1.073]"
+    assert dens["flops_ratio"] == "1.0119" and dens["s_per_step"] == "3.8"
+    text = render_perf(tmp_path, "md")
+    assert "| train-a" in text and "1.031 [0.987, 1.073]" in text
+    assert render_perf(tmp_path, "csv").splitlines()[0].startswith("record,backbone,preset")
+
+
+def test_a_malformed_record_is_named(tmp_path):
+    (tmp_path / "broken.json").write_text("{}")
+    with pytest.raises(DataError, match="broken.json"):
+        load_perf_records(tmp_path)
