@@ -17,8 +17,6 @@ from methods import build_method
 
 SO3_NAMES = ("equiformer-v2", "escn")
 DENS_NAMES = ("equiformer", "segnn", *SO3_NAMES)
-#: backbones whose direct force head runs only for ``force_atoms``
-FORCE_TARGET_NAMES = DENS_NAMES
 
 
 def _model(name: str, force_mode: str = "direct", **options):
@@ -48,28 +46,18 @@ def test_attention_low_degrees_equal_the_full_output():
 
 
 @pytest.mark.parametrize("name", DENS_NAMES)
-def test_noise_head_runs_only_for_target_atoms(name):
+@pytest.mark.parametrize(("output", "targets"), [(keys.OUT_NOISE, keys.NOISE_ATOMS),
+                                                 (keys.OUT_FORCES, keys.FORCE_ATOMS)])
+def test_vector_heads_run_only_for_their_target_atoms(name, output, targets):
+    """With a target mask, a head's output is exact at the targets and zero elsewhere; the
+    other outputs do not change at all."""
     model, batch = _model(name).eval(), _batch(1)
     mask = torch.zeros(batch.num_nodes, dtype=torch.bool)
     mask[[0, 4, batch.num_nodes - 1]] = True
-    full, part = model(batch), model(_with_targets(batch, mask))
-    torch.testing.assert_close(part[keys.OUT_NOISE][mask], full[keys.OUT_NOISE][mask],
-                               atol=1e-12, rtol=1e-10)
-    assert part[keys.OUT_NOISE][~mask].abs().max() == 0
-    for key in (keys.OUT_ENERGY, keys.OUT_FORCES):
-        torch.testing.assert_close(part[key], full[key], atol=0, rtol=0)
-
-
-@pytest.mark.parametrize("name", FORCE_TARGET_NAMES)
-def test_direct_force_head_runs_only_for_target_atoms(name):
-    model, batch = _model(name).eval(), _batch(1)
-    mask = torch.ones(batch.num_nodes, dtype=torch.bool)
-    mask[[1, 2, batch.num_nodes - 2]] = False
-    full, part = model(batch), model(_with_targets(batch, mask, keys.FORCE_ATOMS))
-    torch.testing.assert_close(part[keys.OUT_FORCES][mask], full[keys.OUT_FORCES][mask],
-                               atol=1e-12, rtol=1e-10)
-    assert part[keys.OUT_FORCES][~mask].abs().max() == 0
-    for key in (keys.OUT_ENERGY, keys.OUT_NOISE):
+    full, part = model(batch), model(_with_targets(batch, mask, targets))
+    torch.testing.assert_close(part[output][mask], full[output][mask], atol=1e-12, rtol=1e-10)
+    assert part[output][~mask].abs().max() == 0
+    for key in {keys.OUT_ENERGY, keys.OUT_FORCES, keys.OUT_NOISE} - {output}:
         torch.testing.assert_close(part[key], full[key], atol=0, rtol=0)
 
 
