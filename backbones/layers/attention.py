@@ -28,7 +28,10 @@ class Edges:
 
     def incoming(self, nodes: Tensor) -> Edges:
         """The edges whose centre is in the bool mask ``nodes`` [N]: a layer run on them gives
-        exactly the full layer's output at those centres (and zeros at the others)."""
+        exactly the full layer's output at those centres (and zeros at the others); ``self``
+        when every node is a centre (no copy)."""
+        if bool(nodes.all()):
+            return self
         index = nodes[self.dst].nonzero()[:, 0]
         pick = lambda t: t.index_select(0, index)  # noqa: E731
         return Edges(pick(self.src), pick(self.dst), pick(self.sh), pick(self.radial))

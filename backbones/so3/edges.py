@@ -30,7 +30,10 @@ class EdgeContext:
                            pick(self.z_src), pick(self.z_dst))
 
     def incoming(self, nodes: Tensor) -> EdgeContext:
-        """The edges whose centre is in the bool mask ``nodes`` [N]."""
+        """The edges whose centre is in the bool mask ``nodes`` [N] (``self`` when every node
+        is, e.g. the force targets of a molecule without fixed atoms: no copy)."""
+        if bool(nodes.all()):
+            return self
         return self.subset(nodes[self.dst].nonzero()[:, 0])
 
     def scatter(self, messages: Tensor) -> Tensor:

@@ -44,15 +44,6 @@ def check_symmetries(model, batch, seed: int = 1) -> None:
     testing.assert_permutation_equivariant(model, batch, gen, **TIGHT)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These networks are tiny: intra-op threads only add synchronisation on a busy machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 @pytest.fixture(scope="module", params=[False, True], ids=["plain", "dens"])
 def model(request):
     return ci_model("equiformer", request.param)

@@ -106,3 +106,13 @@ def test_train_step_tells_the_model_which_atoms_are_noise_and_force_targets():
     assert torch.equal(seen[0][keys.FORCE_ATOMS], ~batch.fixed & ~expected.noise_mask)
     assert not seen[0][keys.FORCE_ATOMS][0]  # a fixed atom is never a force target
     assert keys.NOISE_ATOMS not in batch and keys.FORCE_ATOMS not in batch  # caller's untouched
+
+
+def test_all_target_atoms_keep_the_edges_without_a_copy():
+    model, batch = _model("equiformer-v2").eval(), _batch(4)
+    edges = model._edge_context(batch.z, model.build_graph(batch, batch.pos))
+    everyone = torch.ones(batch.num_nodes, dtype=torch.bool)
+    assert edges.incoming(everyone) is edges
+    some = everyone.clone()
+    some[0] = False
+    assert edges.incoming(some).src.numel() == int((edges.dst != 0).sum())

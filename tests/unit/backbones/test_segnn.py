@@ -14,15 +14,6 @@ from bench.errors import ConfigError
 TIGHT = {"atol": 1e-12, "rtol": 1e-10}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These networks are tiny: intra-op threads only add synchronisation on a busy machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 @pytest.fixture(scope="module", params=[False, True], ids=["plain", "dens"])
 def model(request):
     torch.manual_seed(0)
