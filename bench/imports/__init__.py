@@ -1,0 +1,1 @@
+"""Importers of released checkpoints into dens-bench run directories (`bench import`)."""
