@@ -76,8 +76,11 @@ def normalization(data_cfg, train: Sequence[Structure]) -> dict:
     std = stats.residual_std_ev if refs else stats.energy_std_ev
     force_std = std if data_cfg.force_std_source == "energy" else stats.force_std_ev_per_a
     if not (std > 0 and force_std > 0):
-        raise DataError(None, "energy", f"train split has zero energy or force spread "
-                        f"(std {std!r}, force std {force_std!r}); cannot normalise")
+        files = sorted({str(s.info.get("source", s.id)) for s in train})
+        more = f" (+{len(files) - 3} more files)" if len(files) > 3 else ""
+        raise DataError(", ".join(files[:3]) + more, "energy",
+                        f"train split has zero energy or force spread (std {std!r}, "
+                        f"force std {force_std!r}); cannot normalise")
     return out | {"energy_mean": mean, "energy_std": std, "force_std": force_std}
 
 
