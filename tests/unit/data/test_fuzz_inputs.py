@@ -92,43 +92,74 @@ NPZ_ARRAY_CASES = {
     "coords_complex": (_set("coords", lambda a: a + 1j), "coords", "got complex"),
     "energies_strings": (_set("energies", lambda a: a.astype(str)), "energies", "got strings"),
     "forces_complex": (_set("forces", lambda a: a * 1j), "forces", "got complex"),
-    "z_strings": (_set("nuclear_charges", lambda a: a.astype(str)), "nuclear_charges",
-                  "got strings"),
+    "z_strings": (
+        _set("nuclear_charges", lambda a: a.astype(str)),
+        "nuclear_charges",
+        "got strings",
+    ),
     "z_bool": (_set("nuclear_charges", lambda a: a > 1), "nuclear_charges", "got booleans"),
     "z_fractional": (_put("nuclear_charges", 0, 1.5), "nuclear_charges", "must be integers"),
     "z_zero": (_put("nuclear_charges", 2, 0), "nuclear_charges", r"outside 1\.\.118: \[0"),
     "z_119": (_put("nuclear_charges", 2, 119), "nuclear_charges", "outside 1..118"),
     "z_negative": (_put("nuclear_charges", 2, -6), "nuclear_charges", "outside 1..118"),
-    "old_indices_float": (_set("old_indices", lambda a: a + 0.5), "old_indices",
-                          "expected integers, got real"),
-    "old_indices_strings": (_set("old_indices", lambda a: a.astype(str)), "old_indices",
-                            "expected integers, got strings"),
-    "old_indices_length": (_set("old_indices", lambda a: a[:2]), "old_indices",
-                           "different frame count"),
+    "old_indices_float": (
+        _set("old_indices", lambda a: a + 0.5),
+        "old_indices",
+        "expected integers, got real",
+    ),
+    "old_indices_strings": (
+        _set("old_indices", lambda a: a.astype(str)),
+        "old_indices",
+        "expected integers, got strings",
+    ),
+    "old_indices_length": (
+        _set("old_indices", lambda a: a[:2]),
+        "old_indices",
+        "different frame count",
+    ),
     "coords_nan": (_put("coords", (1, 2, 0), np.nan), "coords", r"NaN or inf .*\(1, 2, 0\)"),
     "coords_inf": (_put("coords", (3, 0, 1), -np.inf), "coords", "NaN or inf"),
-    "coords_float32_overflow": (_put("coords", (2, 1, 1), 1e39), "coords",
-                                "overflows float32"),
+    "coords_float32_overflow": (_put("coords", (2, 1, 1), 1e39), "coords", "overflows float32"),
     "forces_float32_overflow": (_put("forces", (0, 0, 0), -3e39), "forces", "overflows float32"),
     "energies_float32_overflow": (_put("energies", 1, 1e39), "energies", "overflows float32"),
     "energies_nan": (_put("energies", 3, np.nan), "energies", "NaN or inf"),
-    "coords_last_axis_2": (_set("coords", lambda a: a[..., :2]), "coords",
-                           r"expected shape \(\*, 9, 3\)"),
+    "coords_last_axis_2": (
+        _set("coords", lambda a: a[..., :2]),
+        "coords",
+        r"expected shape \(\*, 9, 3\)",
+    ),
     "coords_2d": (_set("coords", lambda a: a[:, 0]), "coords", "expected shape"),
     "forces_atoms_mismatch": (_set("forces", lambda a: a[:, :5]), "forces", "expected shape"),
     "energies_length": (_set("energies", lambda a: a[:3]), "energies", r"expected shape \(4,\)"),
-    "zero_frames": (_all(*(_set(k, lambda a: a[:0]) for k in
-                           ("coords", "energies", "forces", "old_indices"))), "coords",
-                    "no frames"),
-    "zero_atoms": (_all(_set("nuclear_charges", lambda a: a[:0]),
-                        _set("coords", lambda a: a[:, :0]), _set("forces", lambda a: a[:, :0])),
-                   "nuclear_charges", "no atoms"),
-    "coincident_atoms": (_set("coords", lambda a: _coincide(a, 2, 3, 7)), "coords",
-                         "frame 2: atoms 3 and 7 are 0 Angstrom apart"),
-    "near_coincident_atoms": (_set("coords", lambda a: _coincide(a, 0, 0, 1, 0.05)), "coords",
-                              "frame 0: atoms 0 and 1 are 0.05 Angstrom"),
-    "object_array": (_set("forces", lambda a: a.astype(object)), "forces",
-                     "pickled Python objects"),
+    "zero_frames": (
+        _all(*(_set(k, lambda a: a[:0]) for k in ("coords", "energies", "forces", "old_indices"))),
+        "coords",
+        "no frames",
+    ),
+    "zero_atoms": (
+        _all(
+            _set("nuclear_charges", lambda a: a[:0]),
+            _set("coords", lambda a: a[:, :0]),
+            _set("forces", lambda a: a[:, :0]),
+        ),
+        "nuclear_charges",
+        "no atoms",
+    ),
+    "coincident_atoms": (
+        _set("coords", lambda a: _coincide(a, 2, 3, 7)),
+        "coords",
+        "frame 2: atoms 3 and 7 are 0 Angstrom apart",
+    ),
+    "near_coincident_atoms": (
+        _set("coords", lambda a: _coincide(a, 0, 0, 1, 0.05)),
+        "coords",
+        "frame 0: atoms 0 and 1 are 0.05 Angstrom",
+    ),
+    "object_array": (
+        _set("forces", lambda a: a.astype(object)),
+        "forces",
+        "pickled Python objects",
+    ),
     "missing_forces": (_drop("forces"), "forces", "missing key"),
     "missing_old_indices": (_drop("old_indices"), "old_indices", "missing key"),
 }
@@ -155,16 +186,24 @@ def test_bad_npz_arrays(tmp_path, eth, case):
 
 
 NPZ_FILE_CASES = {
-    "plain_npy": (lambda p, d: np.save(p.with_suffix(".npy"), d["coords"]) or
-                  p.with_suffix(".npy").rename(p), "a single .npy array"),
-    "random_bytes": (lambda p, d: p.write_bytes(np.random.default_rng(0).bytes(4096)),
-                     "no zip header"),
+    "plain_npy": (
+        lambda p, d: np.save(p.with_suffix(".npy"), d["coords"]) or p.with_suffix(".npy").rename(p),
+        "a single .npy array",
+    ),
+    "random_bytes": (
+        lambda p, d: p.write_bytes(np.random.default_rng(0).bytes(4096)),
+        "no zip header",
+    ),
     "pickle": (lambda p, d: p.write_bytes(pickle.dumps(d)), "a Python pickle"),
     "empty": (lambda p, d: p.write_bytes(b""), "empty file"),
-    "truncated": (lambda p, d: _write_npz(p, d) and p.write_bytes(p.read_bytes()[:700]),
-                  "not a readable npz"),
-    "sqlite": (lambda p, d: p.write_bytes(b"SQLite format 3\x00" + bytes(100)),
-               "an SQLite database"),
+    "truncated": (
+        lambda p, d: _write_npz(p, d) and p.write_bytes(p.read_bytes()[:700]),
+        "not a readable npz",
+    ),
+    "sqlite": (
+        lambda p, d: p.write_bytes(b"SQLite format 3\x00" + bytes(100)),
+        "an SQLite database",
+    ),
     "gzip": (lambda p, d: p.write_bytes(gzip.compress(b"x" * 100)), "gzip-compressed"),
     "hdf5": (lambda p, d: p.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100)), "an HDF5 file"),
     "text": (lambda p, d: p.write_text("coords 1 2 3\n"), "no zip header"),
@@ -182,12 +221,15 @@ def test_npz_that_is_not_an_npz(tmp_path, eth, case):
 @pytest.mark.parametrize("n_frames", [0, 1])
 def test_empty_or_one_frame_npz_names_the_file(tmp_path, eth, n_frames):
     (tmp_path / "rmd17").mkdir()
-    path = _write_npz(tmp_path / "rmd17" / ETH, {
-        k: v if k == "nuclear_charges" else v[:n_frames] for k, v in eth.items()})
+    path = _write_npz(
+        tmp_path / "rmd17" / ETH,
+        {k: v if k == "nuclear_charges" else v[:n_frames] for k, v in eth.items()},
+    )
     spec = DatasetSpec("rmd17", data_root=tmp_path, molecule="ethanol", n_train=1, n_val=1)
     match = "no frames" if n_frames == 0 else "only 1 structures"
-    assert_data_error(lambda: load_splits(spec), path, "coords" if n_frames == 0 else "n_train",
-                      match)
+    assert_data_error(
+        lambda: load_splits(spec), path, "coords" if n_frames == 0 else "n_train", match
+    )
 
 
 # ---------------------------------------------------------------- ASE: extxyz, traj, db
@@ -278,25 +320,48 @@ def _forces_value(index, value):
 ASE_CASES = {
     "z_zero_X": (_numbers(2, 0), "numbers (frame 1)", r"outside 1\.\.118: \[0"),
     "positions_nan": (_positions((3, 1), np.nan), "positions (frame 1)", "NaN or inf"),
-    "positions_float32_overflow": (_positions((0, 0), 1e39), "positions (frame 1)",
-                                   "overflows float32"),
-    "coincident_atoms": (_edit_frame(lambda a: setattr(a, "positions",
-                                                       _copy_row(a.positions, 2, 4))),
-                         "positions (frame 1)", "atoms 2 and 4 are 0 Angstrom apart"),
-    "forces_inf": (_relabel(forces=_forces_value((2, 2), np.inf)), "forces (frame 1)",
-                   "NaN or inf"),
-    "forces_float32_overflow": (_relabel(forces=_forces_value((0, 1), 5e38)), "forces (frame 1)",
-                                "overflows float32"),
-    "energy_nan": (_relabel(energy=float("nan")), "energy (frame 1)",
-                   "NaN or inf|missing"),  # ASE db stores a NaN energy as NULL
+    "positions_float32_overflow": (
+        _positions((0, 0), 1e39),
+        "positions (frame 1)",
+        "overflows float32",
+    ),
+    "coincident_atoms": (
+        _edit_frame(lambda a: setattr(a, "positions", _copy_row(a.positions, 2, 4))),
+        "positions (frame 1)",
+        "atoms 2 and 4 are 0 Angstrom apart",
+    ),
+    "forces_inf": (
+        _relabel(forces=_forces_value((2, 2), np.inf)),
+        "forces (frame 1)",
+        "NaN or inf",
+    ),
+    "forces_float32_overflow": (
+        _relabel(forces=_forces_value((0, 1), 5e38)),
+        "forces (frame 1)",
+        "overflows float32",
+    ),
+    "energy_nan": (
+        _relabel(energy=float("nan")),
+        "energy (frame 1)",
+        "NaN or inf|missing",
+    ),  # ASE db stores a NaN energy as NULL
     "energy_float32_overflow": (_relabel(energy=1e39), "energy (frame 1)", "overflows float32"),
-    "singular_cell": (_periodic([[5.0, 0, 0], [0, 5.0, 0], [0, 0, 0]]), "cell (frame 1)",
-                      "singular cell"),
+    "singular_cell": (
+        _periodic([[5.0, 0, 0], [0, 5.0, 0], [0, 0, 0]]),
+        "cell (frame 1)",
+        "singular cell",
+    ),
     "tiny_cell": (_periodic(np.eye(3) * 0.2), "cell (frame 1)", "tiny cell"),
-    "flat_cell": (_periodic([[8.0, 0, 0], [0, 8.0, 0], [7.9, 0, 0.3]]), "cell (frame 1)",
-                  "tiny cell"),
-    "coincident_periodic_image": (_periodic(np.eye(3) * 6.0, shift_atom=0),
-                                  "positions (frame 1)", "atoms 0 and 1 are"),
+    "flat_cell": (
+        _periodic([[8.0, 0, 0], [0, 8.0, 0], [7.9, 0, 0.3]]),
+        "cell (frame 1)",
+        "tiny cell",
+    ),
+    "coincident_periodic_image": (
+        _periodic(np.eye(3) * 6.0, shift_atom=0),
+        "positions (frame 1)",
+        "atoms 0 and 1 are",
+    ),
     "zero_atoms": (_zero_atoms, "numbers (frame 1)", "no atoms"),
     "no_labels": (_unlabelled, "energy (frame 1)", "missing"),
 }
@@ -326,10 +391,14 @@ def test_bad_ase_frames(tmp_path, eth, fmt, case):
 
 ASE_FILE_CASES = {
     "empty": (lambda p: p.write_bytes(b""), "empty file"),
-    "random_bytes": (lambda p: p.write_bytes(np.random.default_rng(1).bytes(2048)),
-                     "ASE cannot read it"),
-    "truncated": (lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]),
-                  "ASE cannot read it|no frames"),
+    "random_bytes": (
+        lambda p: p.write_bytes(np.random.default_rng(1).bytes(2048)),
+        "ASE cannot read it",
+    ),
+    "truncated": (
+        lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]),
+        "ASE cannot read it|no frames",
+    ),
 }
 
 
@@ -403,39 +472,57 @@ LMDB_CASES = {
     "natoms_wrong": (_attr("natoms", lambda n: n + 1), "entry 1: natoms", "says \\[50\\] atoms"),
     "natoms_string": (_attr("natoms", lambda n: "49"), "entry 1: natoms", "got strings"),
     "natoms_float": (_attr("natoms", lambda n: 49.0), "entry 1: natoms", "expected integers"),
-    "tiny_cell": (_attr("cell", lambda c: torch.eye(3).reshape(1, 3, 3) * 0.2), "entry 1: cell",
-                  "tiny cell .*0.2 Angstrom"),
-    "singular_cell": (_attr("cell", lambda c: torch.zeros(1, 3, 3)), "entry 1: cell",
-                      "singular cell"),
+    "tiny_cell": (
+        _attr("cell", lambda c: torch.eye(3).reshape(1, 3, 3) * 0.2),
+        "entry 1: cell",
+        "tiny cell .*0.2 Angstrom",
+    ),
+    "singular_cell": (
+        _attr("cell", lambda c: torch.zeros(1, 3, 3)),
+        "entry 1: cell",
+        "singular cell",
+    ),
     "cell_shape": (_attr("cell", lambda c: c[:, :2]), "entry 1: cell", "expected shape"),
     "cell_nan": (_tensor_put("cell", (0, 1, 1), torch.nan), "entry 1: cell", "NaN or inf"),
     "pos_nan": (_tensor_put("pos", (3, 0), torch.nan), "entry 1: pos", "NaN or inf"),
-    "pos_float32_overflow": (_tensor_put("pos", (3, 0), 1e39, torch.float64), "entry 1: pos",
-                             "overflows float32"),
+    "pos_float32_overflow": (
+        _tensor_put("pos", (3, 0), 1e39, torch.float64),
+        "entry 1: pos",
+        "overflows float32",
+    ),
     "force_inf": (_tensor_put("force", (0, 2), torch.inf), "entry 1: force", "NaN or inf"),
     "y_nan": (_attr("y", lambda y: float("nan")), "entry 1: y", "NaN or inf"),
     "y_string": (_attr("y", lambda y: "-1.5"), "entry 1: y", "got strings"),
     "y_two_values": (_attr("y", lambda y: torch.tensor([y, y])), "entry 1: y", "expected shape"),
-    "z_zero": (_tensor_put("atomic_numbers", 5, 0.0), "entry 1: atomic_numbers",
-               "outside 1..118"),
-    "z_fractional": (_tensor_put("atomic_numbers", 5, 6.5), "entry 1: atomic_numbers",
-                     "must be integers"),
-    "z_bool": (_attr("atomic_numbers", lambda z: z > 0), "entry 1: atomic_numbers",
-               "got booleans"),
-    "pos_complex": (_attr("pos", lambda p: p.to(torch.complex64)), "entry 1: pos",
-                    "got complex"),
+    "z_zero": (_tensor_put("atomic_numbers", 5, 0.0), "entry 1: atomic_numbers", "outside 1..118"),
+    "z_fractional": (
+        _tensor_put("atomic_numbers", 5, 6.5),
+        "entry 1: atomic_numbers",
+        "must be integers",
+    ),
+    "z_bool": (_attr("atomic_numbers", lambda z: z > 0), "entry 1: atomic_numbers", "got booleans"),
+    "pos_complex": (_attr("pos", lambda p: p.to(torch.complex64)), "entry 1: pos", "got complex"),
     "pos_bfloat16": (_attr("pos", lambda p: p.to(torch.bfloat16)), "entry 1: pos", "bfloat16"),
     "pos_wrong_shape": (_attr("pos", lambda p: p[:, :2]), "entry 1: pos", "expected shape"),
     "zero_atoms": (lambda d: _empty_data(d), "entry 1: atomic_numbers", "no atoms"),
-    "coincident_atoms": (lambda d: d.pos.__setitem__(7, d.pos[3]), "entry 1: pos",
-                         "atoms 3 and 7 are 0 Angstrom apart"),
+    "coincident_atoms": (
+        lambda d: d.pos.__setitem__(7, d.pos[3]),
+        "entry 1: pos",
+        "atoms 3 and 7 are 0 Angstrom apart",
+    ),
     "coincident_periodic_image": (_image_of_atom0, "entry 1: pos", "atoms 0 and 1 are"),
-    "tags_fractional": (_attr("tags", lambda t: t.double() + 0.5), "entry 1: tags",
-                        "must be integers"),
+    "tags_fractional": (
+        _attr("tags", lambda t: t.double() + 0.5),
+        "entry 1: tags",
+        "must be integers",
+    ),
     "fixed_length": (_attr("fixed", lambda f: f[:-2]), "entry 1: fixed", "expected shape"),
     "missing_z": (lambda d: delattr(d, "atomic_numbers"), "entry 1: atomic_numbers", "missing"),
-    "malformed_store": (lambda d: d.__dict__.__setitem__("_store", {"pos": 1}), "entry 1",
-                        "malformed Data"),
+    "malformed_store": (
+        lambda d: d.__dict__.__setitem__("_store", {"pos": 1}),
+        "entry 1",
+        "malformed Data",
+    ),
 }
 
 
@@ -469,15 +556,22 @@ _VALUES = st.one_of(
     st.sampled_from([0.0, -1.0, 119.0, 1e39, -1e39, 1.5]),
 )
 _DTYPES = st.sampled_from([bool, np.int8, np.float16, np.complex64, str, "S4", object])
-_FUZZ = settings(max_examples=25, deadline=None, derandomize=True,
-                 suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                        HealthCheck.too_slow])
+_FUZZ = settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @_FUZZ
-@given(key=st.sampled_from(["nuclear_charges", "coords", "energies", "forces", "old_indices"]),
-       how=st.sampled_from(["value", "dtype", "truncate"]), value=_VALUES, dtype=_DTYPES,
-       pick=st.integers(0, 10**6))
+@given(
+    key=st.sampled_from(["nuclear_charges", "coords", "energies", "forces", "old_indices"]),
+    how=st.sampled_from(["value", "dtype", "truncate"]),
+    value=_VALUES,
+    dtype=_DTYPES,
+    pick=st.integers(0, 10**6),
+)
 def test_fuzz_npz_arrays(eth, key, how, value, dtype, pick):
     d = {k: v.copy() for k, v in eth.items()}
     a = d[key]
@@ -498,8 +592,11 @@ _TOKENS = st.sampled_from(["nan", "inf", "X", "0", "-", "1e39", "e", " ", "\n", 
 
 
 @_FUZZ
-@given(edits=st.lists(st.tuples(st.integers(0, 10**6), _TOKENS, st.integers(0, 3)),
-                      min_size=1, max_size=4))
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, 10**6), _TOKENS, st.integers(0, 3)), min_size=1, max_size=4
+    )
+)
 def test_fuzz_extxyz_text(eth, edits):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "frames.xyz"
@@ -507,7 +604,7 @@ def test_fuzz_extxyz_text(eth, edits):
         text = path.read_text()
         for at, token, cut in edits:
             i = at % len(text)
-            text = text[:i] + token + text[i + cut:]
+            text = text[:i] + token + text[i + cut :]
         path.write_text(text)
         _read_or_data_error(lambda: read_ase_file(path), path)
 

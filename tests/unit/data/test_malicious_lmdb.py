@@ -96,31 +96,6 @@ def _storage_ref(typename: str, view: bytes = b"N") -> bytes:
     return b"\x80\x02" + ref + view + b"tQ." + pickle.dumps(["k"], protocol=2)
 
 
-def torchscript_zip(marker: Path) -> bytes:
-    """A TorchScript archive whose ``__setstate__`` writes ``marker`` with ``torch.save``."""
-
-    class Evil(torch.nn.Module):
-        def __init__(self, target: str):
-            super().__init__()
-            self.target = target
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return x
-
-        @torch.jit.export
-        def __getstate__(self) -> str:
-            return self.target
-
-        @torch.jit.export
-        def __setstate__(self, target: str) -> None:
-            self.target = target
-            torch.save(torch.zeros(1), target)
-
-    buf = io.BytesIO()
-    torch.jit.save(torch.jit.script(Evil(str(marker))), buf)
-    return buf.getvalue()
-
-
 #: name -> payload(marker) (bytes of one LMDB value); the "live" ones run through pickle.loads
 LIVE = {
     "posix_system": lambda m: _pickle(_call(_g("posix", "system"), _s(_shell(m)))),
@@ -261,13 +236,13 @@ def test_payload_refused_and_nothing_ran(lmdb_with, tmp_path, name):
     assert isinstance(err.__cause__, UnsafePickleError), err  # refused, not merely garbled
 
 
-def test_torchscript_archive_in_a_storage_is_refused(lmdb_with, tmp_path):
+def test_torchscript_archive_in_a_storage_is_refused(lmdb_with, tmp_path, torchscript_zip):
     marker = tmp_path / "marker"
     err = _assert_refused(lmdb_with(_from_bytes(torchscript_zip(marker))), marker)
     assert "zip archive" in err.message
 
 
-def test_torchscript_payload_is_live(tmp_path):
+def test_torchscript_payload_is_live(tmp_path, torchscript_zip):
     """The archive writes its marker through torch.load, the call the old reader made."""
     marker = tmp_path / "marker"
     with pytest.raises(RuntimeError):  # __setstate__ leaves the module half-built, then fails
