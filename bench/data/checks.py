@@ -21,6 +21,9 @@ MIN_DISTANCE = 0.1
 #: a periodic cell whose shortest height (Angstrom) is below this is refused: its periodic
 #: graph would need ~(cutoff / height)^3 images per atom
 MIN_CELL_HEIGHT = 0.5
+#: atoms per cubic Angstrom a periodic cell may hold (diamond: 0.18); more would give every
+#: atom millions of periodic neighbours within a 12 Angstrom cutoff
+MAX_DENSITY = 1.0
 #: elements per block in the pairwise distance check (bounds its memory to ~8 MB)
 _BLOCK = 1 << 20
 _KIND_NAMES = {
@@ -95,9 +98,10 @@ def check_n_atoms(n: int, path: str | Path, field: str) -> None:
         raise DataError(path, field, "structure has no atoms")
 
 
-def check_cell(cell: np.ndarray, path: str | Path, field: str) -> None:
-    """A periodic cell [3, 3] (rows = lattice vectors, Angstrom): finite, not singular, every
-    height (distance between opposite faces) at least MIN_CELL_HEIGHT."""
+def check_cell(cell: np.ndarray, n_atoms: int, path: str | Path, field: str) -> None:
+    """A periodic cell [3, 3] (rows = lattice vectors, Angstrom) holding ``n_atoms``: finite,
+    not singular, every height (distance between opposite faces) at least MIN_CELL_HEIGHT,
+    at most MAX_DENSITY atoms per cubic Angstrom."""
     check_shape(cell, (3, 3), path, field)
     check_finite(cell, path, field)
     volume = abs(float(np.linalg.det(cell)))
@@ -107,6 +111,9 @@ def check_cell(cell: np.ndarray, path: str | Path, field: str) -> None:
         kind = "singular cell" if volume <= 1e-9 else "tiny cell"
         raise DataError(path, field, f"periodic structure with a {kind} (shortest height "
                         f"{height:.3g} Angstrom; at least {MIN_CELL_HEIGHT} needed)")
+    if n_atoms / volume > MAX_DENSITY:
+        raise DataError(path, field, f"{n_atoms} atoms in a cell of {volume:.3g} Angstrom^3 "
+                        f"(more than {MAX_DENSITY} per Angstrom^3)")
 
 
 def check_min_distance(
@@ -169,5 +176,5 @@ def check_structure(s, path: str | Path, fields: dict[str, str]) -> None:
         check_shape(arr, shape, path, fields[name])
         check_finite(arr, path, fields[name])
     if s.periodic:
-        check_cell(s.cell, path, fields["cell"])
+        check_cell(s.cell, n, path, fields["cell"])
     check_min_distance(s.pos, path, fields["pos"], s.cell if s.periodic else None, s.pbc)

@@ -357,6 +357,7 @@ ASE_CASES = {
         "cell (frame 1)",
         "tiny cell",
     ),
+    "dense_cell": (_periodic(np.eye(3) * 1.5), "cell (frame 1)", "9 atoms in a cell of 3.38"),
     "coincident_periodic_image": (
         _periodic(np.eye(3) * 6.0, shift_atom=0),
         "positions (frame 1)",
@@ -509,6 +510,11 @@ LMDB_CASES = {
         lambda d: d.pos.__setitem__(7, d.pos[3]),
         "entry 1: pos",
         "atoms 3 and 7 are 0 Angstrom apart",
+    ),
+    "dense_cell": (
+        _attr("cell", lambda c: torch.eye(3).reshape(1, 3, 3) * 3.0),
+        "entry 1: cell",
+        "49 atoms in a cell of 27",
     ),
     "coincident_periodic_image": (_image_of_atom0, "entry 1: pos", "atoms 0 and 1 are"),
     "tags_fractional": (
