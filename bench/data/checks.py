@@ -109,11 +109,19 @@ def check_cell(cell: np.ndarray, n_atoms: int, path: str | Path, field: str) -> 
     height = volume / faces.max() if volume > 1e-9 else 0.0  # the largest face: the shortest
     if height < MIN_CELL_HEIGHT:
         kind = "singular cell" if volume <= 1e-9 else "tiny cell"
-        raise DataError(path, field, f"periodic structure with a {kind} (shortest height "
-                        f"{height:.3g} Angstrom; at least {MIN_CELL_HEIGHT} needed)")
+        raise DataError(
+            path,
+            field,
+            f"periodic structure with a {kind} (shortest height "
+            f"{height:.3g} Angstrom; at least {MIN_CELL_HEIGHT} needed)",
+        )
     if n_atoms / volume > MAX_DENSITY:
-        raise DataError(path, field, f"{n_atoms} atoms in a cell of {volume:.3g} Angstrom^3 "
-                        f"(more than {MAX_DENSITY} per Angstrom^3)")
+        raise DataError(
+            path,
+            field,
+            f"{n_atoms} atoms in a cell of {volume:.3g} Angstrom^3 "
+            f"(more than {MAX_DENSITY} per Angstrom^3)",
+        )
 
 
 def check_min_distance(
@@ -148,9 +156,13 @@ def check_min_distance(
             if np.any(r2 < MIN_DISTANCE**2):
                 f, p = np.argwhere(r2 < MIN_DISTANCE**2)[0]
                 frame = f"frame {f0 + f}: " if pos.ndim == 3 else ""
-                raise DataError(path, field, f"{frame}atoms {a[p]} and {b[p]} are "
-                                f"{np.sqrt(r2[f, p]):.3g} Angstrom apart (closer than "
-                                f"{MIN_DISTANCE})")
+                raise DataError(
+                    path,
+                    field,
+                    f"{frame}atoms {a[p]} and {b[p]} are "
+                    f"{np.sqrt(r2[f, p]):.3g} Angstrom apart (closer than "
+                    f"{MIN_DISTANCE})",
+                )
 
 
 def _nearest_image(frac: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> np.ndarray:
@@ -171,8 +183,11 @@ def check_structure(s, path: str | Path, fields: dict[str, str]) -> None:
     n = s.n_atoms
     check_n_atoms(n, path, fields["z"])
     check_atomic_numbers(s.z, path, fields["z"])
-    for name, arr, shape in (("pos", s.pos, (n, 3)), ("energy", np.array([s.energy]), (1,)),
-                             ("forces", s.forces, (n, 3))):
+    for name, arr, shape in (
+        ("pos", s.pos, (n, 3)),
+        ("energy", np.array([s.energy]), (1,)),
+        ("forces", s.forces, (n, 3)),
+    ):
         check_shape(arr, shape, path, fields[name])
         check_finite(arr, path, fields[name])
     if s.periodic:

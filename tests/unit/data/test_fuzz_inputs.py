@@ -8,6 +8,7 @@ structures that pass every check, or raises DataError naming the file; nothing e
 from __future__ import annotations
 
 import gzip
+import os
 import pickle
 import re
 import tempfile
@@ -642,3 +643,22 @@ def test_bad_lmdb_length_entry(lmdb_entry, value, match):
         txn.put(b"length", value)
     env.close()
     assert_data_error(lambda: S2efShards([path]), path, "length", match)
+
+
+class _Touch:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("name", ["evil.traj", "evil.xyz", "evil.db"])
+def test_pickle_named_as_an_ase_file_runs_nothing(tmp_path, name):
+    """ASE once read pickled trajectories; a pickle under an ASE suffix must not be loaded."""
+    marker, path = tmp_path / "marker", tmp_path / name
+    path.write_bytes(pickle.dumps(_Touch(marker), protocol=0))
+    assert_data_error(lambda: read_ase_file(path), path, None, "ASE cannot read it")
+    assert not marker.exists()
+    pickle.loads(path.read_bytes())  # control: the payload is live
+    assert marker.exists()
