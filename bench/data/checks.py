@@ -86,9 +86,10 @@ def check_atomic_numbers(z, path: str | Path, field: str) -> np.ndarray:
     z = check_real(z, path, field)
     if z.size and (not np.all(np.isfinite(z)) or np.any(z != np.round(z))):
         raise DataError(path, field, "atomic numbers must be integers")
+    if z.size and (z.min() < 1 or z.max() > 118):
+        bad = sorted({v for v in z.reshape(-1).tolist() if not 1 <= v <= 118})
+        raise DataError(path, field, f"atomic numbers outside 1..118: {bad[:5]}")
     zi = z.astype(np.int64)
-    if zi.size and (zi.min() < 1 or zi.max() > 118):
-        raise DataError(path, field, f"atomic numbers outside 1..118: {sorted(set(zi.tolist()))}")
     return zi
 
 

@@ -662,3 +662,35 @@ def test_pickle_named_as_an_ase_file_runs_nothing(tmp_path, name):
     assert not marker.exists()
     pickle.loads(path.read_bytes())  # control: the payload is live
     assert marker.exists()
+
+
+@pytest.fixture(scope="module")
+def lmdb_template(tmp_path_factory, oc20_frames) -> tuple[bytes, Path]:
+    """A two-entry S2EF LMDB and the pickled bytes of its entry "1" (a real Data)."""
+    path = write_s2ef_lmdb(tmp_path_factory.mktemp("lmdb") / "data.lmdb", oc20_frames[:2])
+    env = lmdb.open(str(path), subdir=False, readonly=True, lock=False)
+    with env.begin() as txn:
+        raw = txn.get(b"1")
+    env.close()
+    return raw, path
+
+
+@_FUZZ
+@given(
+    edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=6)
+)
+def test_fuzz_lmdb_entry_bytes(lmdb_template, edits):
+    """Random bytes flipped in a pickled Data (tensor storages included): DataError naming the
+    entry, or structures that pass every check."""
+    raw, template = lmdb_template
+    data = bytearray(raw)
+    for at, value in edits:
+        data[at % len(data)] = value
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "data.lmdb"
+        path.write_bytes(template.read_bytes())
+        env = lmdb.open(str(path), subdir=False, map_size=1 << 24)
+        with env.begin(write=True) as txn:
+            txn.put(b"1", bytes(data))
+        env.close()
+        _read_or_data_error(lambda: S2efShards([path]).read([0, 1]), path)
