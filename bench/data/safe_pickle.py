@@ -17,6 +17,13 @@ from collections import OrderedDict
 
 import numpy as np
 
+try:
+    from numpy._core.multiarray import scalar as _np_scalar
+    from numpy._core.numeric import _frombuffer as _np_frombuffer
+except ImportError:  # numpy < 2 spells numpy._core as numpy.core
+    from numpy.core.multiarray import scalar as _np_scalar
+    from numpy.core.numeric import _frombuffer as _np_frombuffer
+
 from bench.data.torch_legacy import (
     UnsafePickleError,
     rebuild_tensor,
@@ -65,13 +72,13 @@ def _reconstruct(cls, shape, typecode):
 def _scalar(dtype, data):
     if not isinstance(dtype, np.dtype) or dtype.kind not in NUMERIC_KINDS:
         raise UnsafePickleError("numpy scalar of a non-numeric dtype refused")
-    return np._core.multiarray.scalar(dtype, data)
+    return _np_scalar(dtype, data)
 
 
 def _frombuffer(buf, dtype, shape, order):
     if not isinstance(dtype, np.dtype) or dtype.kind not in NUMERIC_KINDS:
         raise UnsafePickleError("numpy buffer of a non-numeric dtype refused")
-    return np._core.numeric._frombuffer(buf, dtype, shape, order)
+    return _np_frombuffer(buf, dtype, shape, order)
 
 
 #: (module, name) -> the object the unpickler hands out for it
