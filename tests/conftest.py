@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,3 +19,35 @@ DATA_DIR = TESTS_DIR / "data"
 def data_dir() -> Path:
     """The tiny attributed data subset shipped with the tests."""
     return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def torchscript_zip() -> Callable[[Path], bytes]:
+    """``torchscript_zip(marker)``: a TorchScript archive whose ``__setstate__`` writes
+    ``marker`` (``torch.save``) when loaded: the payload of the S2EF-LMDB security tests."""
+    return _torchscript_zip
+
+
+def _torchscript_zip(marker: Path) -> bytes:
+    """A TorchScript archive whose ``__setstate__`` writes ``marker`` with ``torch.save``."""
+
+    class Evil(torch.nn.Module):
+        def __init__(self, target: str):
+            super().__init__()
+            self.target = target
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x
+
+        @torch.jit.export
+        def __getstate__(self) -> str:
+            return self.target
+
+        @torch.jit.export
+        def __setstate__(self, target: str) -> None:
+            self.target = target
+            torch.save(torch.zeros(1), target)
+
+    buf = io.BytesIO()
+    torch.jit.save(torch.jit.script(Evil(str(marker))), buf)
+    return buf.getvalue()

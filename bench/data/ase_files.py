@@ -23,7 +23,13 @@ import numpy as np
 from ase import Atoms
 from ase.constraints import FixAtoms
 
-from bench.data.checks import check_finite
+from bench.data.checks import (
+    check_atomic_numbers,
+    check_finite,
+    check_real,
+    check_shape,
+    check_structure,
+)
 from bench.data.checksums import sha256_files
 from bench.data.registry import DatasetSpec, SplitData
 from bench.data.splits import random_split, take
@@ -34,6 +40,9 @@ from bench.errors import DataError
 SUFFIXES = (".xyz", ".extxyz", ".traj", ".db")
 ADSORBATE_ELEMENTS = (1, 6, 7, 8)  # H, C, N, O: the only elements of OC20 adsorbates
 DEFAULT_FRACTIONS = (0.8, 0.1)
+#: Structure attribute -> the name ASE gives it (used in error messages)
+_FIELDS = {"z": "numbers", "pos": "positions", "energy": "energy", "forces": "forces",
+           "cell": "cell"}
 
 
 def load_ase(spec: DatasetSpec) -> SplitData:
@@ -103,30 +112,34 @@ def read_ase_file(path: Path) -> list[Structure]:
 
 
 def atoms_to_structure(atoms: Atoms, path: Path, i: int) -> Structure:
-    """One ASE Atoms with a calculator holding energy and forces -> Structure."""
-    energy = np.array([_property(atoms, "energy", path, i)], dtype=np.float64)
-    forces = np.asarray(_property(atoms, "forces", path, i), dtype=np.float64)
-    pos = np.asarray(atoms.positions, dtype=np.float64)
-    for arr, name in ((pos, "positions"), (energy, "energy"), (forces, "forces")):
-        check_finite(arr, path, f"{name} (frame {i})")
+    """One ASE Atoms with a calculator holding energy and forces -> Structure.
+
+    Raises:
+        DataError: any check of bench.data.checks.check_structure, or non-numeric labels.
+    """
+    fields = {k: f"{name} (frame {i})" for k, name in _FIELDS.items()}
+    z = check_atomic_numbers(atoms.numbers, path, fields["z"])
+    pos = check_real(atoms.positions, path, fields["pos"]).astype(np.float64)
+    check_finite(pos, path, fields["pos"])  # before the labels: ASE hides them for NaN positions
+    energy = check_real(_property(atoms, "energy", path, i), path, fields["energy"]).reshape(-1)
+    check_shape(energy, (1,), path, fields["energy"])
+    forces = check_real(_property(atoms, "forces", path, i), path, fields["forces"])
     periodic = bool(np.any(atoms.pbc))
-    cell = np.asarray(atoms.cell.array, dtype=np.float64) if periodic else None
-    if periodic and abs(np.linalg.det(cell)) < 1e-9:
-        raise DataError(path, f"cell (frame {i})", "periodic structure with a singular cell")
-    z = np.asarray(atoms.numbers, dtype=np.int64)
     fixed = fixed_mask(atoms)
-    return Structure(
+    s = Structure(
         z=z,
         pos=pos,
         energy=float(energy[0]),
-        forces=forces,
+        forces=forces.astype(np.float64),
         id=f"{path.name}:{i}",
-        cell=cell,
+        cell=np.asarray(atoms.cell.array, dtype=np.float64) if periodic else None,
         pbc=np.asarray(atoms.pbc, dtype=bool) if periodic else None,
         fixed=fixed,
         tags=oc20_tags(z, fixed, np.asarray(atoms.get_tags(), dtype=np.int64)),
         info={"source": str(path), "frame": i},
     )
+    check_structure(s, path, fields)
+    return s
 
 
 def _property(atoms: Atoms, name: str, path: Path, i: int):

@@ -7,9 +7,17 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data.checks import check_atomic_numbers, check_finite, check_shape
+from bench.data.checks import (
+    check_atomic_numbers,
+    check_finite,
+    check_min_distance,
+    check_n_atoms,
+    check_real,
+    check_shape,
+)
 from bench.data.structure import Structure
 from bench.data.units import KCAL_PER_MOL_TO_EV
+from bench.errors import DataError
 
 
 def trajectory_structures(
@@ -27,23 +35,31 @@ def trajectory_structures(
             forces [F, n, 3] kcal/mol/Angstrom.
         id_of: frame index -> structure id.
 
+    Raises:
+        DataError: non-numeric, misshapen or non-finite (in float32) arrays, no atom, no
+            frame, bad atomic numbers, two atoms closer than checks.MIN_DISTANCE.
+
     Returns:
         F structures with energy in eV and forces in eV/Angstrom (float64).
     """
     kz, kr, ke, kf = fields
     z = check_atomic_numbers(np.asarray(arrays[kz]).reshape(-1), path, kz)
     n = z.shape[0]
-    pos = np.asarray(arrays[kr], dtype=np.float64)
+    check_n_atoms(n, path, kz)
+    pos = check_real(arrays[kr], path, kr).astype(np.float64)
     check_shape(pos, (None, n, 3), path, kr)
     n_frames = pos.shape[0]
-    energy = np.asarray(arrays[ke], dtype=np.float64)
+    if n_frames == 0:
+        raise DataError(path, kr, "no frames")
+    energy = check_real(arrays[ke], path, ke).astype(np.float64)
     if energy.ndim == 2 and energy.shape[1] == 1:
         energy = energy[:, 0]
     check_shape(energy, (n_frames,), path, ke)
-    forces = np.asarray(arrays[kf], dtype=np.float64)
+    forces = check_real(arrays[kf], path, kf).astype(np.float64)
     check_shape(forces, (n_frames, n, 3), path, kf)
     for arr, key in ((pos, kr), (energy, ke), (forces, kf)):
         check_finite(arr, path, key)
+    check_min_distance(pos, path, kr)
     energy = energy * KCAL_PER_MOL_TO_EV
     forces = forces * KCAL_PER_MOL_TO_EV
     src = str(path)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.data.checks import check_real
 from bench.data.checksums import sha256_files
 from bench.data.frames import trajectory_structures
 from bench.data.molecules import molecule_name, protocol_split
@@ -50,14 +51,15 @@ def load_rmd17(spec: DatasetSpec) -> SplitData:
     if spec.labels == "original":
         files = _split_files(folder, mol)
         frames = _deduplicate([s for f in files for s in read_rmd17_file(f, mol, "original")])
-        return protocol_split(frames, spec, folder, sha256_files(files))
+        where = files[0] if len(files) == 1 else folder  # too few frames: name the one file
+        return protocol_split(frames, spec, where, sha256_files(files))
     return _official_split(folder, mol, spec)
 
 
 def read_rmd17_file(path: Path, mol: str, labels: str) -> list[Structure]:
     """Every frame of one rMD17 npz with the chosen labels; id ``rmd17/<mol>:old_index=<i>``."""
     arrays = load_npz(path, (*_KEYS[labels], "old_indices"))
-    old = np.asarray(arrays["old_indices"]).reshape(-1)
+    old = check_real(arrays["old_indices"], path, "old_indices", kinds="iu").reshape(-1)
     if old.shape[0] != np.shape(arrays["coords"])[0]:
         raise DataError(path, "old_indices", f"{old.shape[0]} entries for a different frame count")
     structures = trajectory_structures(

@@ -23,7 +23,7 @@ import lmdb
 import numpy as np
 import torch
 
-from bench.data.checks import check_atomic_numbers, check_finite, check_shape
+from bench.data.checks import check_atomic_numbers, check_real, check_shape, check_structure
 from bench.data.checksums import sha256_files
 from bench.data.oc20_subsplits import SUBSPLITS
 from bench.data.paths import dataset_dir
@@ -34,6 +34,8 @@ from bench.data.structure import Structure
 from bench.errors import DataError
 
 DEFAULT_FRACTIONS = (0.8, 0.1)
+#: Structure attribute -> the S2EF field name (used in error messages)
+_FIELDS = {"z": "atomic_numbers", "pos": "pos", "forces": "force", "cell": "cell"}
 
 
 def load_oc20(spec: DatasetSpec) -> SplitData:
@@ -157,15 +159,30 @@ def open_lmdb(path: Path) -> lmdb.Environment:
 
 
 def _entry_count(env: lmdb.Environment, path: Path) -> int:
-    """Number of entries "0".."N-1"; a "length" entry, if any, is not counted."""
+    """Number of entries "0".."N-1"; a "length" entry, if any, must hold that number."""
     with env.begin() as txn:
         keys = [k for k in txn.cursor().iternext(keys=True, values=False) if k != b"length"]
+        length = txn.get(b"length")
     if sorted(int(k) if k.isdigit() else -1 for k in keys) != list(range(len(keys))):
         raise DataError(path, "keys", "expected keys '0'..'N-1' (fairchem S2EF layout)")
+    if length is not None:
+        _check_length(length, len(keys), path)
     return len(keys)
 
 
-def _unpickle(raw: bytes, path: Path, key: str):
+def _check_length(raw: bytes, n: int, path: Path) -> None:
+    try:
+        value = restricted_loads(raw)
+    except Exception as exc:  # garbled or refused pickle
+        raise DataError(path, "length", f"unreadable ({type(exc).__name__}: {exc})") from exc
+    if type(value) is not int and not isinstance(value, np.integer):
+        raise DataError(path, "length", f"expected an int, got {type(value).__name__}")
+    if value != n:
+        raise DataError(path, "length", f"says {value} entries, the file has {n}")
+
+
+def _unpickle(raw: bytes, path: Path, key: str) -> dict:
+    """The fields of one entry: a pickled PyG ``Data`` (refused: anything else)."""
     try:
         obj = restricted_loads(raw)
     except UnsafePickleError as exc:
@@ -173,53 +190,83 @@ def _unpickle(raw: bytes, path: Path, key: str):
     except Exception as exc:  # truncated or garbled pickles raise many types
         msg = f"corrupt pickle ({type(exc).__name__}: {exc})"
         raise DataError(path, f"entry {key}", msg) from exc
-    if "_store" not in obj.__dict__:  # pickled by torch_geometric < 2.0: plain attributes
-        obj = {k: v for k, v in obj.__dict__.items() if v is not None}
-    return obj if isinstance(obj, dict) else obj.to_dict()
+    return _data_fields(obj, path, key)
 
 
-def _field(entry: dict, names: tuple[str, ...], path: Path, key: str) -> np.ndarray:
+def _data_fields(obj, path: Path, key: str) -> dict:
+    """``Data`` fields read from ``__dict__`` (no PyG method runs on file content)."""
+    from torch_geometric.data import Data
+    from torch_geometric.data.storage import GlobalStorage
+
+    if type(obj) is not Data:
+        raise DataError(path, f"entry {key}", f"not a torch_geometric Data object "
+                        f"(got {type(obj).__name__})")
+    attrs = obj.__dict__
+    if "_store" not in attrs:  # pickled by torch_geometric < 2.0: plain attributes
+        return {k: v for k, v in attrs.items() if v is not None}
+    store = attrs["_store"]
+    mapping = store.__dict__.get("_mapping") if type(store) is GlobalStorage else None
+    if type(mapping) is not dict:
+        raise DataError(path, f"entry {key}", "malformed Data object (no field mapping)")
+    return dict(mapping)
+
+
+def _field(entry: dict, names: tuple[str, ...], path: Path, key: str, kinds: str = "iuf"):
     for name in names:
         if name in entry:
             value = entry[name]
-            return value.numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+            if isinstance(value, torch.Tensor):
+                if value.dtype == torch.bfloat16:
+                    raise DataError(path, f"entry {key}: {name}", "bfloat16 tensor refused")
+                value = value.numpy()
+            return check_real(value, path, f"entry {key}: {name}", kinds)
     raise DataError(path, f"entry {key}: {names[0]}", "missing")
 
 
 def entry_to_structure(entry: dict, path: Path, key: str) -> Structure:
-    """One S2EF entry (a Data's fields as a dict) -> Structure, with checks."""
+    """One S2EF entry (a Data's fields as a dict) -> Structure, with every check of
+    bench.data.checks.check_structure and ``natoms`` (if present) matching ``pos``."""
     where = f"entry {key}: "
-    z = check_atomic_numbers(_field(entry, ("atomic_numbers",), path, key), path, where + "z")
+    fields = {k: where + name for k, name in _FIELDS.items()}
+    z = check_atomic_numbers(_field(entry, ("atomic_numbers",), path, key), path, fields["z"])
     n = len(z)
-    arrays = {
-        "pos": (_field(entry, ("pos",), path, key), (n, 3)),
-        "cell": (_field(entry, ("cell",), path, key).reshape(-1, 3), (3, 3)),
-        "y": (_field(entry, ("y", "energy"), path, key).reshape(-1), (1,)),
-        "force": (_field(entry, ("force", "forces"), path, key), (n, 3)),
-    }
-    for name, (arr, shape) in arrays.items():
-        check_shape(arr, shape, path, where + name)
-        check_finite(arr, path, where + name)
-    pos, cell, energy, forces = (arr.astype(np.float64) for arr, _ in arrays.values())
-    fixed = _field(entry, ("fixed",), path, key).astype(bool) if "fixed" in entry else None
-    tags = _field(entry, ("tags",), path, key).astype(np.int64) if "tags" in entry else None
+    pos = _field(entry, ("pos",), path, key)
+    check_shape(pos, (n, 3), path, fields["pos"])
+    if "natoms" in entry:
+        _check_natoms(_field(entry, ("natoms",), path, key, "iu"), n, path, where + "natoms")
+    cell = _field(entry, ("cell",), path, key).reshape(-1)
+    check_shape(cell, (9,), path, fields["cell"])
+    fields["energy"] = where + ("y" if "y" in entry else "energy")
+    energy = _field(entry, ("y", "energy"), path, key).reshape(-1)
+    check_shape(energy, (1,), path, fields["energy"])
+    fixed = _field(entry, ("fixed",), path, key, "biuf") if "fixed" in entry else None
+    tags = _field(entry, ("tags",), path, key) if "tags" in entry else None  # fairchem: float
     for arr, name in ((fixed, "fixed"), (tags, "tags")):
         if arr is not None:
             check_shape(arr, (n,), path, where + name)
+    if tags is not None and np.any(tags != np.round(tags)):
+        raise DataError(path, where + "tags", "tags must be integers")
     info = {"source": str(path), "key": key}
     info.update({k: _scalar(entry[k]) for k in ("sid", "fid") if k in entry})
-    return Structure(
+    s = Structure(
         z=z,
-        pos=pos,
+        pos=pos.astype(np.float64),
         energy=float(energy[0]),
-        forces=forces,
+        forces=_field(entry, ("force", "forces"), path, key).astype(np.float64),
         id=f"{path.name}:{key}",
-        cell=cell,
+        cell=cell.reshape(3, 3).astype(np.float64),
         pbc=np.ones(3, dtype=bool),
-        fixed=fixed,
-        tags=tags,
+        fixed=None if fixed is None else fixed.astype(bool),
+        tags=None if tags is None else tags.astype(np.int64),
         info=info,
     )
+    check_structure(s, path, fields)
+    return s
+
+
+def _check_natoms(natoms: np.ndarray, n: int, path: Path, field: str) -> None:
+    if natoms.size != 1 or int(natoms.reshape(-1)[0]) != n:
+        raise DataError(path, field, f"says {natoms.reshape(-1).tolist()} atoms, pos has {n}")
 
 
 def write_s2ef_lmdb(path: Path, structures: list[Structure]) -> Path:

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from bench.data.structure import Structure
+from bench.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -53,14 +54,15 @@ def compute_stats(structures: Sequence[Structure], element_refs: bool = False) -
     """Statistics of ``structures`` (pass the train split only).
 
     Raises:
-        ValueError: no structures, or no free atom.
+        ValueError: no structures.
+        DataError: no free atom (every atom fixed); names the source files.
     """
     if not structures:
         raise ValueError("cannot compute statistics of 0 structures")
     energy = np.array([s.energy for s in structures], dtype=np.float64)
     forces = np.concatenate([_free_forces(s) for s in structures]).reshape(-1)
     if forces.size == 0:
-        raise ValueError("no free atom in the structures")
+        raise DataError(source_files(structures), "fixed", "no free atom in the train split")
     stats = {
         "n_structures": len(structures),
         "energy_mean_ev": float(energy.mean()),
@@ -88,6 +90,14 @@ def fit_element_refs(structures: Sequence[Structure], energy: np.ndarray) -> dic
         np.add.at(counts[b], [col[int(z)] for z in s.z], 1.0)
     ref, *_ = np.linalg.lstsq(counts, energy, rcond=None)
     return {z: float(r) for z, r in zip(elements, ref, strict=True)}
+
+
+def source_files(structures: Sequence[Structure]) -> str:
+    """The files ``structures`` were read from (``info["source"]``), for error messages: the
+    first three, then how many more."""
+    files = sorted({str(s.info.get("source", s.id)) for s in structures})
+    more = f" (+{len(files) - 3} more files)" if len(files) > 3 else ""
+    return ", ".join(files[:3]) + more
 
 
 def _free_forces(s: Structure) -> np.ndarray:

@@ -12,7 +12,7 @@ from torch_geometric.data import Data
 
 from bench.config import RunConfig, load_yaml
 from bench.data.registry import DatasetSpec, SplitData, load_splits
-from bench.data.stats import compute_stats
+from bench.data.stats import compute_stats, source_files
 from bench.data.structure import Structure
 from bench.data.torch_data import to_data
 from bench.errors import ConfigError, DataError
@@ -76,8 +76,9 @@ def normalization(data_cfg, train: Sequence[Structure]) -> dict:
     std = stats.residual_std_ev if refs else stats.energy_std_ev
     force_std = std if data_cfg.force_std_source == "energy" else stats.force_std_ev_per_a
     if not (std > 0 and force_std > 0):
-        raise DataError(None, "energy", f"train split has zero energy or force spread "
-                        f"(std {std!r}, force std {force_std!r}); cannot normalise")
+        raise DataError(source_files(train), "energy",
+                        f"train split has zero energy or force spread (std {std!r}, "
+                        f"force std {force_std!r}); cannot normalise")
     return out | {"energy_mean": mean, "energy_std": std, "force_std": force_std}
 
 

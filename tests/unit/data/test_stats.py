@@ -40,3 +40,23 @@ def test_linear_references_recover_per_element_energies():
 def test_empty_is_an_error():
     with pytest.raises(ValueError, match="0 structures"):
         compute_stats([])
+
+
+def test_all_atoms_fixed_names_the_files(oc20_frames):
+    from dataclasses import replace
+
+    from bench.errors import DataError
+
+    frozen = [replace(s, fixed=np.ones(s.n_atoms, bool)) for s in oc20_frames[:2]]
+    with pytest.raises(DataError, match=r"random1000156.traj: field 'fixed': no free atom"):
+        compute_stats(frozen)
+
+
+def test_zero_spread_names_the_files(oc20_frames):
+    """One train structure has no energy spread: the error names the file it came from."""
+    from bench.config import DataConfig
+    from bench.errors import DataError
+    from bench.train.setup import normalization
+
+    with pytest.raises(DataError, match=r"random1000156.traj: field 'energy': train split has"):
+        normalization(DataConfig(), oc20_frames[:1])
