@@ -78,18 +78,32 @@ def run_cmd(
 
 
 def eval_cmd(
-    run: Annotated[Path, _Opt(help="A finished run directory.")],
-    split: Annotated[str, _Opt(help="train | val | test.")] = "test",
+    run: Annotated[Path, _Opt(help="A finished run directory, or a bench export model file.")],
+    split: Annotated[str, _Opt(help="train | val | test (without --path).")] = "test",
+    path: Annotated[Path | None, _Opt(
+        help="Evaluate on this file instead (extxyz, .traj, ASE db, npz).")] = None,
+    output: Annotated[Path | None, _Opt(help="--path: write predictions here (extxyz).")] = None,
     data_root: Annotated[Path | None, _Opt(help="Data root (default: the run's).")] = None,
     device: Annotated[str, _Opt(help="cpu | cuda.")] = "cpu",
     as_json: Annotated[bool, _Opt("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Re-evaluate a finished run's final weights (no noise, no force encoding)."""
+    """Re-evaluate a run's final weights (no noise, no force encoding) on one of its splits,
+    or on any labelled file with --path; predictions go to RUN/predictions.npz."""
     from bench.eval import SPLITS, evaluate_run
 
-    if split not in SPLITS:
+    if path is not None:
+        from bench.eval_file import evaluate_file
+
+        result = evaluate_file(run, path, output, device)
+    elif output is not None:
+        raise ConfigError("--output goes with --path FILE")
+    elif split not in SPLITS:
         raise ConfigError(f"--split must be one of {SPLITS}, got {split!r}")
-    result = evaluate_run(run, split, None if data_root is None else str(data_root), device)
+    elif not run.is_dir():
+        raise ConfigError(f"{run}: --split needs a run directory (a model file has no data; "
+                          "give --path FILE)")
+    else:
+        result = evaluate_run(run, split, None if data_root is None else str(data_root), device)
     if as_json:
         typer.echo(json.dumps(result, indent=2, sort_keys=True))
         return
@@ -97,9 +111,23 @@ def eval_cmd(
         typer.echo(f"{key}: {value}")
     for name, metrics in result.get("subsplits", {}).items():
         typer.echo(f"{name}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+    for written in result.get("written", []):
+        typer.echo(f"wrote {written}")
+
+
+def export_cmd(
+    run: Annotated[Path, _Opt(help="A finished run directory.")],
+    output: Annotated[Path, _Opt(help="The model file to write (e.g. model.pt).")],
+) -> None:
+    """Write one self-contained model file (config, normalisation, weights, version) that
+    `bench eval --run FILE` and bench.calculator.DensBenchCalculator load on their own."""
+    from bench.export import export_run
+
+    typer.echo(export_run(run, output))
 
 
 def register(app: typer.Typer) -> None:
-    """Add `run` and `eval` to ``app``."""
+    """Add `run`, `eval` and `export` to ``app``."""
     app.command("run")(run_cmd)
     app.command("eval")(eval_cmd)
+    app.command("export")(export_cmd)
