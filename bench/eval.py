@@ -104,7 +104,8 @@ def split_metrics(
     """
     if len(data) == 0:
         return {}
-    return subsplit_metrics(predict(model, data, batch_size, device), subsplits, periodic, split)
+    p = predict(model, data, batch_size, device, f"eval {split}")
+    return subsplit_metrics(p, subsplits, periodic, split)
 
 
 def subsplit_metrics(p: dict[str, torch.Tensor], subsplits: Sequence[str | None],
@@ -156,7 +157,8 @@ def evaluate_run(run_dir: str | Path, split: str = "test", data_root: str | None
     The predictions are written to ``<run_dir>/predictions.npz`` (bench.eval_file).
     """
     from bench.data.oc20_subsplits import subsplit_of
-    from bench.eval_file import PREDICTIONS_FILE, write_predictions
+    from bench.eval_file import write_predictions
+    from bench.records import PREDICTIONS_FILE
     from bench.train.setup import load_run_model, load_split, to_data_list
 
     if split not in SPLITS:

@@ -33,16 +33,21 @@ from bench.data.ase_files import SUFFIXES, read_ase_file
 from bench.data.structure import Structure
 from bench.errors import DataError
 from bench.io import write_bytes_atomic, write_text_atomic
+from bench.records import PREDICTIONS_FILE
 
-PREDICTIONS_FILE = "predictions.npz"
 _RMD17_KEYS = ("nuclear_charges", "coords", "energies", "forces")
 _SGDML_KEYS = ("z", "R", "E", "F")
 #: sGDML ``e_unit`` -> eV per unit (forces: the same per Angstrom)
 _ENERGY_UNITS = {"kcal/mol": None, "ev": 1.0}
 
 
-def evaluate_file(source: str | Path, path: str | Path, output: str | Path | None = None,
-                  device: str = "cpu", batch_size: int | None = None) -> dict[str, Any]:
+def evaluate_file(
+    source: str | Path,
+    path: str | Path,
+    output: str | Path | None = None,
+    device: str = "cpu",
+    batch_size: int | None = None,
+) -> dict[str, Any]:
     """Metrics of the model ``source`` (run directory or ``bench export`` file) on ``path``.
 
     Returns ``{"run_id", "path", "metrics": bench.metrics.prediction_metrics(...),
@@ -58,19 +63,28 @@ def evaluate_file(source: str | Path, path: str | Path, output: str | Path | Non
     structures = read_structures(path)
     model, cfg = load_model(source, device)
     data = to_data_list(structures, cfg.dtype)
-    p = predict(model, data, batch_size or cfg.train.eval_batch_size, torch.device(device),
-                f"eval {path.name}")
+    p = predict(
+        model,
+        data,
+        batch_size or cfg.train.eval_batch_size,
+        torch.device(device),
+        f"eval {path.name}",
+    )
     n_atoms = torch.as_tensor([s.n_atoms for s in structures])
-    metrics = prediction_metrics(p["energy_pred"], p["energy_true"], p["forces_pred"],
-                                 p["forces_true"], p["free"], n_atoms)
+    metrics = prediction_metrics(
+        p["energy_pred"], p["energy_true"], p["forces_pred"], p["forces_true"], p["free"], n_atoms
+    )
     written = []
     if output is not None:
         written.append(write_extxyz(output, structures, p))
     if Path(source).is_dir():
-        written.append(write_predictions(Path(source) / PREDICTIONS_FILE, p, structures,
-                                         str(path)))
-    return {"run_id": cfg.run_id, "path": str(path), "metrics": metrics,
-            "written": [str(w) for w in written]}
+        written.append(write_predictions(Path(source) / PREDICTIONS_FILE, p, structures, str(path)))
+    return {
+        "run_id": cfg.run_id,
+        "path": str(path),
+        "metrics": metrics,
+        "written": [str(w) for w in written],
+    }
 
 
 def read_structures(path: Path) -> list[Structure]:
@@ -97,8 +111,11 @@ def _read_npz(path: Path) -> list[Structure]:
         return trajectory_structures(path, _RMD17_KEYS, arrays, ident)
     missing = [k for k in _SGDML_KEYS if k not in arrays]
     if missing:
-        raise DataError(path, missing[0], f"missing: neither rMD17 keys {list(_RMD17_KEYS)} "
-                        f"nor sGDML keys {list(_SGDML_KEYS)}")
+        raise DataError(
+            path,
+            missing[0],
+            f"missing: neither rMD17 keys {list(_RMD17_KEYS)} nor sGDML keys {list(_SGDML_KEYS)}",
+        )
     if "e_unit" not in arrays:
         raise DataError(path, "e_unit", "missing: the energy unit cannot be guessed")
     unit = str(arrays["e_unit"]).strip().lower()
@@ -112,22 +129,27 @@ def _read_npz(path: Path) -> list[Structure]:
     return trajectory_structures(path, _SGDML_KEYS, arrays, ident)
 
 
-def write_predictions(path: Path, p: dict[str, torch.Tensor], structures: list[Structure],
-                      source: str) -> Path:
+def write_predictions(
+    path: Path, p: dict[str, torch.Tensor], structures: list[Structure], source: str
+) -> Path:
     """``predictions.npz`` (module docstring) of the predictions ``p`` (bench.eval.predict)."""
-    arrays = {k: p[k].double().numpy() for k in
-              ("energy_pred", "energy_true", "forces_pred", "forces_true")}
-    arrays |= {"free": p["free"].numpy(), "structure": p["structure"].numpy(),
-               "n_atoms": np.array([s.n_atoms for s in structures], dtype=np.int64),
-               "z": np.concatenate([s.z for s in structures]).astype(np.int64),
-               "source": np.array(source)}
+    arrays = {
+        k: p[k].double().numpy()
+        for k in ("energy_pred", "energy_true", "forces_pred", "forces_true")
+    }
+    arrays |= {
+        "free": p["free"].numpy(),
+        "structure": p["structure"].numpy(),
+        "n_atoms": np.array([s.n_atoms for s in structures], dtype=np.int64),
+        "z": np.concatenate([s.z for s in structures]).astype(np.int64),
+        "source": np.array(source),
+    }
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return write_bytes_atomic(path, buffer.getvalue())
 
 
-def write_extxyz(path: str | Path, structures: list[Structure],
-                 p: dict[str, torch.Tensor]) -> Path:
+def write_extxyz(path: str | Path, structures: list[Structure], p: dict[str, torch.Tensor]) -> Path:
     """Every structure with ``pred_energy``/``pred_forces`` and ``ref_energy``/``ref_forces``."""
     from ase import Atoms
     from ase.calculators.singlepoint import SinglePointCalculator
@@ -135,13 +157,13 @@ def write_extxyz(path: str | Path, structures: list[Structure],
 
     frames, offset = [], 0
     for i, s in enumerate(structures):
-        atoms = Atoms(numbers=s.z, positions=s.pos, cell=s.cell, pbc=s.pbc if s.periodic
-                      else False)
+        atoms = Atoms(numbers=s.z, positions=s.pos, cell=s.cell, pbc=s.pbc if s.periodic else False)
         atoms.info |= {"pred_energy": float(p["energy_pred"][i]), "id": s.id}
         rows = slice(offset, offset + s.n_atoms)
         atoms.arrays["pred_forces"] = p["forces_pred"][rows].double().numpy()
-        atoms.calc = SinglePointCalculator(atoms, energy=s.energy,
-                                           forces=np.asarray(s.forces, dtype=np.float64))
+        atoms.calc = SinglePointCalculator(
+            atoms, energy=s.energy, forces=np.asarray(s.forces, dtype=np.float64)
+        )
         frames.append(atoms)
         offset += s.n_atoms
     text = io.StringIO()

@@ -15,6 +15,14 @@ The file is ``torch.save`` of plain containers and tensors only, so it loads wit
 :func:`load_model` rebuilds the network from ``config`` with the installed backbones and
 loads ``state_dict``; it accepts a run directory or such a file, so ``bench eval`` and the
 ASE calculator need neither the run folder nor the source tree.
+
+TorchScript: not offered, for any backbone (tried on SchNet, torch 2.13). ``torch.jit.script``
+fails on the PyG layers SchNet reuses (``torch_geometric.nn.models.schnet``: closed-over
+Python floats) and on the Python-level batch object every backbone takes; ``torch.jit.trace``
+fails because gradient forces call ``torch.autograd.grad`` inside ``forward`` (a traced
+output that requires grad cannot become a constant), and the neighbour search loops over
+structures in Python (``.tolist()``), which a trace would freeze to one batch layout. A
+scriptable model needs a tensor-only graph builder and forces outside ``forward``.
 """
 
 from __future__ import annotations
@@ -35,8 +43,15 @@ from bench.records import CHECKPOINT_DIR, CONFIG_FILE
 
 FORMAT = "dens-bench-model"
 FORMAT_VERSION = 1
-_FIELDS = ("format", "format_version", "bench_version", "run_id", "config", "normalization",
-           "state_dict")
+_FIELDS = (
+    "format",
+    "format_version",
+    "bench_version",
+    "run_id",
+    "config",
+    "normalization",
+    "state_dict",
+)
 
 
 def export_run(run_dir: str | Path, output: str | Path) -> Path:
@@ -49,8 +64,11 @@ def export_run(run_dir: str | Path, output: str | Path) -> Path:
     if not weights.is_file():
         raise DataError(weights, None, "no final weights (did the run finish?)")
     payload = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "bench_version": __version__,
-        "run_id": cfg.run_id, "config": cfg.to_dict(),
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "bench_version": __version__,
+        "run_id": cfg.run_id,
+        "config": cfg.to_dict(),
         "normalization": json.loads((run_dir / STATS_FILE).read_text()),
         "state_dict": torch.load(weights, map_location="cpu", weights_only=True),
     }
@@ -89,8 +107,11 @@ def read_model_file(path: Path) -> dict[str, Any]:
     if missing:
         raise DataError(path, missing[0], "missing from the model file")
     if payload["format_version"] != FORMAT_VERSION:
-        raise DataError(path, "format_version", f"{payload['format_version']!r}; this "
-                        f"dens-bench reads version {FORMAT_VERSION}")
+        raise DataError(
+            path,
+            "format_version",
+            f"{payload['format_version']!r}; this dens-bench reads version {FORMAT_VERSION}",
+        )
     return payload
 
 
@@ -101,8 +122,12 @@ def _build(cfg: RunConfig, norm: dict, state: dict, path: Path) -> nn.Module:
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise DataError(path, "state_dict", f"does not fit {cfg.model.backbone!r} "
-                        f"preset {cfg.preset!r} ({str(exc).splitlines()[0]})") from exc
+        raise DataError(
+            path,
+            "state_dict",
+            f"does not fit {cfg.model.backbone!r} "
+            f"preset {cfg.preset!r} ({str(exc).splitlines()[0]})",
+        ) from exc
     return model.eval()
 
 

@@ -37,15 +37,25 @@ class ProgressDisplay:
     prints a plain line (only in plain mode) prefixed by ``name``.
     """
 
-    def __init__(self, name: str, total: int, completed: int = 0, show: bool = True,
-                 plain: bool | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        total: int,
+        completed: int = 0,
+        show: bool = True,
+        plain: bool | None = None,
+    ) -> None:
         self.name, self.total, self.done = name, total, completed
         self.show = show
         self.plain = (not stderr_is_terminal()) if plain is None else plain
         self.progress = Progress(
-            TextColumn(name), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
-            console=Console(stderr=True), disable=not show or self.plain,
+            TextColumn(name),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            disable=not show or self.plain,
         )
         self.task = self.progress.add_task(name, total=total, completed=completed, info="")
         self.start, self.start_done = time.perf_counter(), completed

@@ -17,53 +17,76 @@ _Opt = typer.Option
 
 
 def run_cmd(
-    backbone: Annotated[str, _Opt(help="Backbone name (bench list).")],
-    method: Annotated[str, _Opt(help="none | noisy-nodes | denoise-no-force | dens.")],
-    dataset: Annotated[str, _Opt(help="md17 | rmd17 | ase | oc20 | oc22.")],
+    backbone: Annotated[str | None, _Opt(help="Backbone name (bench list).")] = None,
+    method: Annotated[str | None, _Opt(
+        help="none | noisy-nodes | denoise-no-force | dens.")] = None,
+    dataset: Annotated[str | None, _Opt(help="md17 | rmd17 | ase | oc20 | oc22.")] = None,
+    config: Annotated[Path | None, _Opt(
+        help="A run config file (YAML, the shape of a run's config.yaml); options and --set "
+             "go on top.")] = None,
     molecule: Annotated[str | None, _Opt(help="MD17/rMD17 molecule, e.g. aspirin.")] = None,
     labels: Annotated[str | None, _Opt(help="rMD17 labels: original | revised.")] = None,
     data_root: Annotated[Path | None, _Opt(help="Folder with one folder per dataset.")] = None,
     path: Annotated[Path | None, _Opt(help="A data file or folder (ase, LMDB).")] = None,
-    preset: Annotated[str, _Opt(help="Backbone preset and training scale.")] = "ci",
-    profile: Annotated[str, _Opt(help="paper-v1 | released.")] = "paper-v1",
-    seed: Annotated[int, _Opt(help="Seed of init, data order, corruption.")] = 0,
+    preset: Annotated[str | None, _Opt(
+        help="Backbone preset and training scale [default: ci].")] = None,
+    profile: Annotated[str | None, _Opt(help="paper-v1 | released [default: paper-v1].")] = None,
+    seed: Annotated[int | None, _Opt(
+        help="Seed of init, data order, corruption [default: 0].")] = None,
     epochs: Annotated[int | None, _Opt(help="Train this many epochs.")] = None,
     max_steps: Annotated[int | None, _Opt(help="Train this many optimiser steps.")] = None,
-    device: Annotated[str, _Opt(help="cpu | cuda.")] = "cpu",
-    results: Annotated[Path, _Opt(help="Results folder.")] = Path("results"),
+    device: Annotated[str | None, _Opt(help="cpu | cuda [default: cpu].")] = None,
+    results: Annotated[Path | None, _Opt(help="Results folder [default: results].")] = None,
     run_id: Annotated[str | None, _Opt(help="Run directory name (default: derived).")] = None,
     resume: Annotated[bool, _Opt("--resume", help="Continue an existing run.")] = False,
     overrides: Annotated[list[str] | None, _Opt("--set", help="Dotted key=value.")] = None,
+    log: Annotated[str | None, _Opt(
+        "--log", help="Extra log outputs beside log.jsonl: csv, tensorboard, wandb "
+                      "(comma-separated).")] = None,
     dist_backend: Annotated[str | None, _Opt(
         help="Under torchrun: process-group backend nccl | gloo (default: nccl on cuda, "
              "gloo on cpu).")] = None,
 ) -> None:
     """Train one backbone x method on a dataset; the LAST stdout line is the run directory.
 
-    `torchrun --nproc_per_node G -m bench.cli run ...` trains one run on G processes with
-    DistributedDataParallel (train.batch_size per process); rank 0 alone prints and writes.
+    Progress and a start-up summary go to stderr (a bar on a terminal, plain lines in batch
+    jobs). `torchrun --nproc_per_node G -m bench.cli run ...` trains one run on G processes
+    with DistributedDataParallel (train.batch_size per process); rank 0 alone prints and
+    writes.
     """
     from bench.config import resolve_config
+    from bench.config_file import flatten, name_from, read_config_file
     from bench.data.paths import default_data_root
     from bench.records import read_record
     from bench.train.distributed import is_main_process
     from bench.train.run import run_training
+    from bench.train.sinks import check_sinks
 
     if epochs is not None and max_steps is not None:
         raise ConfigError("--epochs and --max-steps are mutually exclusive")
+    sinks = check_sinks([x.strip() for x in log.split(",") if x.strip()] if log else [])
+    file_cfg = read_config_file(config) if config is not None else {}
+    backbone = name_from(file_cfg, "model", "backbone", backbone)
+    method = name_from(file_cfg, "method", "name", method)
+    dataset = name_from(file_cfg, "data", "name", dataset)
+    preset = preset or file_cfg.get("preset") or "ci"
+    profile = profile or file_cfg.get("profile") or "paper-v1"
+    if data_root is None and (file_cfg.get("data") or {}).get("data_root") is None:
+        data_root = default_data_root()
     options = {
         "data.molecule": molecule, "data.labels": labels, "data.path": path, "seed": seed,
-        "data.data_root": str(data_root or default_data_root()), "device": device,
-        "results": str(results), "run_id": run_id,
+        "data.data_root": data_root, "device": device, "results": results, "run_id": run_id,
     }
-    cli = {k: str(v) if isinstance(v, Path) else v for k, v in options.items() if v is not None}
+    cli = {k: v for k, v in flatten(file_cfg).items()
+           if k not in ("model.backbone", "method.name", "data.name", "preset", "profile")}
+    cli |= {k: str(v) if isinstance(v, Path) else v for k, v in options.items() if v is not None}
     if epochs is not None:
         cli |= {"train.epochs": epochs, "train.max_steps": None}
     if max_steps is not None:
         cli["train.max_steps"] = max_steps
     cfg = resolve_config(backbone, method, dataset, preset, profile, cli, overrides or [])
     run_dir = run_training(cfg, command=shlex.join(["bench", *sys.argv[1:]]), resume=resume,
-                           backend=dist_backend)
+                           backend=dist_backend, log_sinks=sinks)
     record = read_record(run_dir)
     if not is_main_process():
         raise typer.Exit(0 if record.status == "done" else 1)
