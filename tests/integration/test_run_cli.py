@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from bench.config import RunConfig
@@ -55,6 +56,9 @@ def test_run_records_everything_and_eval_reproduces_it(tmp_path):
     again = _bench("eval", "--run", str(run_dir), "--json")
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["metrics"] == record["metrics"]["test"]
+    with np.load(run_dir / "predictions.npz") as p:  # what bench report --plot parity reads
+        assert p["energy_pred"].shape == (record["metrics"]["test"]["n_structures"],)
+        assert p["forces_pred"].shape == p["forces_true"].shape == (len(p["z"]), 3)
 
     clash = _bench(*RUN, "--results", str(tmp_path))
     assert clash.returncode == 2 and "--resume" in clash.stderr
