@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.config import RunConfig, build_dataclass, load_yaml
+from bench.config import RunConfig, build_dataclass, load_yaml, resolve_config
 from bench.errors import ConfigError
 
 #: file keys -> the run_cmd option they stand in for
@@ -30,6 +30,8 @@ _NAMES = {
     ("method", "name"): "--method",
     ("data", "name"): "--dataset",
 }
+#: file keys that choose what resolve_config starts from rather than patch it
+_CHOOSERS = ("model.backbone", "method.name", "data.name", "preset", "profile")
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -38,6 +40,33 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     data = load_yaml(path)
     build_dataclass(RunConfig, data, str(path))
     return data
+
+
+def resolve_with_file(
+    file_cfg: dict[str, Any],
+    backbone: str | None,
+    method: str | None,
+    dataset: str | None,
+    preset: str | None,
+    profile: str | None,
+    cli: dict[str, Any],
+    overrides: list[str],
+) -> RunConfig:
+    """bench.config.resolve_config with ``file_cfg`` (:func:`read_config_file`) layered
+    below ``cli`` (dotted keys of command-line options) and ``overrides`` (``--set``); a name
+    or preset/profile given as an option wins over the file's."""
+    names = [
+        name_from(file_cfg, *where, given)
+        for where, given in zip(_NAMES, (backbone, method, dataset), strict=True)
+    ]
+    layer = {k: v for k, v in flatten(file_cfg).items() if k not in _CHOOSERS}
+    return resolve_config(
+        *names,
+        preset or file_cfg.get("preset") or "ci",
+        profile or file_cfg.get("profile") or "paper-v1",
+        layer | cli,
+        overrides,
+    )
 
 
 def name_from(file_cfg: dict[str, Any], section: str, key: str, given: str | None) -> str:

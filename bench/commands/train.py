@@ -54,8 +54,7 @@ def run_cmd(
     with DistributedDataParallel (train.batch_size per process); rank 0 alone prints and
     writes.
     """
-    from bench.config import resolve_config
-    from bench.config_file import flatten, name_from, read_config_file
+    from bench.config_file import read_config_file, resolve_with_file
     from bench.data.paths import default_data_root
     from bench.records import read_record
     from bench.train.distributed import is_main_process
@@ -66,25 +65,19 @@ def run_cmd(
         raise ConfigError("--epochs and --max-steps are mutually exclusive")
     sinks = check_sinks([x.strip() for x in log.split(",") if x.strip()] if log else [])
     file_cfg = read_config_file(config) if config is not None else {}
-    backbone = name_from(file_cfg, "model", "backbone", backbone)
-    method = name_from(file_cfg, "method", "name", method)
-    dataset = name_from(file_cfg, "data", "name", dataset)
-    preset = preset or file_cfg.get("preset") or "ci"
-    profile = profile or file_cfg.get("profile") or "paper-v1"
     if data_root is None and (file_cfg.get("data") or {}).get("data_root") is None:
         data_root = default_data_root()
     options = {
         "data.molecule": molecule, "data.labels": labels, "data.path": path, "seed": seed,
         "data.data_root": data_root, "device": device, "results": results, "run_id": run_id,
     }
-    cli = {k: v for k, v in flatten(file_cfg).items()
-           if k not in ("model.backbone", "method.name", "data.name", "preset", "profile")}
-    cli |= {k: str(v) if isinstance(v, Path) else v for k, v in options.items() if v is not None}
+    cli = {k: str(v) if isinstance(v, Path) else v for k, v in options.items() if v is not None}
     if epochs is not None:
         cli |= {"train.epochs": epochs, "train.max_steps": None}
     if max_steps is not None:
         cli["train.max_steps"] = max_steps
-    cfg = resolve_config(backbone, method, dataset, preset, profile, cli, overrides or [])
+    cfg = resolve_with_file(file_cfg, backbone, method, dataset, preset, profile, cli,
+                            overrides or [])
     run_dir = run_training(cfg, command=shlex.join(["bench", *sys.argv[1:]]), resume=resume,
                            backend=dist_backend, log_sinks=sinks)
     record = read_record(run_dir)
@@ -122,6 +115,8 @@ def eval_cmd(
         raise ConfigError("--output goes with --path FILE")
     elif split not in SPLITS:
         raise ConfigError(f"--split must be one of {SPLITS}, got {split!r}")
+    elif not run.exists():
+        raise ConfigError(f"{run}: no such run directory")
     elif not run.is_dir():
         raise ConfigError(f"{run}: --split needs a run directory (a model file has no data; "
                           "give --path FILE)")
