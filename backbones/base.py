@@ -112,6 +112,9 @@ class Backbone(nn.Module):
         )
         src, dst = edge_index
         edge_vec = pos[src] - pos[dst] + shift.to(pos.dtype)
+        strain = getattr(batch, keys.STRAIN, None)
+        if strain is not None:  # homogeneous deformation (I + strain) of every edge: stress
+            edge_vec = edge_vec + torch.einsum("ei,eij->ej", edge_vec, strain[batch.batch[dst]])
         return Graph(edge_index, edge_vec, edge_vec.norm(dim=-1))
 
     def forward(self, batch) -> dict[str, Tensor]:

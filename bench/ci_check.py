@@ -1,7 +1,8 @@
 """`bench ci-check`: run a fixed small matrix and compare its final metrics with a baseline.
 
 The matrix: every backbone's ci preset x every method on the rMD17 ethanol subset shipped
-under tests/data, fixed seed and step count, one CPU thread per run (so the numbers do not
+as package data (``bench/ci_data``, copies of the tests/data files, so an installed wheel runs
+it too), fixed seed and step count, one CPU thread per run (so the numbers do not
 depend on how many runs share the machine). The baseline file (JSON) holds the metrics of
 each run, a per-metric tolerance, the matrix it was produced with and how it was produced
 (command, git revision, date, versions, CPU). A metric passes when
@@ -19,7 +20,7 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from importlib import metadata
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,9 @@ from bench.matrix import MatrixResult, MatrixSpec, run_matrix, spec_from_dict
 from bench.records import read_record
 from bench.train.provenance import cpu_model, git_revision
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BASELINE = Path(__file__).parent / "configs" / "ci_baseline.json"
-DEFAULT_DATA_ROOT = REPO_ROOT / "tests" / "data"
+#: the data root of the CI matrix: bench/ci_data/rmd17/ (installed with the package)
+DEFAULT_DATA_ROOT = Path(str(resources.files("bench") / "ci_data"))
 SPLITS = ("val", "test")
 
 #: the fixed matrix (besides backbones and methods, which are all of the registries)

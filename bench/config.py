@@ -113,7 +113,8 @@ class TrainConfig:
     ``compile``: torch.compile of the backbone's message passing (bench.train.compiled; direct
     forces only, since compiled graphs cannot be differentiated twice; the first steps
     compile). ``checkpoint_every``: steps between
-    checkpoints (0: only at the end). ``val_every_epochs``: validation log lines (0: none).
+    checkpoints (0: only at the end). ``val_every_epochs``: validation at every that many epoch
+    ends (0: none), kept in log.jsonl and ``checkpoints/best.pt``.
     """
 
     epochs: int | None = 10
@@ -136,7 +137,7 @@ class TrainConfig:
     log_every: int = 10
     checkpoint_every: int = 500
     keep_checkpoints: int = 2
-    val_every_epochs: int = 0
+    val_every_epochs: int = 1
 
 
 @dataclass

@@ -18,7 +18,9 @@ from torch import nn
 from torch_geometric.data import Batch, Data
 
 from bench.data import keys
+from bench.errors import DataError
 from bench.metrics import s2ef_metrics
+from bench.progress import ProgressDisplay, format_seconds
 
 #: batch fields that are labels (never shown to the model at evaluation)
 LABEL_FIELDS = (keys.ENERGY, keys.FORCES, keys.ENCODED_FORCES, keys.NOISE_SIGMA)
@@ -35,27 +37,45 @@ def inputs_only(batch: Batch) -> Batch:
 
 
 def predict(
-    model: nn.Module, data: Sequence[Data], batch_size: int, device: torch.device
+    model: nn.Module, data: Sequence[Data], batch_size: int, device: torch.device,
+    name: str | None = None,
 ) -> dict[str, torch.Tensor]:
     """Predictions and labels for ``data``, concatenated on CPU.
 
     Returns ``energy_pred``/``energy_true`` [B] (eV), ``forces_pred``/``forces_true`` [N, 3]
-    (eV/Angstrom), ``free`` [N] bool and ``structure`` [N] (index into ``data``).
+    (eV/Angstrom), ``free`` [N] bool and ``structure`` [N] (index into ``data``). With
+    ``name``, progress goes to stderr (bench.progress: a bar, or about ten plain lines).
     """
     model.eval()
     parts: dict[str, list[torch.Tensor]] = {k: [] for k in (
         "energy_pred", "energy_true", "forces_pred", "forces_true", "free", "structure")}
-    for start in range(0, len(data), batch_size):
-        batch = Batch.from_data_list(list(data[start:start + batch_size])).to(device)
-        with torch.no_grad():
-            out = model(inputs_only(batch))
-        parts["energy_pred"].append(out[keys.OUT_ENERGY].detach().cpu())
-        parts["forces_pred"].append(out[keys.OUT_FORCES].detach().cpu())
-        parts["energy_true"].append(batch.energy.cpu())
-        parts["forces_true"].append(batch.forces.cpu())
-        parts["free"].append(~batch.fixed.cpu())
-        parts["structure"].append(batch.batch.cpu() + start)
+    with ProgressDisplay(name or "eval", len(data), show=name is not None) as bar:
+        for start in range(0, len(data), batch_size):
+            _predict_batch(model, data[start:start + batch_size], start, device, parts)
+            bar.update(min(batch_size, len(data) - start))
+            if _tenth(start, batch_size, len(data)):
+                bar.line(f"{bar.done}/{len(data)} structures, ETA {format_seconds(bar.eta_s())}")
     return {k: torch.cat(v) for k, v in parts.items()}
+
+
+def _tenth(start: int, batch_size: int, n: int) -> bool:
+    """True when the batch starting at ``start`` completes another tenth of ``n``."""
+    end = min(start + batch_size, n)
+    return end == n or (10 * end) // n > (10 * start) // n
+
+
+def _predict_batch(model: nn.Module, items: Sequence[Data], start: int, device: torch.device,
+                   parts: dict[str, list[torch.Tensor]]) -> None:
+    """Append the predictions and labels of ``items`` (structures ``start``...) to ``parts``."""
+    batch = Batch.from_data_list(list(items)).to(device)
+    with torch.no_grad():
+        out = model(inputs_only(batch))
+    parts["energy_pred"].append(out[keys.OUT_ENERGY].detach().cpu())
+    parts["forces_pred"].append(out[keys.OUT_FORCES].detach().cpu())
+    parts["energy_true"].append(batch.energy.cpu())
+    parts["forces_true"].append(batch.forces.cpu())
+    parts["free"].append(~batch.fixed.cpu())
+    parts["structure"].append(batch.batch.cpu() + start)
 
 
 def evaluate(
@@ -82,11 +102,17 @@ def split_metrics(
     ``"<split>/average"``: the mean of their metrics as the paper reports (``n_structures``:
     their sum). One forward pass; empty dict for empty data.
     """
-    from bench.data.oc20_subsplits import OC20_SUBSPLITS, SUBSPLITS
-
     if len(data) == 0:
         return {}
-    p = predict(model, data, batch_size, device)
+    p = predict(model, data, batch_size, device, f"eval {split}")
+    return subsplit_metrics(p, subsplits, periodic, split)
+
+
+def subsplit_metrics(p: dict[str, torch.Tensor], subsplits: Sequence[str | None],
+                     periodic: bool, split: str) -> dict[str, dict[str, float]]:
+    """:func:`split_metrics` of the predictions ``p`` (:func:`predict`)."""
+    from bench.data.oc20_subsplits import OC20_SUBSPLITS, SUBSPLITS
+
     out = {split: _metrics(p, periodic)}
     for name in SUBSPLITS:
         idx = [i for i, sub in enumerate(subsplits) if sub == name]
@@ -128,8 +154,11 @@ def evaluate_run(run_dir: str | Path, split: str = "test", data_root: str | None
     Returns ``{"run_id", "split", "metrics": {...}}`` plus ``"subsplits": {name: {...}}`` when
     OC20 sub-splits are known (:func:`split_metrics`); the data is reloaded from the run's
     config (``data_root`` replaces the recorded one), normalisation comes from the weights.
+    The predictions are written to ``<run_dir>/predictions.npz`` (bench.eval_file).
     """
     from bench.data.oc20_subsplits import subsplit_of
+    from bench.eval_file import write_predictions
+    from bench.records import PREDICTIONS_FILE
     from bench.train.setup import load_run_model, load_split, to_data_list
 
     if split not in SPLITS:
@@ -139,10 +168,12 @@ def evaluate_run(run_dir: str | Path, split: str = "test", data_root: str | None
         cfg.data.data_root = str(data_root)
     splits = load_split(cfg.data)
     structures = getattr(splits, split)
+    if not structures:
+        raise DataError(None, split, f"the {split} split of run {cfg.run_id!r} is empty")
     data = to_data_list(structures, cfg.dtype)
-    results = split_metrics(model, data, [subsplit_of(s) for s in structures],
-                            cfg.train.eval_batch_size, torch.device(device), splits.periodic,
-                            split)
+    p = predict(model, data, cfg.train.eval_batch_size, torch.device(device), f"eval {split}")
+    results = subsplit_metrics(p, [subsplit_of(s) for s in structures], splits.periodic, split)
+    write_predictions(Path(run_dir) / PREDICTIONS_FILE, p, structures, f"{split} split")
     out = {"run_id": cfg.run_id, "split": split, "metrics": results.pop(split, {})}
     if results:
         out["subsplits"] = {k.split("/", 1)[1]: v for k, v in results.items()}

@@ -58,3 +58,37 @@ def _periodic_extras(e_err: Tensor, pred: Tensor, true: Tensor, structure: Tenso
         "force_magnitude_mae_mev_per_a": 1000.0 * float(magnitude.mean()) if cos.numel() else 0.0,
         "efwt": float(within.double().mean()),
     }
+
+
+def prediction_metrics(
+    energy_pred: Tensor,
+    energy_true: Tensor,
+    forces_pred: Tensor,
+    forces_true: Tensor,
+    free: Tensor,
+    n_atoms: Tensor,
+) -> dict[str, float]:
+    """What ``bench eval --path FILE`` reports, in meV and meV/Angstrom.
+
+    Energy MAE and RMSE (per structure), per-atom energy MAE (|dE| / n_atoms, averaged over
+    structures), force MAE and RMSE (over free atoms and x, y, z) and force cosine (mean over
+    free atoms of cos(F_pred, F_true); an atom with a zero true or predicted force counts 0).
+
+    Args:
+        energy_pred, energy_true: [B] eV. forces_pred, forces_true: [N, 3] eV/Angstrom.
+        free: [N] bool. n_atoms: [B] long, atoms per structure.
+    """
+    e_err = energy_pred.double() - energy_true.double()
+    f_err = (forces_pred.double() - forces_true.double())[free]
+    cos = torch.nn.functional.cosine_similarity(
+        forces_pred.double()[free], forces_true.double()[free], dim=-1)
+    return {
+        "energy_mae_mev": 1000.0 * float(e_err.abs().mean()),
+        "energy_rmse_mev": 1000.0 * float(e_err.pow(2).mean().sqrt()),
+        "energy_mae_per_atom_mev": 1000.0 * float((e_err.abs() / n_atoms.double()).mean()),
+        "force_mae_mev_per_a": 1000.0 * float(f_err.abs().mean()) if f_err.numel() else 0.0,
+        "force_rmse_mev_per_a": (1000.0 * float(f_err.pow(2).mean().sqrt())
+                                 if f_err.numel() else 0.0),
+        "force_cos": float(cos.mean()) if cos.numel() else 0.0,
+        "n_structures": int(energy_true.numel()),
+    }

@@ -6,7 +6,9 @@ A run directory ``<results>/<run_id>/`` holds:
                     ``status == "done"`` only once the run finished
     command.txt     the exact command line
     log.jsonl       one JSON object per logging step
-    checkpoints/    training checkpoints (never committed)
+    checkpoints/    training checkpoints (never committed): step-*.pt, model.pt (final
+                    evaluation weights), best.pt (lowest validation force MAE)
+    predictions.npz the latest ``bench eval`` predictions (bench.eval_file)
 Tables and plots are derived from records and paper_tables/ only.
 """
 
@@ -25,6 +27,7 @@ CONFIG_FILE = "config.yaml"
 LOG_FILE = "log.jsonl"
 COMMAND_FILE = "command.txt"
 CHECKPOINT_DIR = "checkpoints"
+PREDICTIONS_FILE = "predictions.npz"
 STATUSES = ("running", "done", "failed")
 
 # Metric names inside ``metrics[split]`` (units in the name):

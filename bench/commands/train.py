@@ -17,53 +17,69 @@ _Opt = typer.Option
 
 
 def run_cmd(
-    backbone: Annotated[str, _Opt(help="Backbone name (bench list).")],
-    method: Annotated[str, _Opt(help="none | noisy-nodes | denoise-no-force | dens.")],
-    dataset: Annotated[str, _Opt(help="md17 | rmd17 | ase | oc20 | oc22.")],
+    backbone: Annotated[str | None, _Opt(help="Backbone name (bench list).")] = None,
+    method: Annotated[str | None, _Opt(
+        help="none | noisy-nodes | denoise-no-force | dens.")] = None,
+    dataset: Annotated[str | None, _Opt(help="md17 | rmd17 | ase | oc20 | oc22.")] = None,
+    config: Annotated[Path | None, _Opt(
+        help="A run config file (YAML, the shape of a run's config.yaml); options and --set "
+             "go on top.")] = None,
     molecule: Annotated[str | None, _Opt(help="MD17/rMD17 molecule, e.g. aspirin.")] = None,
     labels: Annotated[str | None, _Opt(help="rMD17 labels: original | revised.")] = None,
     data_root: Annotated[Path | None, _Opt(help="Folder with one folder per dataset.")] = None,
     path: Annotated[Path | None, _Opt(help="A data file or folder (ase, LMDB).")] = None,
-    preset: Annotated[str, _Opt(help="Backbone preset and training scale.")] = "ci",
-    profile: Annotated[str, _Opt(help="paper-v1 | released.")] = "paper-v1",
-    seed: Annotated[int, _Opt(help="Seed of init, data order, corruption.")] = 0,
+    preset: Annotated[str | None, _Opt(
+        help="Backbone preset and training scale [default: ci].")] = None,
+    profile: Annotated[str | None, _Opt(help="paper-v1 | released [default: paper-v1].")] = None,
+    seed: Annotated[int | None, _Opt(
+        help="Seed of init, data order, corruption [default: 0].")] = None,
     epochs: Annotated[int | None, _Opt(help="Train this many epochs.")] = None,
     max_steps: Annotated[int | None, _Opt(help="Train this many optimiser steps.")] = None,
-    device: Annotated[str, _Opt(help="cpu | cuda.")] = "cpu",
-    results: Annotated[Path, _Opt(help="Results folder.")] = Path("results"),
+    device: Annotated[str | None, _Opt(help="cpu | cuda [default: cpu].")] = None,
+    results: Annotated[Path | None, _Opt(help="Results folder [default: results].")] = None,
     run_id: Annotated[str | None, _Opt(help="Run directory name (default: derived).")] = None,
     resume: Annotated[bool, _Opt("--resume", help="Continue an existing run.")] = False,
     overrides: Annotated[list[str] | None, _Opt("--set", help="Dotted key=value.")] = None,
+    log: Annotated[str | None, _Opt(
+        "--log", help="Extra log outputs beside log.jsonl: csv, tensorboard, wandb "
+                      "(comma-separated).")] = None,
     dist_backend: Annotated[str | None, _Opt(
         help="Under torchrun: process-group backend nccl | gloo (default: nccl on cuda, "
              "gloo on cpu).")] = None,
 ) -> None:
     """Train one backbone x method on a dataset; the LAST stdout line is the run directory.
 
-    `torchrun --nproc_per_node G -m bench.cli run ...` trains one run on G processes with
-    DistributedDataParallel (train.batch_size per process); rank 0 alone prints and writes.
+    Progress and a start-up summary go to stderr (a bar on a terminal, plain lines in batch
+    jobs). `torchrun --nproc_per_node G -m bench.cli run ...` trains one run on G processes
+    with DistributedDataParallel (train.batch_size per process); rank 0 alone prints and
+    writes.
     """
-    from bench.config import resolve_config
+    from bench.config_file import read_config_file, resolve_with_file
     from bench.data.paths import default_data_root
     from bench.records import read_record
     from bench.train.distributed import is_main_process
     from bench.train.run import run_training
+    from bench.train.sinks import check_sinks
 
     if epochs is not None and max_steps is not None:
         raise ConfigError("--epochs and --max-steps are mutually exclusive")
+    sinks = check_sinks([x.strip() for x in log.split(",") if x.strip()] if log else [])
+    file_cfg = read_config_file(config) if config is not None else {}
+    if data_root is None and (file_cfg.get("data") or {}).get("data_root") is None:
+        data_root = default_data_root()
     options = {
         "data.molecule": molecule, "data.labels": labels, "data.path": path, "seed": seed,
-        "data.data_root": str(data_root or default_data_root()), "device": device,
-        "results": str(results), "run_id": run_id,
+        "data.data_root": data_root, "device": device, "results": results, "run_id": run_id,
     }
     cli = {k: str(v) if isinstance(v, Path) else v for k, v in options.items() if v is not None}
     if epochs is not None:
         cli |= {"train.epochs": epochs, "train.max_steps": None}
     if max_steps is not None:
         cli["train.max_steps"] = max_steps
-    cfg = resolve_config(backbone, method, dataset, preset, profile, cli, overrides or [])
+    cfg = resolve_with_file(file_cfg, backbone, method, dataset, preset, profile, cli,
+                            overrides or [])
     run_dir = run_training(cfg, command=shlex.join(["bench", *sys.argv[1:]]), resume=resume,
-                           backend=dist_backend)
+                           backend=dist_backend, log_sinks=sinks)
     record = read_record(run_dir)
     if not is_main_process():
         raise typer.Exit(0 if record.status == "done" else 1)
@@ -78,18 +94,34 @@ def run_cmd(
 
 
 def eval_cmd(
-    run: Annotated[Path, _Opt(help="A finished run directory.")],
-    split: Annotated[str, _Opt(help="train | val | test.")] = "test",
+    run: Annotated[Path, _Opt(help="A finished run directory, or a bench export model file.")],
+    split: Annotated[str, _Opt(help="train | val | test (without --path).")] = "test",
+    path: Annotated[Path | None, _Opt(
+        help="Evaluate on this file instead (extxyz, .traj, ASE db, npz).")] = None,
+    output: Annotated[Path | None, _Opt(help="--path: write predictions here (extxyz).")] = None,
     data_root: Annotated[Path | None, _Opt(help="Data root (default: the run's).")] = None,
     device: Annotated[str, _Opt(help="cpu | cuda.")] = "cpu",
     as_json: Annotated[bool, _Opt("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Re-evaluate a finished run's final weights (no noise, no force encoding)."""
+    """Re-evaluate a run's final weights (no noise, no force encoding) on one of its splits,
+    or on any labelled file with --path; predictions go to RUN/predictions.npz."""
     from bench.eval import SPLITS, evaluate_run
 
-    if split not in SPLITS:
+    if path is not None:
+        from bench.eval_file import evaluate_file
+
+        result = evaluate_file(run, path, output, device)
+    elif output is not None:
+        raise ConfigError("--output goes with --path FILE")
+    elif split not in SPLITS:
         raise ConfigError(f"--split must be one of {SPLITS}, got {split!r}")
-    result = evaluate_run(run, split, None if data_root is None else str(data_root), device)
+    elif not run.exists():
+        raise ConfigError(f"{run}: no such run directory")
+    elif not run.is_dir():
+        raise ConfigError(f"{run}: --split needs a run directory (a model file has no data; "
+                          "give --path FILE)")
+    else:
+        result = evaluate_run(run, split, None if data_root is None else str(data_root), device)
     if as_json:
         typer.echo(json.dumps(result, indent=2, sort_keys=True))
         return
@@ -97,9 +129,23 @@ def eval_cmd(
         typer.echo(f"{key}: {value}")
     for name, metrics in result.get("subsplits", {}).items():
         typer.echo(f"{name}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+    for written in result.get("written", []):
+        typer.echo(f"wrote {written}")
+
+
+def export_cmd(
+    run: Annotated[Path, _Opt(help="A finished run directory.")],
+    output: Annotated[Path, _Opt(help="The model file to write (e.g. model.pt).")],
+) -> None:
+    """Write one self-contained model file (config, normalisation, weights, version) that
+    `bench eval --run FILE` and bench.calculator.DensBenchCalculator load on their own."""
+    from bench.export import export_run
+
+    typer.echo(export_run(run, output))
 
 
 def register(app: typer.Typer) -> None:
-    """Add `run` and `eval` to ``app``."""
+    """Add `run`, `eval` and `export` to ``app``."""
     app.command("run")(run_cmd)
     app.command("eval")(eval_cmd)
+    app.command("export")(export_cmd)

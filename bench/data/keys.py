@@ -28,6 +28,9 @@ NOISE_ATOMS = "noise_atoms"  #: bool [N]; atoms whose predicted noise is a train
 FORCE_ATOMS = "force_atoms"  #: bool [N]; atoms whose predicted force is a training target (set
 #: by the training step from the method's force mask). A direct-force backbone may compute
 #: ``forces`` only for these atoms and return zeros elsewhere; the key absent means every atom.
+STRAIN = "strain"  #: float [B, 3, 3]; a zero displacement gradient the edge vectors are
+#: deformed by, ``edge_vec @ (I + strain)``, so that dE/dstrain / volume is the stress (set only
+#: by the ASE calculator; absent everywhere else).
 
 # Graph fields, built by bench.data.graphs from pos (never stored in a batch by a method).
 EDGE_INDEX = "edge_index"  #: long [2, E]; row 0 source j (neighbour), row 1 target i (centre)

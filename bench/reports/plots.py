@@ -1,13 +1,18 @@
-"""Figures from run directories (matplotlib, no display needed; written atomically as PNG).
+"""Figures from run directories (matplotlib, no display needed; written atomically).
 
-- ``learning-curves``: validation force MAE (failing that, train force MAE or loss) vs epoch
-  from each run's ``log.jsonl``; one line per run, coloured by method.
-- ``parity``: predicted vs true force components from ``predictions.npz`` in a run directory:
-  ``forces_pred`` and ``forces_true``, float arrays [N, 3] in eV/Angstrom over the test atoms
-  (written by the evaluation; optional ``energy_pred``/``energy_true`` [B] in eV are not used).
+The output's extension picks the format: ``.png`` (300 dpi), ``.pdf`` or ``.svg``. Lines and
+points are labelled by backbone and method (colour: method; line style: backbone).
+
+- ``learning-curves``: validation force MAE (meV/Angstrom) vs epoch from each run's
+  ``log.jsonl`` (the lines the training loop logs with ``"split": "val"``; the total loss is
+  not plotted: for DeNS it includes the noise term).
+- ``parity``: predicted vs true force components (eV/Angstrom), one panel per method, from
+  ``predictions.npz`` in each run directory (written by ``bench eval``, bench.eval_file):
+  ``forces_pred`` and ``forces_true`` [N, 3]; with ``free`` [N] only free atoms are drawn.
 - ``sample-efficiency``: test force MAE (meV/Angstrom, mean ± std over seeds) vs number of
-  training structures (``RunRecord.scale["n_train"]``, else ``data.n_train``), one line per
-  backbone, method, dataset and molecule; log-log axes.
+  training structures (``RunRecord.scale["n_train"]``, else ``data.n_train``); one line per
+  backbone, method, dataset, molecule and step budget (runs with the same number of
+  optimiser steps; runs that recorded none are grouped by epochs); log-log axes.
 """
 
 from __future__ import annotations
@@ -22,32 +27,52 @@ from matplotlib.figure import Figure
 
 from bench.errors import ConfigError, DataError
 from bench.io import write_bytes_atomic
+from bench.records import PREDICTIONS_FILE
 from bench.reports.runs import MISSING, Run, iter_log
 
 PLOTS = ("learning-curves", "parity", "sample-efficiency")
-PREDICTIONS_FILE = "predictions.npz"
-#: log.jsonl keys tried in order, as ``<split>/<name>`` for lines with a ``split`` field (the
-#: training loop logs ``{"step", "epoch", "split": "train" | "val", <name>: value, ...}``);
-#: the first one any run logs is plotted for every run that logs it
-CURVE_KEYS = ("val/force_mae_mev_per_a", "train/force_mae_mev_per_a", "train/loss")
+FORMATS = ("png", "pdf", "svg")
+PNG_DPI = 300  # raster resolution (PNG); PDF and SVG are vector
+#: the learning-curve value, as ``<split>/<name>`` (the training loop logs
+#: ``{"step", "epoch", "split": "train" | "val", <name>: value, ...}``)
+CURVE_KEY = "val/force_mae_mev_per_a"
 METHOD_COLORS = {"none": "C0", "noisy-nodes": "C1", "denoise-no-force": "C2", "dens": "C3"}
+BACKBONE_STYLES = {"equiformer": "-", "equiformer-v2": "--", "escn": "-.", "segnn": ":",
+                   "schnet": (0, (5, 1, 1, 1))}
+BACKBONE_MARKERS = {"equiformer": "o", "equiformer-v2": "s", "escn": "^", "segnn": "D",
+                    "schnet": "v"}
 
 
 def make_plot(kind: str, runs: list[Run], output: str | Path) -> Path:
-    """Draw plot ``kind`` (one of PLOTS) of ``runs`` into the PNG file ``output``."""
+    """Draw plot ``kind`` (one of PLOTS) of ``runs`` into ``output`` (.png, .pdf or .svg)."""
     if kind not in PLOTS:
         raise ConfigError(f"unknown plot {kind!r}; known: {', '.join(PLOTS)}")
+    fmt = Path(output).suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise ConfigError(f"--output {output}: unknown figure format {fmt!r}; use "
+                          f"{', '.join('.' + f for f in FORMATS)}")
     draw = {"learning-curves": learning_curves, "parity": parity,
             "sample-efficiency": sample_efficiency}[kind]
     fig = draw(runs)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    fig.savefig(buf, format=fmt, dpi=PNG_DPI, bbox_inches="tight")
     return write_bytes_atomic(output, buf.getvalue())
 
 
 def _method(run: Run) -> str:
     value = run.value("method")
     return "?" if value is MISSING else str(value)
+
+
+def _backbone(run: Run) -> str:
+    value = run.value("backbone")
+    return "?" if value is MISSING else str(value)
+
+
+def _style(run: Run) -> dict:
+    """Colour by method, line style by backbone."""
+    return {"color": METHOD_COLORS.get(_method(run)),
+            "linestyle": BACKBONE_STYLES.get(_backbone(run), "-")}
 
 
 def _by_split(line: dict) -> dict:
@@ -60,46 +85,62 @@ def _by_split(line: dict) -> dict:
 
 
 def learning_curves(runs: list[Run]) -> Figure:
-    """Force MAE (or loss) vs epoch (or step) of every run with a ``log.jsonl``."""
-    logs = {run.name: (run, [_by_split(line) for line in iter_log(run)]) for run in runs}
-    key = next((k for k in CURVE_KEYS for _, lines in logs.values()
-                if any(k in line for line in lines)), None)
-    if key is None:
-        raise DataError(None, None, f"no run has a log.jsonl with any of {', '.join(CURVE_KEYS)}")
+    """Validation force MAE vs epoch of every run whose ``log.jsonl`` has validation lines."""
+    curves = []
+    for run in sorted(runs, key=lambda r: r.name):
+        points = [line for line in map(_by_split, iter_log(run)) if CURVE_KEY in line]
+        if points:
+            curves.append((run, points))
+    if not curves:
+        raise DataError(None, None, f"no run has a log.jsonl with validation force MAE "
+                        f"({CURVE_KEY}; bench run logs it every train.val_every_epochs)")
     fig = Figure(figsize=(7, 4.5))
     ax = fig.subplots()
-    xlabel = "epoch"
-    for name, (run, lines) in sorted(logs.items()):
-        points = [line for line in lines if key in line]
-        if not points:
-            continue
-        xlabel = "epoch" if all("epoch" in p for p in points) else "step"
-        ax.plot([p[xlabel] for p in points], [p[key] for p in points], marker="o",
-                color=METHOD_COLORS.get(_method(run)), label=f"{name} ({_method(run)})")
-    ax.set(xlabel=xlabel, ylabel=key, title="Learning curves")
-    ax.legend(fontsize=7)
+    for run, points in curves:
+        x = "epoch" if all("epoch" in p for p in points) else "step"
+        ax.plot([p[x] for p in points], [p[CURVE_KEY] for p in points], marker="o", ms=3,
+                label=f"{_backbone(run)} / {_method(run)} ({run.name})", **_style(run))
+    ax.set(xlabel="epoch", ylabel="validation force MAE (meV/Å)", title="Learning curves")
+    _legend_beside(ax)
     return fig
 
 
 def parity(runs: list[Run]) -> Figure:
-    """Predicted vs true force components of every run with ``predictions.npz``."""
+    """Predicted vs true force components, one panel per method, of every run with
+    ``predictions.npz``."""
     found = [(run, _predictions(run)) for run in runs if (run.run_dir / PREDICTIONS_FILE).is_file()]
     if not found:
         raise DataError(None, None, f"no run has {PREDICTIONS_FILE} (forces_pred, forces_true "
-                        "[N, 3] eV/Angstrom, written by the evaluation)")
-    fig = Figure(figsize=(5, 5))
-    ax = fig.subplots()
+                        "[N, 3] eV/Angstrom; bench eval --run RUN writes it)")
+    methods = sorted({_method(run) for run, _ in found}, key=_method_order)
+    fig = Figure(figsize=(4.2 * len(methods), 4.4))
+    axes = fig.subplots(1, len(methods), squeeze=False, sharex=True, sharey=True)[0]
     low = min(float(true.min()) for _, (_, true) in found)
     high = max(float(true.max()) for _, (_, true) in found)
-    ax.plot([low, high], [low, high], color="k", lw=0.8)
-    for run, (pred, true) in found:
-        mae = float(np.abs(pred - true).mean()) * 1000.0
-        ax.scatter(true.ravel(), pred.ravel(), s=4, alpha=0.5,
-                   color=METHOD_COLORS.get(_method(run)),
-                   label=f"{run.name} ({_method(run)}), component MAE {mae:.1f} meV/Å")
-    ax.set(xlabel="true force component (eV/Å)", ylabel="predicted (eV/Å)", title="Force parity")
-    ax.legend(fontsize=7)
+    for ax, method in zip(axes, methods, strict=True):
+        ax.plot([low, high], [low, high], color="k", lw=0.8)
+        for run, (pred, true) in found:
+            if _method(run) != method:
+                continue
+            mae = float(np.abs(pred - true).mean()) * 1000.0
+            ax.scatter(true.ravel(), pred.ravel(), s=4, alpha=0.5, color=METHOD_COLORS.get(
+                method), marker=BACKBONE_MARKERS.get(_backbone(run), "o"),
+                label=f"{_backbone(run)}, MAE {mae:.1f} meV/Å\n{run.name}")
+        ax.set(title=method, xlabel="true force component (eV/Å)", aspect="equal")
+        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.16),
+                  borderaxespad=0.0)
+    axes[0].set_ylabel("predicted force component (eV/Å)")
     return fig
+
+
+def _legend_beside(ax) -> None:
+    """The legend right of the axes, so it never hides a point."""
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+
+
+def _method_order(name: str) -> tuple[int, str]:
+    order = list(METHOD_COLORS)
+    return (order.index(name) if name in order else len(order), name)
 
 
 def _predictions(run: Run) -> tuple[np.ndarray, np.ndarray]:
@@ -110,23 +151,29 @@ def _predictions(run: Run) -> tuple[np.ndarray, np.ndarray]:
             if key not in data:
                 raise DataError(path, key, "missing array")
             arrays.append(np.asarray(data[key], dtype=float))
+        free = np.asarray(data["free"], dtype=bool) if "free" in data else None
     pred, true = arrays
     if pred.shape != true.shape or pred.ndim != 2 or pred.shape[1] != 3:
         raise DataError(path, "forces_pred", f"expected two [N, 3] arrays, got {pred.shape} "
                         f"and {true.shape}")
+    if free is not None and free.shape == (len(pred),):
+        pred, true = pred[free], true[free]
     return pred, true
 
 
 def sample_efficiency(runs: list[Run]) -> Figure:
     """Test force MAE vs number of training structures; runs that differ in anything but
-    n_train and seed (backbone, method, data, lmax, variant, preset, epochs) are separate lines."""
+    n_train and seed (backbone, method, data, lmax, variant, preset, step budget) are
+    separate lines."""
     curves: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    styles: dict[str, Run] = {}
     for run in runs:
         n_train = run.record.scale.get("n_train", run.value("n_train"))
         mae = run.metric("test", "force_mae_mev_per_a")
         if n_train in (None, MISSING) or mae is None:
             continue
         curves[_curve_label(run)][int(n_train)].append(mae)
+        styles[_curve_label(run)] = run
     if not curves:
         raise DataError(None, None, "no run records both n_train and a test force MAE")
     fig = Figure(figsize=(6, 4.5))
@@ -135,22 +182,29 @@ def sample_efficiency(runs: list[Run]) -> Figure:
         sizes = sorted(points)
         means = [statistics.fmean(points[n]) for n in sizes]
         stds = [statistics.stdev(points[n]) if len(points[n]) > 1 else 0.0 for n in sizes]
-        ax.errorbar(sizes, means, yerr=stds, marker="o", capsize=3, label=label)
+        run = styles[label]
+        ax.errorbar(sizes, means, yerr=stds, marker="o", capsize=3, label=label, **_style(run))
     ax.set(xscale="log", yscale="log", xlabel="training structures",
            ylabel="test force MAE (meV/Å)", title="Sample efficiency")
-    ax.legend(fontsize=7)
+    _legend_beside(ax)
     return fig
 
 
 def _curve_label(run: Run) -> str:
-    """``backbone / method / dataset / molecule (lmax L, variant V) [preset P, E epochs]``."""
+    """``backbone / method (dataset molecule, lmax L, variant V), B steps [preset P]``."""
     def known(key: str) -> bool:
         return run.value(key) not in (None, MISSING)
 
-    label = " / ".join(str(run.value(k)) for k in ("backbone", "method", "dataset", "molecule")
-                       if known(k))
-    extra = [f"{k} {run.value(k)}" for k in ("lmax", "variant") if known(k)]
+    data = " ".join(str(run.value(k)) for k in ("dataset", "molecule") if known(k))
+    extra = [data] + [f"{k} {run.value(k)}" for k in ("lmax", "variant") if known(k)]
     scale = run.record.scale
-    return (label + (f" ({', '.join(extra)})" if extra else "")
-            + f" [preset {scale.get('preset', run.value('preset'))}, "
-            + f"{scale.get('epochs', run.value('epochs'))} epochs]")
+    return (f"{_backbone(run)} / {_method(run)} ({', '.join(extra)}), {_budget(run)} "
+            f"[preset {scale.get('preset', run.value('preset'))}]")
+
+
+def _budget(run: Run) -> str:
+    """The run's step budget: optimiser steps taken (else max_steps); epochs when unknown."""
+    steps = run.record.steps or run.record.scale.get("steps") or run.value("max_steps")
+    if steps not in (None, MISSING):
+        return f"{int(steps)} steps"
+    return f"{run.record.scale.get('epochs', run.value('epochs'))} epochs"

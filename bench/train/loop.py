@@ -9,6 +9,7 @@ slice of the global batch through the DDP wrapper; only rank 0 validates and wri
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import time
@@ -18,23 +19,26 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 from torch_geometric.data import Data
 
 from bench.config import TrainConfig
 from bench.errors import ConfigError
-from bench.io import write_text_atomic
+from bench.io import write_bytes_atomic, write_text_atomic
+from bench.progress import ProgressDisplay, format_seconds
 from bench.train.batches import EpochBatches, corruption_generator
 from bench.train.checkpoint import load_latest, save_checkpoint
 from bench.train.compiled import compile_backbone
 from bench.train.distributed import World
 from bench.train.ema import EMA
 from bench.train.optim import build_optimizer
-from bench.train.schedule import WarmupCosine
+from bench.train.schedule import WarmupCosine, fit_warmup
+from bench.train.sinks import open_sinks
 from bench.train.step import train_step
 from methods.base import Method
+
+#: the evaluation weights with the lowest validation force MAE so far, under checkpoints/
+BEST_FILE = "best.pt"
 
 
 class Trainer:
@@ -49,8 +53,13 @@ class Trainer:
         run_dir: where ``log.jsonl`` and ``checkpoints/`` go (None: no files).
         validate: called at epoch ends every ``cfg.val_every_epochs`` epochs (with EMA
             weights when EMA is on; rank 0 only); returns metrics logged with
-            ``"split": "val"``.
+            ``"split": "val"``. The weights with the lowest validation
+            ``force_mae_mev_per_a`` so far are kept in ``checkpoints/best.pt``.
         world: the data-parallel world (default: one process); ``cfg.batch_size`` is per rank.
+        sinks: extra log outputs (bench.train.sinks names: csv, tensorboard, wandb).
+
+    Progress goes to stderr (bench.progress): a bar on a terminal, otherwise one plain line
+    per logged step (step, epoch, lr, loss terms, structures/s, ETA).
     """
 
     def __init__(
@@ -65,8 +74,10 @@ class Trainer:
         run_dir: str | Path | None = None,
         validate: Callable[[], dict[str, Any]] | None = None,
         world: World | None = None,
+        sinks: tuple[str, ...] = (),
     ) -> None:
         self.model, self.method, self.cfg = model, method, cfg
+        self.sink_names = sinks
         if cfg.compile:
             compile_backbone(model)
         self.world = world or World()
@@ -79,14 +90,19 @@ class Trainer:
         self.total_steps = cfg.max_steps or cfg.epochs * self.steps_per_epoch
         self.optimizer = build_optimizer(model, cfg.lr, cfg.weight_decay, tuple(cfg.betas),
                                          cfg.adam_eps)
-        self.schedule = WarmupCosine(cfg.lr, cfg.warmup_lr, cfg.min_lr, cfg.warmup_epochs,
-                                     self.total_steps / self.steps_per_epoch,
-                                     self.steps_per_epoch, cfg.schedule_unit)
+        run_epochs = self.total_steps / self.steps_per_epoch
+        warmup, unit, self.schedule_note = fit_warmup(cfg.warmup_epochs, cfg.epochs, run_epochs,
+                                                      cfg.schedule_unit)
+        self.schedule = WarmupCosine(cfg.lr, cfg.warmup_lr, cfg.min_lr, warmup, run_epochs,
+                                     self.steps_per_epoch, unit)
         self.ema = EMA(model, cfg.ema_decay) if cfg.ema_decay else None
         self.generator = corruption_generator(seed, self.world.rank)
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.validate = validate
         self.step, self.train_time, self.samples = 0, 0.0, 0
+        self.best_val: float | None = None
+        self._sinks: list = []
+        self._display: ProgressDisplay | None = None
         self._window: dict[str, float] = {}
         self._window_n = 0
 
@@ -104,11 +120,19 @@ class Trainer:
         Raises:
             bench.train.step.NonFiniteLossError: on divergence (nothing is saved for that step).
         """
-        with _ProgressBar(self.total_steps, self.step, self.world.is_main) as bar:
-            while self.step < self.total_steps:
-                result = self.one_step()
-                bar(result["loss"], self.samples / max(self.train_time, 1e-9))
-                self._after_step(result)
+        if self.run_dir is not None and self.world.is_main:
+            self._sinks = open_sinks(self.sink_names, self.run_dir, self.run_dir.name, self.step)
+        display = ProgressDisplay("train", self.total_steps, self.step, self.world.is_main)
+        try:
+            with display as self._display:
+                while self.step < self.total_steps:
+                    result = self.one_step()
+                    rate = self.samples / max(self.train_time, 1e-9)
+                    display.update(1, f"loss {result['loss']:.4g}  {rate:.1f} structures/s")
+                    self._after_step(result)
+        finally:
+            for sink in self._sinks:
+                sink.close()
         self.save_checkpoint()
 
     def one_step(self) -> dict[str, float]:
@@ -144,17 +168,37 @@ class Trainer:
         epochs, into = divmod(self.step, self.steps_per_epoch)
         every = self.cfg.val_every_epochs
         if self.validate and self.world.is_main and every and into == 0 and epochs % every == 0:
-            with self.eval_weights():
-                metrics = self.validate()
-            self._log({"step": self.step, "epoch": self.epochs_done, "split": "val", **metrics})
+            self._validate()
         if self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0 and not last:
             self.save_checkpoint()
 
+    def _validate(self) -> None:
+        """Validation metrics (eval weights) logged; ``best.pt`` when force MAE improved."""
+        with self.eval_weights() as model:
+            metrics = self.validate()
+            mae = metrics.get("force_mae_mev_per_a")
+            best = mae is not None and (self.best_val is None or mae < self.best_val)
+            if best:
+                self.best_val = mae
+                self._save_best(model)
+        self._log({"step": self.step, "epoch": self.epochs_done, "split": "val", **metrics})
+
+    def _save_best(self, model: nn.Module) -> None:
+        if self.run_dir is None:
+            return
+        buffer = io.BytesIO()
+        torch.save(model.state_dict(), buffer)
+        write_bytes_atomic(self.run_dir / "checkpoints" / BEST_FILE, buffer.getvalue())
+
     def _log(self, entry: dict[str, Any]) -> None:
+        if self.world.is_main and self._display is not None:
+            self._display.line(_plain_line(entry, self.total_steps, self._display.eta_s()))
         if self.run_dir is None or not self.world.is_main:
             return
         with open(self.run_dir / "log.jsonl", "a") as fh:
             fh.write(json.dumps(entry) + "\n")
+        for sink in self._sinks:
+            sink.write(entry)
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -168,6 +212,7 @@ class Trainer:
             "ema": None if self.ema is None else self.ema.state_dict(),
             "world_size": self.world.size, "rng": self.world.gather(self._rng_state()),
             "log_window": {"sums": dict(self._window), "n": self._window_n},
+            "best_val": self.best_val,
         }
 
     def _rng_state(self) -> dict[str, Any]:
@@ -200,6 +245,7 @@ class Trainer:
         random.setstate(_as_python_state(rng["python_rng"]))
         self._window = dict(state["log_window"]["sums"])
         self._window_n = int(state["log_window"]["n"])
+        self.best_val = state["best_val"]
 
     def save_checkpoint(self) -> Path | None:
         """Write a checkpoint (rank 0; every rank contributes its random state and waits until
@@ -250,27 +296,14 @@ def _truncate_log(path: Path, step: int) -> None:
     write_text_atomic(path, "".join(ln + "\n" for ln in kept))
 
 
-class _ProgressBar:
-    """A rich progress bar on stderr (loss, structures/s); silent when stderr is not a TTY or
-    when ``show`` is False (ranks other than 0)."""
-
-    def __init__(self, total: int, completed: int, show: bool = True) -> None:
-        console = Console(stderr=True)
-        self.progress = Progress(
-            TextColumn("train"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
-            console=console, disable=not (show and console.is_terminal),
-        )
-        self.task = self.progress.add_task("train", total=total, completed=completed, info="")
-
-    def __enter__(self) -> Callable[[float, float], None]:
-        self.progress.start()
-
-        def update(loss: float, rate: float) -> None:
-            info = f"loss {loss:.4g}  {rate:.1f} structures/s"
-            self.progress.update(self.task, advance=1, info=info)
-
-        return update
-
-    def __exit__(self, *exc) -> None:
-        self.progress.stop()
+def _plain_line(entry: dict[str, Any], total: int, eta: float | None) -> str:
+    """One log entry as a plain progress line: ``step 10/360 epoch 0.08 lr 1e-05 loss 1.2
+    ... 14.2 structures/s ETA 4m10s`` (validation lines: ``val ...`` with its metrics)."""
+    skip = {"step", "epoch", "split", "structures_per_s", "train_time_s"}
+    values = " ".join(f"{k} {v:.4g}" for k, v in entry.items()
+                      if k not in skip and isinstance(v, int | float))
+    head = f"step {entry['step']}/{total} epoch {entry['epoch']:.2f}"
+    if entry.get("split") != "train":
+        return f"{head} {entry.get('split')} {values}"
+    return (f"{head} {values} {entry['structures_per_s']:.1f} structures/s "
+            f"ETA {format_seconds(eta)}")

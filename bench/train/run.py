@@ -32,6 +32,7 @@ from bench.io import (
     write_text_atomic,
     write_yaml_atomic,
 )
+from bench.progress import say
 from bench.records import (
     CHECKPOINT_DIR,
     COMMAND_FILE,
@@ -55,7 +56,9 @@ from bench.train.setup import (
     normalization,
     to_data_list,
 )
+from bench.train.sinks import check_sinks
 from bench.train.step import NonFiniteLossError
+from bench.train.summary import startup_lines
 
 
 def default_run_id(cfg: RunConfig) -> str:
@@ -73,23 +76,25 @@ def default_run_id(cfg: RunConfig) -> str:
 
 
 def run_training(cfg: RunConfig, command: str = "", resume: bool = False,
-                 backend: str | None = None) -> Path:
+                 backend: str | None = None, log_sinks: tuple[str, ...] = ()) -> Path:
     """Train, evaluate (val and test) and record one run; returns its directory.
 
     With ``resume``: an existing run of the same config continues from its newest checkpoint
     (a finished one is returned as is). Without it, an existing run directory is an error.
     A diverging run is recorded as ``failed: non-finite loss at step N`` and returned.
     Under torchrun the process group uses ``backend`` (default nccl on CUDA, gloo on CPU);
-    every rank returns once the record is final.
+    every rank returns once the record is final. ``log_sinks``: extra copies of log.jsonl
+    (bench.train.sinks). Rank 0 prints a start-up summary and progress on stderr.
     """
     check_device(cfg.device)
     if cfg.run_id is None:
         cfg.run_id = default_run_id(cfg)
     with process_group(cfg.device, backend) as world:
-        return _run(cfg, command, resume, world)
+        return _run(cfg, command, resume, world, check_sinks(log_sinks))
 
 
-def _run(cfg: RunConfig, command: str, resume: bool, world: World) -> Path:
+def _run(cfg: RunConfig, command: str, resume: bool, world: World,
+         log_sinks: tuple[str, ...] = ()) -> Path:
     run_dir = Path(cfg.results) / cfg.run_id
     previous = _check_existing(run_dir, cfg, resume)
     world.barrier()  # every rank has read the old record before rank 0 replaces it
@@ -110,7 +115,8 @@ def _run(cfg: RunConfig, command: str, resume: bool, world: World) -> Path:
         record.write(run_dir)
     _seed_rank(cfg.seed, world.rank)
     try:
-        _train_and_evaluate(cfg, run_dir, record, model, method, split, norm, resume, world)
+        _train_and_evaluate(cfg, run_dir, record, model, method, split, norm, resume, world,
+                            log_sinks)
     except NonFiniteLossError as exc:
         if world.is_main:
             _fail(record, run_dir, f"non-finite loss at step {exc.step}")
@@ -131,15 +137,18 @@ def _seed_rank(seed: int, rank: int) -> None:
 
 
 def _train_and_evaluate(cfg, run_dir, record, model, method, split, norm, resume,
-                        world: World) -> None:
+                        world: World, log_sinks: tuple[str, ...] = ()) -> None:
     dev = torch.device(cfg.device)
     val = to_data_list(split.val, cfg.dtype)
     trainer = Trainer(
         model, method, to_data_list(split.train, cfg.dtype), cfg.train, cfg.seed,
         norm["energy_std"], norm["force_std"], run_dir,
         validate=lambda: evaluate(model, val, cfg.train.eval_batch_size, dev, split.periodic),
-        world=world,
+        world=world, sinks=log_sinks,
     )
+    if world.is_main:
+        for line in startup_lines(cfg, split, norm, record.params, trainer, world.size):
+            say(line)
     if resume:
         trainer.resume()
     trainer.fit()

@@ -58,3 +58,32 @@ class WarmupCosine:
 
     def load_state_dict(self, state: dict) -> None:
         self.last_step = int(state["last_step"])
+
+
+def fit_warmup(warmup: float, configured_epochs: int | None, run_epochs: float,
+               unit: str) -> tuple[float, str, str | None]:
+    """``(warmup, unit, warning)``: the warm-up (epochs) and schedule unit a run of
+    ``run_epochs`` uses, and a warning when they had to change.
+
+    A warm-up that fits (``warmup < run_epochs``) is kept. One that does not, because
+    ``train.max_steps`` stops the run before the ``configured_epochs`` the schedule was
+    written for (the paper's MD17 warm-up is 10 of 1500 epochs), keeps its share of the
+    configured schedule (``warmup * run_epochs / configured_epochs``) and is stepped per
+    optimiser step (``unit="step"``: a sub-epoch warm-up evaluated per epoch would never run).
+
+    Raises:
+        ConfigError: the warm-up is longer than the configured schedule itself.
+    """
+    from bench.errors import ConfigError
+
+    if warmup < run_epochs:
+        return warmup, unit, None
+    if configured_epochs is None or warmup >= configured_epochs:
+        raise ConfigError(f"train.warmup_epochs {warmup:g} does not fit a run of "
+                          f"{run_epochs:.4g} epochs (train.epochs {configured_epochs}); "
+                          f"set a shorter train.warmup_epochs")
+    fitted = warmup * run_epochs / configured_epochs
+    note = (f"train.warmup_epochs {warmup:g} does not fit a run of {run_epochs:.4g} epochs "
+            f"(train.max_steps); warm-up rescaled to {fitted:.3g} epochs, its share "
+            f"{warmup:g}/{configured_epochs} of the configured schedule, stepped per step")
+    return fitted, "step", note

@@ -34,7 +34,7 @@ def _argv(results: Path, *extra: str) -> list[str]:
 def _train_log(run_dir: Path) -> list[dict]:
     lines = [json.loads(x) for x in (run_dir / "log.jsonl").read_text().splitlines()]
     return [{k: v for k, v in d.items() if k not in ("structures_per_s", "train_time_s")}
-            for d in lines]
+            for d in lines if d["split"] == "train"]
 
 
 def _kill_after_first_checkpoint(results: Path, argv: list[str] | None = None) -> None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from bench.config import RunConfig
@@ -47,11 +48,17 @@ def test_run_records_everything_and_eval_reproduces_it(tmp_path):
     assert record["hardware"]["device"] == "cpu"
     assert record["scale"]["preset"] == "ci" and record["scale"]["paper_scale"] is False
     logged = [json.loads(x) for x in (run_dir / "log.jsonl").read_text().splitlines()]
-    assert [x["step"] for x in logged] == [1, 2, 3, 4]
+    assert [x["step"] for x in logged if x["split"] == "train"] == [1, 2, 3, 4]
+    assert [x["step"] for x in logged if x["split"] == "val"] == [2, 4]  # every epoch end
+    assert (run_dir / "checkpoints" / "best.pt").is_file()
+    assert "train step 4/4" in proc.stderr and "data: train 8, val 8" in proc.stderr
 
     again = _bench("eval", "--run", str(run_dir), "--json")
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["metrics"] == record["metrics"]["test"]
+    with np.load(run_dir / "predictions.npz") as p:  # what bench report --plot parity reads
+        assert p["energy_pred"].shape == (record["metrics"]["test"]["n_structures"],)
+        assert p["forces_pred"].shape == p["forces_true"].shape == (len(p["z"]), 3)
 
     clash = _bench(*RUN, "--results", str(tmp_path))
     assert clash.returncode == 2 and "--resume" in clash.stderr

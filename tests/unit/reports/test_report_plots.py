@@ -48,3 +48,63 @@ def test_plot_errors(runs, tmp_path):
     no_logs = [r for r in runs if not (r.run_dir / "log.jsonl").exists()]
     with pytest.raises(DataError, match="log.jsonl"):
         make_plot("learning-curves", no_logs, tmp_path / "p.png")
+
+
+def test_the_extension_picks_the_format_and_png_is_300_dpi(runs, tmp_path):
+    pdf = make_plot("sample-efficiency", runs, tmp_path / "se.pdf")
+    svg = make_plot("sample-efficiency", runs, tmp_path / "se.svg")
+    png = make_plot("sample-efficiency", runs, tmp_path / "se.png")
+    assert pdf.read_bytes().startswith(b"%PDF") and b"<svg" in svg.read_bytes()[:400]
+    data = png.read_bytes()
+    at = data.index(b"pHYs")
+    assert int.from_bytes(data[at + 4:at + 8], "big") * 0.0254 == pytest.approx(300, abs=1)
+    with pytest.raises(ConfigError, match="unknown figure format 'jpg'"):
+        make_plot("sample-efficiency", runs, tmp_path / "se.jpg")
+
+
+def test_learning_curves_are_validation_force_mae_by_backbone_and_method(runs):
+    from bench.reports.plots import learning_curves
+    from bench.reports.runs import iter_log
+
+    ax = learning_curves(runs).axes[0]
+    assert ax.get_ylabel() == "validation force MAE (meV/Å)"
+    with_val = {r.name: r for r in runs
+                if any(line.get("split") == "val" for line in iter_log(r))}
+    lines = ax.get_lines()
+    assert len(lines) == len(with_val) == 3
+    for line in lines:
+        name = line.get_label().split("(")[-1].rstrip(")")
+        assert line.get_label().startswith("equiformer / ")
+        val = [x["force_mae_mev_per_a"] for x in iter_log(with_val[name]) if x["split"] == "val"]
+        assert list(line.get_ydata()) == val
+
+
+def test_parity_draws_one_panel_per_method(results_dir, tmp_path):
+    from bench.reports.plots import parity
+
+    root = tmp_path / "results"
+    shutil.copytree(results_dir / "ci", root / "ci")
+    true = np.random.default_rng(1).normal(size=(12, 3))
+    for name in ("dens-aspirin", "none-aspirin"):
+        np.savez(root / "ci" / name / PREDICTIONS_FILE, forces_true=true, forces_pred=true,
+                 free=np.arange(12) > 1)
+    fig = parity(load_runs(root))
+    assert [ax.get_title() for ax in fig.axes] == ["none", "dens"]
+    assert all(len(ax.collections[0].get_offsets()) == 10 * 3 for ax in fig.axes)  # free only
+
+
+def test_sample_efficiency_separates_step_budgets(runs):
+    import dataclasses
+
+    from bench.reports.plots import sample_efficiency
+
+    schnet = [r for r in runs if r.name.startswith("schnet/") and "none" in r.name]
+    assert len(schnet) == 2  # n_train 16 and 64, one line when the budget is the same
+    def with_steps(run, steps):
+        return dataclasses.replace(run, record=dataclasses.replace(run.record, steps=steps))
+
+    same = sample_efficiency([with_steps(r, 100) for r in schnet]).axes[0]
+    assert [t.get_text() for t in same.get_legend().get_texts()] == [
+        "schnet / none (md17 ethanol), 100 steps [preset ci]"]
+    split = sample_efficiency([with_steps(schnet[0], 100), with_steps(schnet[1], 400)]).axes[0]
+    assert len(split.get_legend().get_texts()) == 2

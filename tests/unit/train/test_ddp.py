@@ -44,7 +44,7 @@ SMALL = ("data.max_structures=8", "train.max_steps=4", "train.lr=5e-3",
 def _log(run_dir) -> list[dict]:
     lines = [json.loads(x) for x in (run_dir / "log.jsonl").read_text().splitlines()]
     return [{k: v for k, v in d.items() if k not in ("structures_per_s", "train_time_s")}
-            for d in lines]
+            for d in lines if d["split"] == "train"]
 
 
 def _drop_norm(entry: dict) -> dict:

@@ -51,7 +51,7 @@ def _interrupt_at(monkeypatch, at_step: int) -> None:
 def _log(run_dir) -> list[dict]:
     lines = [json.loads(x) for x in (run_dir / "log.jsonl").read_text().splitlines()]
     return [{k: v for k, v in d.items() if k not in ("structures_per_s", "train_time_s")}
-            for d in lines]
+            for d in lines if d["split"] == "train"]
 
 
 def test_results_under_a_regular_file_fail_before_training(tmp_path, no_training):

@@ -23,7 +23,7 @@ OVERRIDES = ("data.max_structures=8", "train.batch_size=2", "train.epochs=3",
 def _train_losses(run_dir) -> list[dict]:
     lines = [json.loads(x) for x in (run_dir / "log.jsonl").read_text().splitlines()]
     drop = ("structures_per_s", "train_time_s")
-    return [{k: v for k, v in d.items() if k not in drop} for d in lines]
+    return [{k: v for k, v in d.items() if k not in drop} for d in lines if d["split"] == "train"]
 
 
 def test_resume_after_interruption_equals_uninterrupted(tmp_path, monkeypatch):
