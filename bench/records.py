@@ -7,7 +7,7 @@ A run directory ``<results>/<run_id>/`` holds:
     command.txt     the exact command line
     log.jsonl       one JSON object per logging step
     checkpoints/    training checkpoints (never committed)
-Tables and plots are derived from records and paper_tables/ only.
+Tables and plots are derived from records and bench/paper_tables/ only.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Reports: the paper's tables beside reproduced runs, a summary of all runs, and plots.
 
-Everything here is derived from run records (bench.records) and paper_tables/ only.
+Everything here is derived from run records (bench.records) and bench/paper_tables/ only.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ def _notes(comparison: Comparison) -> list[str]:
 def _title(comparison: Comparison) -> str:
     table = comparison.table
     profile = f" (profile {comparison.profile})" if comparison.profile else ""
-    return f"Table {table.id}: {table.title}{profile} [paper_tables/{table.path.name}]"
+    return f"Table {table.id}: {table.title}{profile} [bench/paper_tables/{table.path.name}]"
 
 
 def md_cell(text: str) -> str:

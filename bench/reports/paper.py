@@ -1,15 +1,16 @@
-"""The paper's tables as data: ``paper_tables/table<ID>.yaml`` loaded into typed objects.
+"""The paper's tables as data: ``bench/paper_tables/table<ID>.yaml`` loaded into typed objects.
 
 A table file names its columns (what a cell measures: quantity, split, metric, unit, and any
 extra matching key such as the molecule) and its rows (the resolved-config keys that define
 the row, and the printed values per profile, as text so that the printed precision survives).
-Schema and provenance: ``paper_tables/README.md``.
+Schema and provenance: ``bench/paper_tables/README.md``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,8 @@ import yaml
 from bench.errors import DataError
 from bench.registry import did_you_mean
 
-#: paper_tables/ of the source checkout (the package is installed editable)
-PAPER_TABLES_DIR = Path(__file__).resolve().parents[2] / "paper_tables"
+#: bench/paper_tables/, package data (a wheel install has it too)
+PAPER_TABLES_DIR = Path(str(files("bench").joinpath("paper_tables")))
 #: what a column reads from a run: a metric, or a RunRecord field
 QUANTITIES = ("metric", "train_time", "params", "throughput")
 #: hyper-parameter profiles a paper value may belong to (bench/configs/profiles/)

@@ -1,6 +1,6 @@
-"""Every cell of paper_tables/*.yaml against the transcribed paper text it cites.
+"""Every cell of bench/paper_tables/*.yaml against the transcribed paper text it cites.
 
-The check compares files: it parses ``paper_tables/source/*.txt`` and the data files and
+The check compares files: it parses ``bench/paper_tables/source/*.txt`` and the data files and
 requires them to agree both ways, cell by cell, as text. It restates no number.
 """
 

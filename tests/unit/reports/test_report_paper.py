@@ -1,4 +1,4 @@
-"""paper_tables/ loads, validates, and names what it cannot load."""
+"""bench/paper_tables/ loads, validates, and names what it cannot load."""
 
 from __future__ import annotations
 
