@@ -4,7 +4,8 @@ row one "ours" line per group of matching runs plus a line of relative differenc
 Cell text: paper values as printed (``-`` where the paper prints none, ``n/a`` where no value
 was transcribed); ours ``mean ± std (n=N)`` with one more decimal than the paper prints
 (``±`` and ``n`` only with several runs, never for parameter counts); relative difference
-``+3.8%`` (a line only where a paper value of the same profile exists); ``-`` for no run.
+``+3.8%`` (a line only for paper-scale runs, and only where a paper value of the same profile
+exists); ``-`` for no run.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def _row_lines(columns: tuple[Column, ...], result: RowResult,
 
 def _group_lines(columns: tuple[Column, ...], row: Row, group: Group) -> list[Line]:
     """The ours line of ``group`` and, when a paper value of its profile exists, the line of
-    relative differences."""
+    relative differences (paper-scale runs only: a smaller run shows its scale label, no
+    difference)."""
     n_runs = len(group.runs)
     profile = f"; profile {group.profile}" if group.profile else ""
     if group.reference is None and group.profile and row.values:
@@ -70,7 +72,7 @@ def _group_lines(columns: tuple[Column, ...], row: Row, group: Group) -> list[Li
     ours = tuple(_ours_text(group.cells.get(col.key), _reference_text(row, group, col), col)
                  for col in columns)
     lines = [Line("ours", "", source, ours)]
-    if group.reference is not None:
+    if group.reference is not None and group.scale.paper:
         deltas = tuple(_delta_text(group.cells.get(col.key), _reference_text(row, group, col))
                        for col in columns)
         lines.append(Line("delta", "", f"vs paper ({group.reference})", deltas))

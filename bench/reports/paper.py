@@ -25,12 +25,11 @@ PAPER_TABLES_DIR = Path(str(files("bench").joinpath("paper_tables")))
 QUANTITIES = ("metric", "train_time", "params", "throughput")
 #: hyper-parameter profiles a paper value may belong to (bench/configs/profiles/)
 PROFILES = ("paper-v1", "released")
-#: tables of arXiv 2403.09549 v1 that have no data file (no source text was found)
-MISSING_TABLES = ("1a", "1b", "1c", "1d", "1e")
-
-_TABLE_KEYS = {"id", "title", "source", "notes", "defaults", "layout_inferred", "columns", "rows"}
+_TABLE_KEYS = {"id", "title", "sources", "notes", "defaults", "layout_inferred", "paper_scale",
+               "columns", "rows"}
 _COLUMN_KEYS = {"key", "header", "group", "label", "quantity", "split", "metric", "unit", "match"}
-_ROW_KEYS = {"id", "label", "match", "values", "external", "inferred", "note"}
+_ROW_KEYS = {"id", "label", "printed", "match", "values", "external", "inferred", "note",
+             "gpu_hours"}
 
 
 @dataclass(frozen=True)
@@ -59,6 +58,13 @@ class Row:
     external: bool = False  # a model of another work that dens-bench does not implement
     inferred: bool = False  # the row's identity is inferred (see its note)
     note: str | None = None
+    printed: str | None = None  # the row label as its source files print it (default: label)
+    gpu_hours: str | None = None  # the paper's GPU-hours for one run of this row (see notes)
+
+    @property
+    def source_label(self) -> str:
+        """The label this row has in its source transcriptions."""
+        return self.printed or self.label
 
     def value(self, profile: str, column: str) -> str | None:
         """The printed value of ``column`` under ``profile``, or None when not printed."""
@@ -71,13 +77,14 @@ class PaperTable:
 
     id: str
     title: str
-    source: str | None
+    sources: dict[str, str]  # profile -> source transcription (relative to the tables folder)
     notes: tuple[str, ...]
     defaults: dict[str, Any]
     columns: tuple[Column, ...]
     rows: tuple[Row, ...]
     path: Path
     layout_inferred: bool = False
+    paper_scale: str | None = None  # the paper's training scale of the rows, in words
 
     @property
     def profiles(self) -> tuple[str, ...]:
@@ -96,9 +103,6 @@ def load_table(table_id: str, root: Path = PAPER_TABLES_DIR) -> PaperTable:
     path = Path(root) / f"table{table_id}.yaml"
     if not path.is_file():
         known = table_ids(root)
-        if table_id in MISSING_TABLES:
-            raise DataError(path, None, f"table {table_id} is not transcribed (no source text "
-                            f"of the paper was found; see {Path(root) / 'README.md'})")
         raise DataError(path, None, f"no such paper table; {did_you_mean(table_id, known)}")
     try:
         raw = yaml.safe_load(path.read_text())
@@ -118,11 +122,24 @@ def _parse_table(raw: Any, path: Path) -> PaperTable:
     if len(set(ids)) != len(ids):
         raise DataError(path, "rows", f"duplicate row ids in {ids}")
     return PaperTable(
-        id=str(raw["id"]), title=raw["title"], source=raw.get("source"),
+        id=str(raw["id"]), title=raw["title"], sources=_sources(raw.get("sources"), path),
         notes=tuple(raw.get("notes") or ()), defaults=dict(raw.get("defaults") or {}),
         columns=columns, rows=rows, path=path,
         layout_inferred=bool(raw.get("layout_inferred", False)),
+        paper_scale=raw.get("paper_scale"),
     )
+
+
+def _sources(raw: Any, path: Path) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+        raise DataError(path, "sources", "expected a mapping profile -> source file")
+    for profile in raw:
+        if profile not in PROFILES:
+            raise DataError(path, "sources", f"unknown profile {profile!r}; known: "
+                            f"{', '.join(PROFILES)}")
+    return dict(raw)
 
 
 def _parse_column(raw: Any, path: Path, index: int) -> Column:
