@@ -26,6 +26,9 @@ def run_cmd(
     path: Annotated[Path | None, _Opt(help="A data file or folder (ase, LMDB).")] = None,
     preset: Annotated[str, _Opt(help="Backbone preset and training scale.")] = "ci",
     profile: Annotated[str, _Opt(help="paper-v1 | released.")] = "paper-v1",
+    variant: Annotated[str | None, _Opt(
+        help="A named variant of the profile (its `variants:`), e.g. epochs20, "
+             "dens-lambda-e0 (bench report --table 1e --commands lists them).")] = None,
     seed: Annotated[int, _Opt(help="Seed of init, data order, corruption.")] = 0,
     epochs: Annotated[int | None, _Opt(help="Train this many epochs.")] = None,
     max_steps: Annotated[int | None, _Opt(help="Train this many optimiser steps.")] = None,
@@ -54,7 +57,7 @@ def run_cmd(
     options = {
         "data.molecule": molecule, "data.labels": labels, "data.path": path, "seed": seed,
         "data.data_root": str(data_root or default_data_root()), "device": device,
-        "results": str(results), "run_id": run_id,
+        "results": str(results), "run_id": run_id, "variant": variant,
     }
     cli = {k: str(v) if isinstance(v, Path) else v for k, v in options.items() if v is not None}
     if epochs is not None:

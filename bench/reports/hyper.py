@@ -119,10 +119,11 @@ def _resolved(items: tuple[tuple[str, Any], ...], profile: str) -> tuple[dict, d
 
 
 def deviations(profile: str = "paper-v1") -> dict[str, str]:
-    """``deviations`` of ``profiles/<profile>.yaml``: check location -> reason."""
+    """The ``deviations`` of every section of ``profiles/<profile>.yaml``: location -> reason."""
     from bench.config import CONFIG_DIR, load_yaml
 
-    return dict(load_yaml(CONFIG_DIR / "profiles" / f"{profile}.yaml").get("deviations") or {})
+    table = load_yaml(CONFIG_DIR / "profiles" / f"{profile}.yaml")
+    return {k: v for section in table.values() for k, v in (section.get("deviations") or {}).items()}
 
 
 def _same(want: float | None, got: Any) -> bool:
