@@ -123,7 +123,9 @@ def deviations(profile: str = "paper-v1") -> dict[str, str]:
     from bench.config import CONFIG_DIR, load_yaml
 
     table = load_yaml(CONFIG_DIR / "profiles" / f"{profile}.yaml")
-    return {k: v for section in table.values() for k, v in (section.get("deviations") or {}).items()}
+    return {
+        k: v for section in table.values() for k, v in (section.get("deviations") or {}).items()
+    }
 
 
 def _same(want: float | None, got: Any) -> bool:
