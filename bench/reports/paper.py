@@ -29,7 +29,7 @@ _TABLE_KEYS = {"id", "title", "sources", "notes", "defaults", "layout_inferred",
                "columns", "rows"}
 _COLUMN_KEYS = {"key", "header", "group", "label", "quantity", "split", "metric", "unit", "match"}
 _ROW_KEYS = {"id", "label", "printed", "match", "values", "external", "inferred", "note",
-             "gpu_hours"}
+             "gpu_hours", "run"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ class Row:
     note: str | None = None
     printed: str | None = None  # the row label as its source files print it (default: label)
     gpu_hours: str | None = None  # the paper's GPU-hours for one run of this row (see notes)
+    run: dict[str, Any] = field(default_factory=dict)  # keys its command sets beyond ``match``
 
     @property
     def source_label(self) -> str:

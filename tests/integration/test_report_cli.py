@@ -49,11 +49,27 @@ def test_plot_writes_png(tmp_path):
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(("--table", "1a", "--results", str(RESULTS)), "not transcribed"),
-     (("--table", "4"), "no such results directory"),  # default ./results, absent in cwd
-     (("--table", "4", "--summary"), "exactly one of")],
-    ids=["untranscribed", "no-results", "two-modes"],
+    [(("--table", "1x", "--results", str(RESULTS)), "no such paper table"),
+     (("--table", "4", "--results", "absent"), "no such results directory"),
+     (("--table", "4", "--summary"), "exactly one of"),
+     (("--summary", "--commands"), "go with --table N"),
+     (("--table", "1a", "--molecule", "aspirin"), "table 1a has no molecule columns"),
+     (("--table", "7", "--commands"), "lists hyper-parameters")],
+    ids=["unknown-table", "no-results", "two-modes", "commands-no-table", "molecule-oc20",
+         "hyper-commands"],
 )
 def test_user_errors_exit_2(tmp_path, args, message):
     proc = _bench("report", *args, cwd=tmp_path)
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+def test_commands_need_no_results_directory(tmp_path):
+    """A bare directory (as after a wheel install): the paper tables are package data."""
+    proc = _bench("report", "--table", "1e", "--commands", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    runs = [ln for ln in proc.stdout.splitlines() if ln.startswith("bench run ")]
+    assert len(runs) == 5 and "--variant dens-sigma-encoding" in runs[4]
+    assert "about 7,505 GPU-hours in all" in proc.stdout  # 5 x 1501, Table 1d
+    table = _bench("report", "--table", "4", "--molecule", "aspirin", cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    assert "Benzene" not in table.stdout and "paper (paper-v1)" in table.stdout

@@ -38,9 +38,10 @@ def test_laid_out_cells_show_mean_std_n_and_difference(runs):
     assert (paper.source, paper.cells[0], paper.cells[-2:]) == ("paper (paper-v1)", "5.3",
                                                                 ("17", "3.50M"))
     assert released.source == "paper (released)"
-    assert ours.source == "ours: paper scale; 3 runs"
+    assert ours.source == "ours: paper scale; 3 runs; cpu"
     assert ours.cells[:2] == ("5.50 ± 0.36 (n=3)", "7.43 ± 0.45 (n=3)")
-    assert ours.cells[-2:] == ("17.0 ± 1.0 (n=3)", "3.50M")
+    assert ours.cells[-2:] == ("17.00 CPU-h ± 1.00 (n=3)", "3.50M")
+    assert delta.cells[-2] == "-"  # CPU-hours are not compared with the paper's GPU-hours
     assert ours.cells[2] == "-"  # no benzene run
     assert delta.source == "vs paper (paper-v1)" and delta.cells[:2] == ("+3.8%", "+3.2%")
 
@@ -85,3 +86,11 @@ def test_summarize_single_run_has_no_std():
 def test_reproduced_values_get_one_more_decimal_than_printed(text, quantity, expected):
     col = next(c for c in load_table("4").columns if c.quantity == quantity)
     assert decimals(text, col) == expected
+
+
+@pytest.mark.parametrize(("hours", "device", "text"), [
+    (2.5, "cuda", "2.50 GPU-h"), (0.25, "cpu", "15.0 CPU-min"), (0.001, "cpu", "4 CPU-s")])
+def test_training_time_is_in_the_unit_of_its_device(hours, device, text):
+    from bench.reports.layout import duration_text
+
+    assert duration_text(summarize([("a", hours)]), device) == text
