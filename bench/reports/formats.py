@@ -39,8 +39,11 @@ def _notes(comparison: Comparison) -> list[str]:
     notes = [LEGEND, *table.notes]
     if table.layout_inferred:
         notes.append("The layout of this table (rows, columns) is inferred; see its notes.")
-    notes += [f"{r.row.label}: {r.row.note}" for r in comparison.rows if r.row.note]
-    return notes
+    by_note: dict[str, list[str]] = {}
+    for result in comparison.rows:
+        if result.row.note:
+            by_note.setdefault(result.row.note, []).append(result.row.label)
+    return notes + [f"{'; '.join(labels)}: {note}" for note, labels in by_note.items()]
 
 
 def _title(comparison: Comparison) -> str:

@@ -195,6 +195,24 @@ def _number(text: str, path: Path, where: str) -> float:
         raise DataError(path, where, f"not a number: {text!r}") from exc
 
 
+def parse_source(path: Path) -> tuple[str, list[str], dict[str, list[str]]]:
+    """(profile, header cells, {row label: cells}) of a source transcription
+    (``source/*.txt``; format in bench/paper_tables/README.md). AssertionError when the file
+    breaks the format (no profile line, ragged or duplicate rows): a check for the tests."""
+    profile, body = None, []
+    for line in Path(path).read_text().splitlines():
+        if line.startswith("# profile:"):
+            profile = line.partition(":")[2].strip()
+        elif line.strip() and not line.startswith("#"):
+            body.append([cell.strip() for cell in line.split(" | ")])
+    header, rows = body[0], body[1:]
+    assert profile, f"{path}: no '# profile:' line"
+    assert all(len(r) == len(header) for r in rows), f"{path}: ragged rows"
+    labels = [r[0] for r in rows]
+    assert len(set(labels)) == len(labels), f"{path}: duplicate row labels"
+    return profile, header[1:], {r[0]: r[1:] for r in rows}
+
+
 def paper_value(text: str | None) -> float | None:
     """A printed value as a float (None stays None)."""
     return None if text is None else float(text)

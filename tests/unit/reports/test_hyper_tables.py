@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.reports.hyper import check_hyper, deviations, hyper_ids, load_hyper, printed_number
-from bench.reports.paper import PAPER_TABLES_DIR
-from tests.unit.reports.test_paper_sources import parse_source
+from bench.reports.paper import PAPER_TABLES_DIR, parse_source
 
 
 @pytest.mark.parametrize("table_id", hyper_ids())

@@ -6,29 +6,10 @@ requires them to agree both ways, cell by cell, as text. It restates no number.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bench.reports.hyper import hyper_ids, load_hyper
-from bench.reports.paper import PAPER_TABLES_DIR, load_table, table_ids
-
-
-def parse_source(path: Path) -> tuple[str, list[str], dict[str, list[str]]]:
-    """(profile, header cells, {row label: cells}) of a source transcription."""
-    profile, body = None, []
-    for line in path.read_text().splitlines():
-        if line.startswith("# profile:"):
-            profile = line.partition(":")[2].strip()
-        elif line.strip() and not line.startswith("#"):
-            body.append([cell.strip() for cell in line.split(" | ")])
-    header, rows = body[0], body[1:]
-    assert profile, f"{path}: no '# profile:' line"
-    assert all(len(r) == len(header) for r in rows), f"{path}: ragged rows"
-    labels = [r[0] for r in rows]
-    assert len(set(labels)) == len(labels), f"{path}: duplicate row labels"
-    return profile, header[1:], {r[0]: r[1:] for r in rows}
-
+from bench.reports.paper import PAPER_TABLES_DIR, load_table, parse_source, table_ids
 
 TABLES = [load_table(i) for i in table_ids()]
 SOURCED = [(t, p) for t in TABLES for p in t.sources]
