@@ -23,7 +23,9 @@ LEGEND = (
     "ours: mean ± sample std over the matching runs (n = runs; one per seed); "
     "vs paper: (ours - paper) / paper. Runs are matched by their resolved config, never by "
     "directory name. Lines marked SMALLER SCALE (or with other data) are not full "
-    "reproductions."
+    "reproductions and get no vs paper line. Training time: the paper's in its header unit "
+    "(GPU-hours); ours in the unit of the runs' device (CPU-h, GPU-h, or min / s under an "
+    "hour), compared only for GPU runs."
 )
 
 
