@@ -39,8 +39,6 @@ def render(comparison: Comparison, fmt: str) -> str:
 def _notes(comparison: Comparison) -> list[str]:
     table = comparison.table
     notes = [LEGEND, *table.notes]
-    if table.layout_inferred:
-        notes.append("The layout of this table (rows, columns) is inferred; see its notes.")
     by_note: dict[str, list[str]] = {}
     for result in comparison.rows:
         if result.row.note:

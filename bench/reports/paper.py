@@ -25,8 +25,7 @@ PAPER_TABLES_DIR = Path(str(files("bench").joinpath("paper_tables")))
 QUANTITIES = ("metric", "train_time", "params", "throughput")
 #: hyper-parameter profiles a paper value may belong to (bench/configs/profiles/)
 PROFILES = ("paper-v1", "released")
-_TABLE_KEYS = {"id", "title", "sources", "notes", "defaults", "layout_inferred", "paper_scale",
-               "columns", "rows"}
+_TABLE_KEYS = {"id", "title", "sources", "notes", "defaults", "paper_scale", "columns", "rows"}
 _COLUMN_KEYS = {"key", "header", "group", "label", "quantity", "split", "metric", "unit", "match"}
 _ROW_KEYS = {"id", "label", "printed", "match", "values", "external", "inferred", "note",
              "gpu_hours", "run"}
@@ -84,7 +83,6 @@ class PaperTable:
     columns: tuple[Column, ...]
     rows: tuple[Row, ...]
     path: Path
-    layout_inferred: bool = False
     paper_scale: str | None = None  # the paper's training scale of the rows, in words
 
     @property
@@ -126,7 +124,6 @@ def _parse_table(raw: Any, path: Path) -> PaperTable:
         id=str(raw["id"]), title=raw["title"], sources=_sources(raw.get("sources"), path),
         notes=tuple(raw.get("notes") or ()), defaults=dict(raw.get("defaults") or {}),
         columns=columns, rows=rows, path=path,
-        layout_inferred=bool(raw.get("layout_inferred", False)),
         paper_scale=raw.get("paper_scale"),
     )
 
