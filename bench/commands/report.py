@@ -49,35 +49,37 @@ def report_cmd(
     if table is None and (commands or molecule or preset or paper_scale_only):
         raise ConfigError("--commands, --molecule, --preset and --paper-scale-only go with "
                           "--table N")
-    if results is None:
-        results = Path("results")
-        default_missing = not results.is_dir()
-    else:
-        default_missing = False
     if plot is not None:
         from bench.reports.plots import make_plot
 
         if output is None:
             raise ConfigError("--plot needs --output FILE.png")
-        typer.echo(make_plot(plot, load_runs(results), output))
+        typer.echo(make_plot(plot, load_runs(results or Path("results")), output))
         return
     if table is not None:
-        text = report_table(table, None if default_missing else results, fmt, profile,
+        text = report_table(table, _table_results(results), fmt, profile,
                             molecule=molecule, preset=preset,
                             paper_scale_only=paper_scale_only, commands=commands)
     elif perf:
         from bench.reports.perf import render_perf
 
-        text = render_perf(results / "perf", fmt)
+        text = render_perf((results or Path("results")) / "perf", fmt)
     else:
         from bench.reports.summary import render_summary
 
-        text = render_summary(load_runs(results), fmt, sort)
+        text = render_summary(load_runs(results or Path("results")), fmt, sort)
     if output is None:
         typer.echo(text, nl=False)
     else:
         write_text_atomic(output, text)
         typer.echo(output)
+
+
+def _table_results(results: Path | None) -> Path | None:
+    """``--results``, else ./results when it exists, else None (the paper's values only)."""
+    if results is not None:
+        return results
+    return Path("results") if Path("results").is_dir() else None
 
 
 def register(app: typer.Typer) -> None:
