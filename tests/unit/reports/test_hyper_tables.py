@@ -40,3 +40,18 @@ def test_the_check_sees_a_different_profile():
 @pytest.mark.parametrize(("text", "value"), [("2×10^-4", 2e-4), ("(6,128)", 128.0), ("0.25", 0.25)])
 def test_printed_number(text, value):
     assert printed_number(text) == pytest.approx(value)
+
+
+@pytest.mark.parametrize(
+    ("variant", "sigma_high"), [(None, 0.5), ("epochs20", 0.75), ("epochs30", 0.75)]
+)
+def test_profile_has_the_table_1_defaults(variant, sigma_high):
+    """Table 7 prints '-' for the S2EF-2M DeNS values and points to Table 1, whose caption
+    (v1 text line 548) gives them: sigma_high 0.5 (12 epochs) / 0.75 (20, 30), p 0.25,
+    lambda 10, multi-scale noise, every free atom (Table 7: r 1.0)."""
+    from bench.config import resolve_config
+
+    cli = {"variant": variant} if variant else {}
+    params = resolve_config("equiformer-v2", "dens", "oc20", "paper", "paper-v1", cli).method.params
+    assert (params["sigma_high"], params["p_dens"], params["lambda_dens"]) == (sigma_high, 0.25, 10)
+    assert params["multi_scale"] is True and params["corrupt_ratio"] == 1.0
