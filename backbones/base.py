@@ -58,6 +58,9 @@ class Backbone(nn.Module):
     #: attribute naming the nn.ModuleList of message-passing blocks (what ``train.compile``
     #: compiles; bench.train.compiled), or None.
     repeated_blocks: ClassVar[str | None] = None
+    #: True when the class accepts ``encode_sigma=True`` and then reads ``noise_sigma`` (the
+    #: DeNS sigma-encoding ablation); checked when a run is built (bench.train.setup).
+    sigma_encoding: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -5,7 +5,8 @@ Resolution order (later wins), all YAML shipped in ``bench/configs/``:
 1. dataclass defaults below;
 2. ``datasets.yaml[<dataset>]`` (split sizes, which profile section: ``kind`` md17/oc20/oc22);
 3. ``profiles/<profile>.yaml[<kind>]``: ``data``, ``loss``, ``train`` and ``methods[<method>]``,
-   then its ``molecules[<molecule>]`` patch, then its ``variants[<variant>]`` patch;
+   then its ``molecules[<molecule>]`` patch, then its ``variants[<variant>]`` patch (its
+   ``deviations`` only document differences from the paper; bench.reports.hyper);
 4. ``presets.yaml[<preset>]`` (training scale: ``ci`` is tiny, ``paper`` changes nothing);
 5. command-line options (``--epochs``, ``--seed``, ...);
 6. ``--set key=value`` dotted overrides (values parsed with ``yaml.safe_load``).
@@ -318,7 +319,7 @@ def profile_section(profile: str, kind: str) -> dict[str, Any]:
     if kind not in table:
         raise ConfigError(f"{path}: no section for dataset kind {kind!r}; known: {list(table)}")
     section = table[kind]
-    allowed = {"data", "loss", "train", "methods", "molecules", "variants"}
+    allowed = {"data", "loss", "train", "methods", "molecules", "variants", "deviations"}
     unknown = sorted(set(section) - allowed)
     if unknown:
         raise ConfigError(f"{path}: {kind}: unknown key {did_you_mean(unknown[0], allowed)}")
@@ -328,7 +329,7 @@ def profile_section(profile: str, kind: str) -> dict[str, Any]:
 def _profile_patch(section: dict[str, Any], method: str, where: str) -> dict[str, Any]:
     """A config patch from one profile block (``data``/``loss``/``train``/``methods``/``model``)."""
     allowed = {"data", "loss", "train", "methods", "model"}
-    unknown = sorted(set(section) - allowed - {"molecules", "variants"})
+    unknown = sorted(set(section) - allowed - {"molecules", "variants", "deviations"})
     if unknown:
         raise ConfigError(f"{where}: unknown key {did_you_mean(unknown[0], allowed)}")
     patch = {k: section[k] for k in ("data", "loss", "train", "model") if k in section}

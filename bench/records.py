@@ -9,7 +9,7 @@ A run directory ``<results>/<run_id>/`` holds:
     checkpoints/    training checkpoints (never committed): step-*.pt, model.pt (final
                     evaluation weights), best.pt (lowest validation force MAE)
     predictions.npz the latest ``bench eval`` predictions (bench.eval_file)
-Tables and plots are derived from records and paper_tables/ only.
+Tables and plots are derived from records and bench/paper_tables/ only.
 """
 
 from __future__ import annotations

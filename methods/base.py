@@ -121,7 +121,7 @@ class Method:
     name: ClassVar[str] = "method"
     #: the backbone must be built with dens=True (noise head, force-encoding input)
     needs_noise_head: ClassVar[bool] = False
-    #: prepared batches carry ``noise_sigma`` that the backbone must read (``encodes_sigma``)
+    #: prepared batches carry ``noise_sigma`` that the backbone must read (``sigma_encoding``)
     needs_sigma_input: bool = False
 
     def prepare(self, batch, generator: torch.Generator, progress: float) -> Prepared:

@@ -39,7 +39,7 @@ Choices the spec leaves open, and what this module does:
    non-DeNS structures only; DeNS structures then train forces and noise only.
 9. ``encode_sigma=True`` (Table 1e index 5 ablation): the corrupted batch carries
    ``noise_sigma`` [N] (Angstrom; the structure's sigma on every atom of a DeNS structure,
-   0 elsewhere). Only a backbone declaring ``encodes_sigma = True`` reads it; a run refuses
+   0 elsewhere). Only a backbone declaring ``sigma_encoding = True`` reads it; a run refuses
    to pair this option with any other backbone rather than silently ignore it.
 """
 

@@ -30,6 +30,7 @@ from backbones.equiformer_v2.attention import SO2GraphAttention
 from backbones.equiformer_v2.blocks import EdgeDegreeEmbedding, TransformerBlock
 from backbones.equiformer_v2.ffn import GridFeedForward
 from backbones.equiformer_v2.norm import SeparableLayerNorm
+from backbones.equiformer_v2.sigma import SigmaEncoder
 from backbones.so3 import (
     EdgeContext,
     EdgeRotationBuilder,
@@ -56,7 +57,9 @@ class EquiformerV2(Backbone):
     the initial node features, and a noise head that is another such attention block. Both
     heads compute only their outputs of degree <= 1, and run only on the edges into the atoms
     whose output is a training target (``force_atoms``, ``noise_atoms`` in bench.data.keys,
-    when the batch has them; zeros elsewhere).
+    when the batch has them; zeros elsewhere). With ``encode_sigma`` (Table 1e index 5): the
+    noise std of each atom's structure (``noise_sigma``, Angstrom) embedded into the l = 0
+    features of the noised structures' atoms (backbones.equiformer_v2.sigma).
 
     Args:
         num_layers: transformer blocks.
@@ -73,6 +76,7 @@ class EquiformerV2(Backbone):
         alpha_drop, drop_path_rate: attention dropout and per-structure drop path (training).
         avg_num_nodes, avg_degree: normalisers of the energy sum and the edge-degree embedding.
         cutoff, max_neighbors, force_mode, dens: see backbones.base.Backbone.
+        encode_sigma: add the sigma embedding (needs ``dens``; the sigma-encoding ablation).
         checkpoint_blocks: activation checkpointing: keep only each block's input during the
             forward and recompute the block in the backward (less memory, ~1/3 more compute;
             same results).
@@ -81,6 +85,7 @@ class EquiformerV2(Backbone):
     name = "equiformer-v2"
     repeated_blocks = "blocks"
     reflection_equivariant = False
+    sigma_encoding = True
 
     def __init__(
         self,
@@ -105,9 +110,12 @@ class EquiformerV2(Backbone):
         max_neighbors: int | None = 20,
         force_mode: str = "direct",
         dens: bool = False,
+        encode_sigma: bool = False,
         checkpoint_blocks: bool = False,
     ) -> None:
         super().__init__(cutoff, max_neighbors, force_mode, dens)
+        if encode_sigma and not dens:
+            raise ValueError("encode_sigma needs dens=True (sigma is a DeNS input)")
         self.checkpoint_blocks = bool(checkpoint_blocks)
         _check_positive(
             num_layers=num_layers, sphere_channels=sphere_channels, num_heads=num_heads,
@@ -151,6 +159,7 @@ class EquiformerV2(Backbone):
         self.force_head = attention(1, 0.0) if force_mode == "direct" else None
         self.force_encoder = ForceEncoder(sphere_channels, lmax, 1.0) if dens else None
         self.noise_head = attention(1, 0.0) if dens else None
+        self.sigma_encoder = SigmaEncoder(sphere_channels) if encode_sigma else None
 
     def compute(self, batch, pos: Tensor, graph: Graph) -> dict[str, Tensor]:
         z = batch.z
@@ -199,11 +208,14 @@ class EquiformerV2(Backbone):
 
     def _embed(self, batch, z: Tensor, edges: EdgeContext, pos: Tensor) -> Tensor:
         """Initial node features [N, (lmax+1)**2, C]: atom type (l = 0), force encoding (DeNS),
-        edge-degree embedding."""
+        sigma encoding (l = 0, when built with it), edge-degree embedding."""
         x = F.pad(self.sphere_embedding(z)[:, None], (0, 0, 0, self.layout.dim - 1)).to(pos.dtype)
         if self.force_encoder is not None:
             forces = getattr(batch, keys.ENCODED_FORCES, None)
             x = x + self.force_encoder(forces, z.shape[0], like=pos)
+        if self.sigma_encoder is not None:
+            sigma = self.sigma_encoder(getattr(batch, keys.NOISE_SIGMA, None), z.shape[0], pos)
+            x = x + F.pad(sigma[:, None], (0, 0, 0, self.layout.dim - 1))
         return x + self.edge_degree_embedding(edges)
 
 

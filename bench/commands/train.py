@@ -31,6 +31,9 @@ def run_cmd(
     preset: Annotated[str | None, _Opt(
         help="Backbone preset and training scale [default: ci].")] = None,
     profile: Annotated[str | None, _Opt(help="paper-v1 | released [default: paper-v1].")] = None,
+    variant: Annotated[str | None, _Opt(
+        help="A named variant of the profile (its `variants:`), e.g. epochs20, "
+             "dens-lambda-e0 (bench report --table 1e --commands lists them).")] = None,
     seed: Annotated[int | None, _Opt(
         help="Seed of init, data order, corruption [default: 0].")] = None,
     epochs: Annotated[int | None, _Opt(help="Train this many epochs.")] = None,
@@ -70,6 +73,7 @@ def run_cmd(
     options = {
         "data.molecule": molecule, "data.labels": labels, "data.path": path, "seed": seed,
         "data.data_root": data_root, "device": device, "results": results, "run_id": run_id,
+        "variant": variant,
     }
     cli = {k: str(v) if isinstance(v, Path) else v for k, v in options.items() if v is not None}
     if epochs is not None:

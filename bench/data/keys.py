@@ -21,7 +21,7 @@ ENCODED_FORCES = "encoded_forces"  #: float [N, 3]; raw forces to encode (DeNS),
 #: zero rows mean nothing to encode; the key absent means no encoding at all.
 NOISE_SIGMA = "noise_sigma"  #: float [N]; DeNS sigma-encoding ablation only: the noise std of
 #: each atom's structure (Angstrom; 0 for clean structures). Read only by backbones that
-#: declare ``encodes_sigma = True``.
+#: declare ``sigma_encoding = True`` and are built with ``encode_sigma=True``.
 NOISE_ATOMS = "noise_atoms"  #: bool [N]; atoms whose predicted noise is a training target (set
 #: by the training step from the method's noise mask). A DeNS backbone may compute ``noise``
 #: only for these atoms and return zeros elsewhere; the key absent means every atom.

@@ -1,8 +1,9 @@
 """Paper table vs reproduced runs: for every row, the matching runs grouped by scale (and by
 profile where the row's method depends on it), each cell aggregated over seeds.
 
-Runs of different scales are never averaged together: each (scale, profile) group becomes its
-own "ours" line. A cell's statistic is the mean and the sample standard deviation (ddof=1)
+Runs of different scales are never averaged together: each (scale, profile, device) group
+becomes its own "ours" line (the device gives the unit of its training time: CPU- or
+GPU-hours). A cell's statistic is the mean and the sample standard deviation (ddof=1)
 over the matching runs; the relative difference is ``(mean - paper) / paper`` in percent
 (negative = lower than the paper; lower is better for every MAE).
 """
@@ -39,7 +40,8 @@ class Group:
     """One reproduced line of a row: runs of one scale (and profile) and their cell stats.
 
     ``profile`` is the runs' profile, or None when the row's method ignores profiles;
-    ``reference`` is the paper profile its relative differences are taken against.
+    ``reference`` is the paper profile its relative differences are taken against;
+    ``device`` (``cpu`` / ``cuda``) is where its runs trained.
     """
 
     scale: Scale
@@ -47,6 +49,7 @@ class Group:
     reference: str | None
     cells: dict[str, Stat]
     runs: tuple[str, ...]
+    device: str = "cpu"
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,8 @@ def compare(table: PaperTable, runs: list[Run], profile: str | None = None) -> C
 
 def _groups(table: PaperTable, row: Row, runs: list[Run], profile: str | None) -> tuple[Group, ...]:
     method = row.match["method"]
-    values: dict[tuple[Scale, str | None], dict[str, list[tuple[str, float]]]] = defaultdict(
-        lambda: defaultdict(list))
+    values: dict[tuple[Scale, str | None, str], dict[str, list[tuple[str, float]]]] = (
+        defaultdict(lambda: defaultdict(list)))
     for run in runs:
         if not profile_fits(method, run, profile):
             continue
@@ -88,20 +91,21 @@ def _groups(table: PaperTable, row: Row, runs: list[Run], profile: str | None) -
             if value is None:
                 continue
             run_profile = None if method in PROFILE_FREE_METHODS else run.profile
-            values[(run_scale(run, match.data_note), run_profile)][col.key].append(
+            device = str(run.config.get("device", "cpu"))
+            values[(run_scale(run, match.data_note), run_profile, device)][col.key].append(
                 (run.name, value))
     groups = []
-    for (scale, run_profile), cells in sorted(values.items(), key=_group_order):
+    for (scale, run_profile, device), cells in sorted(values.items(), key=_group_order):
         stats = {key: summarize(pairs) for key, pairs in cells.items()}
         names = tuple(sorted({name for pairs in cells.values() for name, _ in pairs}))
         groups.append(Group(scale, run_profile, _reference(row, run_profile, profile, table),
-                            stats, names))
+                            stats, names, device))
     return tuple(groups)
 
 
-def _group_order(item: tuple[tuple[Scale, str | None], object]) -> tuple:
-    (scale, run_profile), _ = item
-    return (not scale.paper, scale.label, run_profile or "")
+def _group_order(item: tuple[tuple[Scale, str | None, str], object]) -> tuple:
+    (scale, run_profile, device), _ = item
+    return (not scale.paper, scale.label, run_profile or "", device)
 
 
 def _reference(row: Row, run_profile: str | None, wanted: str | None,

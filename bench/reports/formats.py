@@ -23,7 +23,9 @@ LEGEND = (
     "ours: mean ± sample std over the matching runs (n = runs; one per seed); "
     "vs paper: (ours - paper) / paper. Runs are matched by their resolved config, never by "
     "directory name. Lines marked SMALLER SCALE (or with other data) are not full "
-    "reproductions."
+    "reproductions and get no vs paper line. Training time: the paper's in its header unit "
+    "(GPU-hours); ours in the unit of the runs' device (CPU-h, GPU-h, or min / s under an "
+    "hour), compared only for GPU runs."
 )
 
 
@@ -37,16 +39,17 @@ def render(comparison: Comparison, fmt: str) -> str:
 def _notes(comparison: Comparison) -> list[str]:
     table = comparison.table
     notes = [LEGEND, *table.notes]
-    if table.layout_inferred:
-        notes.append("The layout of this table (rows, columns) is inferred; see its notes.")
-    notes += [f"{r.row.label}: {r.row.note}" for r in comparison.rows if r.row.note]
-    return notes
+    by_note: dict[str, list[str]] = {}
+    for result in comparison.rows:
+        if result.row.note:
+            by_note.setdefault(result.row.note, []).append(result.row.label)
+    return notes + [f"{'; '.join(labels)}: {note}" for note, labels in by_note.items()]
 
 
 def _title(comparison: Comparison) -> str:
     table = comparison.table
     profile = f" (profile {comparison.profile})" if comparison.profile else ""
-    return f"Table {table.id}: {table.title}{profile} [paper_tables/{table.path.name}]"
+    return f"Table {table.id}: {table.title}{profile} [bench/paper_tables/{table.path.name}]"
 
 
 def md_cell(text: str) -> str:
@@ -54,55 +57,132 @@ def md_cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+#: a Source cell longer than this becomes a short label and a numbered footnote
+SOURCE_MAX = 24
+#: Markdown: molecules per sub-table of a per-molecule table (energy and forces)
+MD_MOLECULES = 1
+#: LaTeX: molecules per tabular (8 metric columns; the other columns join the last one)
+TEX_MOLECULES = 4
+#: Markdown: a table without molecule columns is split by column group above this width
+MD_MAX_COLUMNS = 4
+
+
+def footnoted(lines: list[Line]) -> tuple[list[Line], list[str]]:
+    """``lines`` with every long Source text replaced by ``<kind> [n]``, and the footnotes
+    ``[n] <text>`` (one number per distinct text)."""
+    numbers: dict[str, int] = {}
+    out = []
+    for line in lines:
+        source = line.source
+        if len(source) > SOURCE_MAX:
+            n = numbers.setdefault(source, len(numbers) + 1)
+            source = f"{source.split(':')[0].split(' (')[0]} [{n}]"
+        out.append(Line(line.kind, line.model, source, line.cells, line.first))
+    return out, [f"[{n}] {text}" for text, n in numbers.items()]
+
+
+def column_chunks(columns: tuple[Column, ...], per: int = MD_MOLECULES,
+                  merge_rest: bool = False) -> list[list[int]]:
+    """Column indices per sub-table: ``per`` molecules at a time, then the other columns (their
+    own chunk, or the last one's with ``merge_rest``); without molecule columns, runs of equal
+    ``group`` when wider than ``MD_MAX_COLUMNS``."""
+    if any("molecule" in c.match for c in columns):
+        molecules = list(dict.fromkeys(c.match["molecule"] for c in columns
+                                       if "molecule" in c.match))
+        chunks = [[i for i, c in enumerate(columns) if c.match.get("molecule") in part]
+                  for part in (molecules[k:k + per] for k in range(0, len(molecules), per))]
+        rest = [i for i, c in enumerate(columns) if "molecule" not in c.match]
+        if merge_rest:
+            return [*chunks[:-1], chunks[-1] + rest]
+        return chunks + ([rest] if rest else [])
+    if merge_rest or len(columns) <= MD_MAX_COLUMNS:
+        return [list(range(len(columns)))]
+    chunks: list[list[int]] = []
+    for i, col in enumerate(columns):
+        if chunks and columns[chunks[-1][-1]].group == col.group:
+            chunks[-1].append(i)
+        else:
+            chunks.append([i])
+    return chunks
+
+
 def to_markdown(comparison: Comparison) -> str:
-    """A GitHub Markdown table with a title line and the notes as a list."""
-    headers = ["Model", "Source", *(header_text(c) for c in comparison.table.columns)]
-    body = [[md_cell(t) for t in (line.model, line.source, *line.cells)]
-            for line in layout(comparison)]
-    table = tabulate(body, headers=[md_cell(h) for h in headers], tablefmt="github",
-                     disable_numparse=True)
-    notes = "\n".join(f"- {n}" for n in _notes(comparison))
-    return f"**{_title(comparison)}**\n\n{table}\n\n{notes}\n"
+    """GitHub Markdown: a title line, one table per column chunk (:func:`column_chunks`), then
+    the footnotes and notes as a list."""
+    columns = comparison.table.columns
+    lines, footnotes = footnoted(layout(comparison))
+    parts = [f"**{_title(comparison)}**"]
+    chunks = column_chunks(columns)
+    for chunk in chunks:
+        groups = list(dict.fromkeys(columns[i].group for i in chunk))
+        if len(chunks) > 1:
+            parts.append("*" + ", ".join(groups) + "*")
+        one = len(chunks) > 1 and len(groups) == 1  # the chunk title names the group
+        headers = ["Model", "Source", *(_with_unit(columns[i].label, columns[i]) if one
+                                        else header_text(columns[i]) for i in chunk)]
+        body = [[md_cell(t) for t in (line.model, line.source, *(line.cells[i] for i in chunk))]
+                for line in lines]
+        parts.append(tabulate(body, headers=[md_cell(h) for h in headers], tablefmt="github",
+                              disable_numparse=True))
+    notes = "\n".join(f"- {n}" for n in [*footnotes, *_notes(comparison)])
+    return "\n\n".join(parts) + f"\n\n{notes}\n"
 
 
 TEX_REPLACE = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-    "±": r"$\pm$", "λ": r"$\lambda$", "Å": r"\AA{}", "ü": r"\"u", "ö": r"\"o", "↓": r"$\downarrow$",
-    "↑": r"$\uparrow$", "−": "-",
+    "±": r"$\pm$", "λ": r"$\lambda$", "σ": r"$\sigma$", "Å": r"\AA{}", "ü": r"\"u", "ö": r"\"o",
+    "↓": r"$\downarrow$", "↑": r"$\uparrow$", "−": "-", "×": r"$\times$", "-": "-{}",
 }
 
 
 def tex(text: str) -> str:
-    """``text`` escaped for LaTeX (special characters and the few non-ASCII ones we print)."""
+    """``text`` escaped for LaTeX (special characters and the few non-ASCII ones we print;
+    ``-`` as ``-{}`` so that ``--`` stays two hyphens)."""
     return "".join(TEX_REPLACE.get(ch, ch) for ch in text)
 
 
 def to_latex(comparison: Comparison) -> str:
-    """A booktabs ``tabular`` fragment (needs ``\\usepackage{booktabs}``), title as a comment."""
-    columns = comparison.table.columns
-    out = [f"% {tex(_title(comparison))}", "% generated by `bench report`; needs booktabs",
-           "\\begin{tabular}{ll" + "r" * len(columns) + "}", "\\toprule"]
-    out += _latex_groups(comparison)
+    """A ``table*`` float: caption, one booktabs tabular per column chunk (``TEX_MOLECULES``
+    molecules at a time) scaled to the text width with ``\\resizebox`` (needs
+    ``\\usepackage{booktabs,graphicx}``), then the footnotes and notes."""
+    table = comparison.table
+    lines, footnotes = footnoted(layout(comparison))
+    profile = f" (profile {comparison.profile})" if comparison.profile else ""
+    out = [f"% {tex(_title(comparison))}",
+           "% generated by `bench report`; needs \\usepackage{booktabs,graphicx}",
+           "\\begin{table*}[t]", "\\centering",
+           f"\\caption{{Paper Table {tex(table.id)}: {tex(table.title)}{tex(profile)}}}",
+           f"\\label{{tab:paper-{table.id}}}"]
+    for chunk in column_chunks(table.columns, TEX_MOLECULES, merge_rest=True):
+        out += _latex_tabular(comparison, lines, chunk)
+    out += ["{\\raggedright\\footnotesize"]
+    out += [tex(n) + "\\par" for n in [*footnotes, *_notes(comparison)]]
+    return "\n".join([*out, "}", "\\end{table*}"]) + "\n"
+
+
+def _latex_tabular(comparison: Comparison, lines: list[Line], chunk: list[int]) -> list[str]:
+    columns = [comparison.table.columns[i] for i in chunk]
+    out = ["\\resizebox{\\textwidth}{!}{%", "\\begin{tabular}{ll" + "r" * len(columns) + "}",
+           "\\toprule", *_latex_groups(columns)]
     labels = [tex(_with_unit(c.label, c)) for c in columns]
     out += [" & ".join(["Model", "Source", *labels]) + " \\\\", "\\midrule"]
-    for i, line in enumerate(layout(comparison)):
+    for i, line in enumerate(lines):
         if line.first and i:
             out.append("\\addlinespace")
-        out.append(_latex_line(line))
-    out += ["\\bottomrule", "\\end{tabular}"]
-    out += [f"% {tex(n)}" for n in _notes(comparison)]
-    return "\n".join(out) + "\n"
+        cells = (line.model, line.source, *(line.cells[k] for k in chunk))
+        out.append(" & ".join(tex(t) for t in cells) + " \\\\")
+    return [*out, "\\bottomrule", "\\end{tabular}}", "\\par\\medskip"]
 
 
 def _with_unit(text: str, col: Column) -> str:
-    return text if col.quantity != "metric" or col.unit in text else f"{text} ({col.unit})"
+    return text if col.unit in text else f"{text} ({col.unit})"
 
 
-def _latex_groups(comparison: Comparison) -> list[str]:
+def _latex_groups(columns: list[Column]) -> list[str]:
     """The group header row (``\\multicolumn`` over runs of equal group) and its rules."""
     spans: list[list] = []
-    for col in comparison.table.columns:
+    for col in columns:
         if spans and spans[-1][0] == col.group:
             spans[-1][1] += 1
         else:
@@ -113,10 +193,6 @@ def _latex_groups(comparison: Comparison) -> list[str]:
         rules.append(f"\\cmidrule(lr){{{start}-{start + width - 1}}}")
         start += width
     return [" & ".join(cells) + " \\\\", " ".join(rules)]
-
-
-def _latex_line(line: Line) -> str:
-    return " & ".join(tex(t) for t in (line.model, line.source, *line.cells)) + " \\\\"
 
 
 CSV_FIELDS = ("table", "row", "label", "column", "quantity", "split", "metric", "unit", "kind",

@@ -3,8 +3,11 @@ row one "ours" line per group of matching runs plus a line of relative differenc
 
 Cell text: paper values as printed (``-`` where the paper prints none, ``n/a`` where no value
 was transcribed); ours ``mean ± std (n=N)`` with one more decimal than the paper prints
-(``±`` and ``n`` only with several runs, never for parameter counts); relative difference
-``+3.8%`` (a line only where a paper value of the same profile exists); ``-`` for no run.
+(``±`` and ``n`` only with several runs, never for parameter counts; training time in the
+unit of the runs' device, ``CPU-h`` / ``GPU-h``, or minutes / seconds when under one hour,
+never compared with the paper's GPU-hours unless the runs trained on a GPU); relative difference
+``+3.8%`` (a line only for paper-scale runs, and only where a paper value of the same profile
+exists); ``-`` for no run.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from bench.reports.compare import Comparison, Group, RowResult, Stat, rel_diff
 from bench.reports.paper import Column, Row
 
 NO_VALUE = "-"
+#: the v1 HTML prints some cells unrounded (238.93085000000002): ours never gets more decimals
+MAX_DECIMALS = 3
 NOT_TRANSCRIBED = "n/a"
 
 
@@ -61,18 +66,20 @@ def _row_lines(columns: tuple[Column, ...], result: RowResult,
 
 def _group_lines(columns: tuple[Column, ...], row: Row, group: Group) -> list[Line]:
     """The ours line of ``group`` and, when a paper value of its profile exists, the line of
-    relative differences."""
+    relative differences (paper-scale runs only: a smaller run shows its scale label, no
+    difference)."""
     n_runs = len(group.runs)
     profile = f"; profile {group.profile}" if group.profile else ""
     if group.reference is None and group.profile and row.values:
         profile += f" (no paper value of profile {group.profile})"
     source = f"ours: {group.scale.label}{profile}; {n_runs} run{'s' if n_runs > 1 else ''}"
-    ours = tuple(_ours_text(group.cells.get(col.key), _reference_text(row, group, col), col)
-                 for col in columns)
+    source += f"; {group.device}"
+    ours = tuple(_ours_text(group.cells.get(col.key), _reference_text(row, group, col), col,
+                            group.device) for col in columns)
     lines = [Line("ours", "", source, ours)]
-    if group.reference is not None:
+    if group.reference is not None and group.scale.paper:
         deltas = tuple(_delta_text(group.cells.get(col.key), _reference_text(row, group, col))
-                       for col in columns)
+                       if _comparable(col, group.device) else NO_VALUE for col in columns)
         lines.append(Line("delta", "", f"vs paper ({group.reference})", deltas))
     return lines
 
@@ -90,14 +97,34 @@ def _paper_text(row: Row, profile: str | None, col: Column) -> str:
     return text + ("M" if col.unit == "M" else "")
 
 
-def _ours_text(stat: Stat | None, paper_text: str | None, col: Column) -> str:
+def _comparable(col: Column, device: str) -> bool:
+    """Whether ours and the paper's value of ``col`` share a unit (time: GPU runs only)."""
+    return col.quantity not in ("train_time", "throughput") or device == "cuda"
+
+
+def _ours_text(stat: Stat | None, paper_text: str | None, col: Column, device: str) -> str:
     if stat is None:
         return NO_VALUE
+    if col.quantity == "train_time":
+        return duration_text(stat, device)
     digits = decimals(paper_text, col)
     suffix = "M" if col.unit == "M" else ""
     text = f"{stat.mean:.{digits}f}{suffix}"
     if stat.std is not None and col.quantity != "params":
         text += f" ± {stat.std:.{digits}f}{suffix} (n={stat.n})"
+    return text
+
+
+def duration_text(stat: Stat, device: str) -> str:
+    """Mean (± std) training time in the device's unit: ``1.25 GPU-h``, ``4.2 CPU-min``,
+    ``37 CPU-s`` (hours below one are shown in minutes, minutes below one in seconds)."""
+    unit = "GPU" if device == "cuda" else "CPU"
+    hours = stat.mean
+    scale, suffix, digits = ((1.0, "h", 2) if hours >= 1 else (60.0, "min", 1)
+                             if hours * 60 >= 1 else (3600.0, "s", 0))
+    text = f"{hours * scale:.{digits}f} {unit}-{suffix}"
+    if stat.std is not None:
+        text += f" ± {stat.std * scale:.{digits}f} (n={stat.n})"
     return text
 
 
@@ -107,7 +134,7 @@ def decimals(paper_text: str | None, col: Column) -> int:
     if paper_text is None:
         return 2
     printed = len(paper_text.partition(".")[2])
-    return max(printed, 2) if col.quantity == "params" else printed + 1
+    return max(printed, 2) if col.quantity == "params" else min(printed + 1, MAX_DECIMALS)
 
 
 def _delta_text(stat: Stat | None, paper_text: str | None) -> str:
@@ -116,6 +143,6 @@ def _delta_text(stat: Stat | None, paper_text: str | None) -> str:
 
 
 def header_text(col: Column) -> str:
-    """A one-line column header: the printed header, with the unit when it is not in it."""
-    return col.header if col.quantity != "metric" or col.unit in col.header else (
-        f"{col.header} ({col.unit})")
+    """A one-line column header: the printed header, with the unit when it is not in it
+    (the paper's time unit for training time: ours give theirs in each cell)."""
+    return col.header if col.unit in col.header else f"{col.header} ({col.unit})"

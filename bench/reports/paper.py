@@ -1,15 +1,16 @@
-"""The paper's tables as data: ``paper_tables/table<ID>.yaml`` loaded into typed objects.
+"""The paper's tables as data: ``bench/paper_tables/table<ID>.yaml`` loaded into typed objects.
 
 A table file names its columns (what a cell measures: quantity, split, metric, unit, and any
 extra matching key such as the molecule) and its rows (the resolved-config keys that define
 the row, and the printed values per profile, as text so that the printed precision survives).
-Schema and provenance: ``paper_tables/README.md``.
+Schema and provenance: ``bench/paper_tables/README.md``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +19,16 @@ import yaml
 from bench.errors import DataError
 from bench.registry import did_you_mean
 
-#: paper_tables/ of the source checkout (the package is installed editable)
-PAPER_TABLES_DIR = Path(__file__).resolve().parents[2] / "paper_tables"
+#: bench/paper_tables/, package data (a wheel install has it too)
+PAPER_TABLES_DIR = Path(str(files("bench").joinpath("paper_tables")))
 #: what a column reads from a run: a metric, or a RunRecord field
 QUANTITIES = ("metric", "train_time", "params", "throughput")
 #: hyper-parameter profiles a paper value may belong to (bench/configs/profiles/)
 PROFILES = ("paper-v1", "released")
-#: tables of arXiv 2403.09549 v1 that have no data file (no source text was found)
-MISSING_TABLES = ("1a", "1b", "1c", "1d", "1e")
-
-_TABLE_KEYS = {"id", "title", "source", "notes", "defaults", "layout_inferred", "columns", "rows"}
+_TABLE_KEYS = {"id", "title", "sources", "notes", "defaults", "paper_scale", "columns", "rows"}
 _COLUMN_KEYS = {"key", "header", "group", "label", "quantity", "split", "metric", "unit", "match"}
-_ROW_KEYS = {"id", "label", "match", "values", "external", "inferred", "note"}
+_ROW_KEYS = {"id", "label", "printed", "match", "values", "external", "inferred", "note",
+             "gpu_hours", "run"}
 
 
 @dataclass(frozen=True)
@@ -58,6 +57,14 @@ class Row:
     external: bool = False  # a model of another work that dens-bench does not implement
     inferred: bool = False  # the row's identity is inferred (see its note)
     note: str | None = None
+    printed: str | None = None  # the row label as its source files print it (default: label)
+    gpu_hours: str | None = None  # the paper's GPU-hours for one run of this row (see notes)
+    run: dict[str, Any] = field(default_factory=dict)  # keys its command sets beyond ``match``
+
+    @property
+    def source_label(self) -> str:
+        """The label this row has in its source transcriptions."""
+        return self.printed or self.label
 
     def value(self, profile: str, column: str) -> str | None:
         """The printed value of ``column`` under ``profile``, or None when not printed."""
@@ -70,13 +77,13 @@ class PaperTable:
 
     id: str
     title: str
-    source: str | None
+    sources: dict[str, str]  # profile -> source transcription (relative to the tables folder)
     notes: tuple[str, ...]
     defaults: dict[str, Any]
     columns: tuple[Column, ...]
     rows: tuple[Row, ...]
     path: Path
-    layout_inferred: bool = False
+    paper_scale: str | None = None  # the paper's training scale of the rows, in words
 
     @property
     def profiles(self) -> tuple[str, ...]:
@@ -95,9 +102,6 @@ def load_table(table_id: str, root: Path = PAPER_TABLES_DIR) -> PaperTable:
     path = Path(root) / f"table{table_id}.yaml"
     if not path.is_file():
         known = table_ids(root)
-        if table_id in MISSING_TABLES:
-            raise DataError(path, None, f"table {table_id} is not transcribed (no source text "
-                            f"of the paper was found; see {Path(root) / 'README.md'})")
         raise DataError(path, None, f"no such paper table; {did_you_mean(table_id, known)}")
     try:
         raw = yaml.safe_load(path.read_text())
@@ -117,11 +121,23 @@ def _parse_table(raw: Any, path: Path) -> PaperTable:
     if len(set(ids)) != len(ids):
         raise DataError(path, "rows", f"duplicate row ids in {ids}")
     return PaperTable(
-        id=str(raw["id"]), title=raw["title"], source=raw.get("source"),
+        id=str(raw["id"]), title=raw["title"], sources=_sources(raw.get("sources"), path),
         notes=tuple(raw.get("notes") or ()), defaults=dict(raw.get("defaults") or {}),
         columns=columns, rows=rows, path=path,
-        layout_inferred=bool(raw.get("layout_inferred", False)),
+        paper_scale=raw.get("paper_scale"),
     )
+
+
+def _sources(raw: Any, path: Path) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+        raise DataError(path, "sources", "expected a mapping profile -> source file")
+    for profile in raw:
+        if profile not in PROFILES:
+            raise DataError(path, "sources", f"unknown profile {profile!r}; known: "
+                            f"{', '.join(PROFILES)}")
+    return dict(raw)
 
 
 def _parse_column(raw: Any, path: Path, index: int) -> Column:
@@ -174,6 +190,24 @@ def _number(text: str, path: Path, where: str) -> float:
         return float(text)
     except ValueError as exc:
         raise DataError(path, where, f"not a number: {text!r}") from exc
+
+
+def parse_source(path: Path) -> tuple[str, list[str], dict[str, list[str]]]:
+    """(profile, header cells, {row label: cells}) of a source transcription
+    (``source/*.txt``; format in bench/paper_tables/README.md). AssertionError when the file
+    breaks the format (no profile line, ragged or duplicate rows): a check for the tests."""
+    profile, body = None, []
+    for line in Path(path).read_text().splitlines():
+        if line.startswith("# profile:"):
+            profile = line.partition(":")[2].strip()
+        elif line.strip() and not line.startswith("#"):
+            body.append([cell.strip() for cell in line.split(" | ")])
+    header, rows = body[0], body[1:]
+    assert profile, f"{path}: no '# profile:' line"
+    assert all(len(r) == len(header) for r in rows), f"{path}: ragged rows"
+    labels = [r[0] for r in rows]
+    assert len(set(labels)) == len(labels), f"{path}: duplicate row labels"
+    return profile, header[1:], {r[0]: r[1:] for r in rows}
 
 
 def paper_value(text: str | None) -> float | None:

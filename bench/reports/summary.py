@@ -61,14 +61,27 @@ def _vs_none(frame: pd.DataFrame, column: str) -> pd.Series:
 
 
 def regimes_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per comparison group and method: runs, mean test MAEs and improvement over ``none``."""
+    """Per comparison group and method: runs, mean and sample std (ddof 1; NaN for one run)
+    of the test MAEs over its runs (one per seed), and the improvement over ``none``."""
     columns = [c for c in COMPARED if c in frame]
     if frame.empty or not columns:
         return pd.DataFrame()
-    agg = {c: "mean" for c in columns}
-    agg |= {f"{c}_vs_none_pct": "mean" for c in columns}
-    out = frame.groupby(["group", "method"], sort=True).agg({"run": "count", **agg})
+    grouped = frame.groupby(["group", "method"], sort=True)
+    out = grouped.agg({"run": "count", **{c: "mean" for c in columns}})
+    for c in columns:
+        out[f"{c}_std"] = grouped[c].std(ddof=1)
+        out[f"{c}_vs_none_pct"] = grouped[f"{c}_vs_none_pct"].mean()
     return out.rename(columns={"run": "runs"}).reset_index()
+
+
+def mean_std_text(regimes: pd.DataFrame) -> pd.DataFrame:
+    """``regimes`` with each compared MAE as text ``mean ± std`` (``mean`` for one run)."""
+    out = regimes.copy()
+    for c in COMPARED:
+        if c in out:
+            out[c] = ["-" if pd.isna(m) else f"{m:.2f}" if pd.isna(sd) else f"{m:.2f} ± {sd:.2f}"
+                      for m, sd in zip(out[c], out.pop(f"{c}_std"), strict=True)]
+    return out.rename(columns={c: f"{c} (mean ± std)" for c in COMPARED if c in out})
 
 
 def sort_frame(frame: pd.DataFrame, by: str | None) -> pd.DataFrame:
@@ -88,6 +101,7 @@ def render_summary(runs: list[Run], fmt: str = "md", sort: str | None = None) ->
     runs_text = frame_text(sort_frame(frame, sort), fmt, f"Runs ({len(frame)})")
     if fmt == "csv":
         return runs_text
-    regimes = regimes_frame(frame)
-    title = "Regimes: improvement over none (%) = (none - method) / none, per group"
+    regimes = mean_std_text(regimes_frame(frame))
+    title = ("Regimes: test MAE mean ± sample std over seeds; improvement over none (%) = "
+             "(none - method) / none, per group")
     return runs_text + "\n" + frame_text(regimes, fmt, title)

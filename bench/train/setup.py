@@ -91,13 +91,15 @@ def build_run_method(cfg: RunConfig) -> Method:
 def build_model(cfg: RunConfig, method: Method, norm: dict) -> nn.Module:
     """The backbone of ``cfg`` (with the DeNS heads when the method needs them), normalised,
     on ``cfg.device`` in ``cfg.dtype``. Raises ConfigError for unsupported pairings."""
-    from backbones.registry import build_backbone
+    from backbones.registry import BACKBONES, build_backbone
+    from bench.registry import resolve
 
-    model = build_backbone(cfg.model.backbone, cfg.preset, cfg.data.kind,
-                           dens=method.needs_noise_head, **cfg.model.options)
-    if method.needs_sigma_input and not getattr(model, "encodes_sigma", False):
+    sigma = {"encode_sigma": True} if method.needs_sigma_input else {}
+    if sigma and not resolve(BACKBONES, cfg.model.backbone, "backbone").sigma_encoding:
         raise ConfigError(f"method option encode_sigma needs a backbone that encodes sigma; "
-                          f"{cfg.model.backbone!r} does not (encodes_sigma is not set)")
+                          f"{cfg.model.backbone!r} does not (its sigma_encoding is False)")
+    model = build_backbone(cfg.model.backbone, cfg.preset, cfg.data.kind,
+                           dens=method.needs_noise_head, **sigma, **cfg.model.options)
     atom_ref = None
     if norm.get("atom_ref"):
         atom_ref = torch.zeros(119, dtype=torch.float64)

@@ -15,6 +15,7 @@ from backbones.registry import BACKBONES, build_backbone
 from bench import testing
 from bench.data import keys
 from bench.data.torch_data import collate
+from bench.registry import resolve
 
 NAMES = sorted(BACKBONES)
 DENS = (False, True)
@@ -174,3 +175,60 @@ def test_periodic_symmetries(name, dens):
     base, image = model(batch), model(moved)
     for key, value in base.items():
         torch.testing.assert_close(image[key], value, atol=1e-8, rtol=1e-6)
+
+
+SIGMA_NAMES = [n for n in NAMES if resolve(BACKBONES, n, "backbone").sigma_encoding]
+
+
+def _sigma_batch(seed: int):
+    """Two structures with encoded forces; the first noised at sigma 0.3 A, the second clean."""
+    batch = _batch(seed, encoded=True)
+    sigma = torch.where(batch.batch == 0, 0.3, 0.0).double()
+    batch[keys.NOISE_SIGMA] = sigma
+    return batch
+
+
+@functools.cache
+def _sigma_model(name: str, force_mode: str):
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = build_backbone(name, "ci", "md17", dens=True, encode_sigma=True,
+                               force_mode=force_mode, max_neighbors=None)
+    return model.double().eval()
+
+
+def test_sigma_encoding_is_declared_by_equiformer_v2():
+    assert SIGMA_NAMES == ["equiformer-v2"]
+
+
+@pytest.mark.parametrize("name", SIGMA_NAMES)
+@pytest.mark.parametrize("force_mode", FORCE_MODES)
+def test_sigma_encoding_contract(name, force_mode):
+    """Zero (or absent) sigma changes nothing; a non-zero sigma changes only its structure;
+    rotations act on the outputs as without sigma (sigma is a scalar)."""
+    model = _sigma_model(name, force_mode)
+    batch = _sigma_batch(8)
+    clean = batch.clone()
+    del clean[keys.NOISE_SIGMA]
+    zero = batch.clone()
+    zero[keys.NOISE_SIGMA] = torch.zeros_like(batch[keys.NOISE_SIGMA])
+    noised, absent, zeros = model(batch), model(clean), model(zero)
+    torch.testing.assert_close(zeros[keys.OUT_ENERGY], absent[keys.OUT_ENERGY], atol=1e-12,
+                               rtol=0.0)
+    energy_change = (noised[keys.OUT_ENERGY] - absent[keys.OUT_ENERGY]).abs()
+    assert energy_change[0] > 1e-6 and energy_change[1] < 1e-12
+    g = torch.Generator().manual_seed(9)
+    testing.assert_equivariant(model, batch, testing.random_rotation(generator=g))
+
+
+def test_sigma_encoding_is_refused_elsewhere():
+    from bench.config import resolve_config
+    from bench.errors import ConfigError
+    from bench.train.setup import build_model
+    from methods import build_method
+
+    cfg = resolve_config("schnet", "dens", "md17", "ci", "paper-v1",
+                         overrides=["method.params.encode_sigma=true"])
+    method = build_method("dens", **cfg.method.params)
+    with pytest.raises(ConfigError, match="encode_sigma needs a backbone that encodes sigma"):
+        build_model(cfg, method, {"energy_mean": 0.0, "energy_std": 1.0, "force_std": 1.0})

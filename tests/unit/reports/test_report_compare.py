@@ -34,14 +34,16 @@ def test_three_seeds_give_mean_and_sample_std(runs):
 def test_laid_out_cells_show_mean_std_n_and_difference(runs):
     lines = layout(compare(load_table("4"), runs))
     first = next(i for i, ln in enumerate(lines) if ln.model == "Equiformer (L_max = 2)")
-    paper, ours, delta = lines[first:first + 3]
-    assert (paper.source, paper.cells[0], paper.cells[-2:]) == ("paper (released)", "5.3",
+    paper, released, ours, delta = lines[first:first + 4]
+    assert (paper.source, paper.cells[0], paper.cells[-2:]) == ("paper (paper-v1)", "5.3",
                                                                 ("17", "3.50M"))
-    assert ours.source == "ours: paper scale; 3 runs"
+    assert released.source == "paper (released)"
+    assert ours.source == "ours: paper scale; 3 runs; cpu"
     assert ours.cells[:2] == ("5.50 ± 0.36 (n=3)", "7.43 ± 0.45 (n=3)")
-    assert ours.cells[-2:] == ("17.0 ± 1.0 (n=3)", "3.50M")
+    assert ours.cells[-2:] == ("17.00 CPU-h ± 1.00 (n=3)", "3.50M")
+    assert delta.cells[-2] == "-"  # CPU-hours are not compared with the paper's GPU-hours
     assert ours.cells[2] == "-"  # no benzene run
-    assert delta.source == "vs paper (released)" and delta.cells[:2] == ("+3.8%", "+3.2%")
+    assert delta.source == "vs paper (paper-v1)" and delta.cells[:2] == ("+3.8%", "+3.2%")
 
 
 def test_smaller_scale_runs_are_marked_and_never_averaged_with_paper_scale(runs):
@@ -59,16 +61,16 @@ def test_smaller_scale_runs_are_marked_and_never_averaged_with_paper_scale(runs)
 def test_rows_without_runs_say_so(runs):
     lines = layout(compare(load_table("4"), runs))
     first = next(i for i, ln in enumerate(lines) if ln.model.startswith("DimeNet"))
-    ours = lines[first + 1]
+    ours = lines[first + 2]  # after the paper-v1 and released lines
     assert ours.source == "ours: no matching run" and set(ours.cells) == {"-"}
-    assert lines[first + 2].first  # the next row starts right after
+    assert lines[first + 3].first  # the next row starts right after
 
 
-def test_tables_without_values_show_na_and_no_difference(runs):
+def test_smaller_scale_runs_show_their_scale_and_no_difference(runs):
     lines = layout(compare(load_table("6"), runs))
-    assert lines[0].source == "paper: values not transcribed" and set(lines[0].cells) == {"n/a"}
-    assert not [ln for ln in lines if ln.kind == "delta"]
-    assert any(ln.source.startswith("ours: SMALLER SCALE") for ln in lines)
+    small = [i for i, ln in enumerate(lines) if ln.source.startswith("ours: SMALLER SCALE")]
+    assert small and lines[0].source == "paper (paper-v1)"
+    assert all(i + 1 == len(lines) or lines[i + 1].kind != "delta" for i in small)
 
 
 def test_summarize_single_run_has_no_std():
@@ -84,3 +86,11 @@ def test_summarize_single_run_has_no_std():
 def test_reproduced_values_get_one_more_decimal_than_printed(text, quantity, expected):
     col = next(c for c in load_table("4").columns if c.quantity == quantity)
     assert decimals(text, col) == expected
+
+
+@pytest.mark.parametrize(("hours", "device", "text"), [
+    (2.5, "cuda", "2.50 GPU-h"), (0.25, "cpu", "15.0 CPU-min"), (0.001, "cpu", "4 CPU-s")])
+def test_training_time_is_in_the_unit_of_its_device(hours, device, text):
+    from bench.reports.layout import duration_text
+
+    assert duration_text(summarize([("a", hours)]), device) == text

@@ -106,7 +106,7 @@ def test_profile_dependent_rows_group_runs_by_profile(runs):
     result = next(r for r in compare(table, runs).rows if r.row.id == "equiformer_l2_dens")
     profiles = {g.runs: (g.profile, g.reference) for g in result.groups}
     assert profiles == {("ci/dens-aspirin",): ("released", "released"),
-                        ("rmd17/dens-aspirin",): ("paper-v1", None)}
+                        ("rmd17/dens-aspirin",): ("paper-v1", "paper-v1")}
     only = next(r for r in compare(table, runs, "released").rows if r.row.id == result.row.id)
     assert [g.runs for g in only.groups] == [("ci/dens-aspirin",)]
     # a `none` row takes runs of any profile

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from bench.errors import ConfigError
-from bench.reports.summary import regimes_frame, runs_frame, sort_frame
+from bench.reports.summary import regimes_frame, render_summary, runs_frame, sort_frame
 
 
 def test_one_line_per_finished_run_with_config_and_metrics(runs):
@@ -47,3 +47,12 @@ def test_sorting(runs):
     assert values == sorted(values) and frame["run"].iloc[0].endswith("seed0-copy")
     with pytest.raises(ConfigError, match="unknown column"):
         sort_frame(runs_frame(runs), "nope")
+
+
+def test_regimes_show_mean_and_std_over_seeds(runs):
+    from bench.reports.summary import mean_std_text
+
+    text = mean_std_text(regimes_frame(runs_frame(runs)))
+    three = text[text["runs"] == 3]
+    assert list(three["test/energy_mae_mev (mean ± std)"]) == ["5.50 ± 0.36"]
+    assert "5.50 ± 0.36" in render_summary(runs, "md")
