@@ -3,7 +3,9 @@
 A run directory ``<results>/<run_id>/`` holds:
     config.yaml     the fully resolved RunConfig (as a plain dict)
     metrics.json    this RunRecord (status, provenance, metrics); written atomically,
-                    ``status == "done"`` only once the run finished
+                    ``status == "done"`` only once the run finished, ``interrupted`` after
+                    SIGTERM/SIGINT, ``failed`` with the reason
+    run.lock        held (fcntl.flock) by the process training the run (bench.run_lock)
     command.txt     the exact command line
     log.jsonl       one JSON object per logging step
     checkpoints/    training checkpoints (never committed)
@@ -25,7 +27,7 @@ CONFIG_FILE = "config.yaml"
 LOG_FILE = "log.jsonl"
 COMMAND_FILE = "command.txt"
 CHECKPOINT_DIR = "checkpoints"
-STATUSES = ("running", "done", "failed")
+STATUSES = ("running", "done", "failed", "interrupted")
 
 # Metric names inside ``metrics[split]`` (units in the name):
 #   energy_mae_mev, force_mae_mev_per_a, force_cos, force_magnitude_mae_mev_per_a, efwt,
@@ -41,7 +43,7 @@ class RunRecord:
     config: dict[str, Any]  # resolved config (same content as config.yaml)
     seed: int
     command: str = ""
-    failure: str | None = None  # e.g. "non-finite loss at step 12"
+    failure: str | None = None  # e.g. "non-finite loss at step 12", "interrupted by SIGTERM ..."
     git_revision: str | None = None
     versions: dict[str, str] = field(default_factory=dict)  # torch, e3nn, python, bench
     hardware: dict[str, Any] = field(default_factory=dict)  # cpu, threads, gpu, device
