@@ -56,10 +56,8 @@ def main() -> None:
         _fail(f"error: {exc}", exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort as exc:  # Ctrl-C, or a run stopped by SIGTERM/SIGINT (RunInterrupted)
-        cause = exc.__cause__
-        message = f"error: {cause}" if str(cause or "") else "aborted"
-        _fail(message, getattr(cause, "exit_code", 130))
+    except typer.Abort:
+        _fail("aborted", 130)
     except typer.TyperException as exc:  # usage errors of typer's own (vendored) click
         _fail(f"error: {exc.format_message()}{_help_hint(exc)}", exc.exit_code)
     except Exception as exc:

@@ -15,6 +15,7 @@ Tables and plots are derived from records and paper_tables/ only.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,12 +87,27 @@ def read_record(run_dir: str | Path) -> RunRecord:
         raise DataError(path, None, "no run record (is this a run directory?)") from exc
     except json.JSONDecodeError as exc:
         raise DataError(path, None, f"not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(path, None, "not a text file") from exc
+    if not isinstance(data, dict):
+        raise DataError(path, None, f"expected a JSON object, got {type(data).__name__}")
     return RunRecord.from_dict(data, str(path))
 
 
-def iter_records(results_dir: str | Path, status: str | None = "done"):
-    """Yield (run_dir, record) for every run directory under ``results_dir`` (recursively)."""
+def iter_records(results_dir: str | Path, status: str | None = "done",
+                 on_unreadable: Callable[[DataError], None] | None = None):
+    """Yield (run_dir, record) for every run directory under ``results_dir`` (recursively).
+
+    An unreadable record raises its DataError, or with ``on_unreadable`` is passed to it
+    and skipped (one corrupt run does not hide the others from a report).
+    """
     for path in sorted(Path(results_dir).rglob(RECORD_FILE)):
-        rec = read_record(path.parent)
+        try:
+            rec = read_record(path.parent)
+        except DataError as exc:
+            if on_unreadable is None:
+                raise
+            on_unreadable(exc)
+            continue
         if status is None or rec.status == status:
             yield path.parent, rec

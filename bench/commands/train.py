@@ -47,6 +47,7 @@ def run_cmd(
     from bench.data.paths import default_data_root
     from bench.records import read_record
     from bench.train.distributed import is_main_process
+    from bench.train.interrupt import InterruptedRunError, RunInterrupted
     from bench.train.run import run_training
 
     if epochs is not None and max_steps is not None:
@@ -62,8 +63,11 @@ def run_cmd(
     if max_steps is not None:
         cli["train.max_steps"] = max_steps
     cfg = resolve_config(backbone, method, dataset, preset, profile, cli, overrides or [])
-    run_dir = run_training(cfg, command=shlex.join(["bench", *sys.argv[1:]]), resume=resume,
-                           backend=dist_backend)
+    try:
+        run_dir = run_training(cfg, command=shlex.join(["bench", *sys.argv[1:]]), resume=resume,
+                               backend=dist_backend)
+    except RunInterrupted as exc:
+        raise InterruptedRunError(exc) from exc
     record = read_record(run_dir)
     if not is_main_process():
         raise typer.Exit(0 if record.status == "done" else 1)

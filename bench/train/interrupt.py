@@ -2,7 +2,8 @@
 ``interrupted`` (``--resume`` continues it from its newest checkpoint) instead of dying with
 its record at ``running``.
 
-Only the main thread can install handlers; elsewhere (a test's worker thread) the handlers
+The CLI reports it as an :class:`InterruptedRunError`. Only the main thread can install
+handlers; elsewhere (a test's worker thread) the handlers
 are left as they are. A second signal while the first is being handled is ignored until
 :func:`signals_interrupt` exits.
 """
@@ -14,6 +15,8 @@ import signal
 import threading
 from collections.abc import Iterator
 
+from bench.errors import BenchError
+
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
@@ -24,6 +27,15 @@ class RunInterrupted(KeyboardInterrupt):
         self.signum, self.signal_name = signum, signal.Signals(signum).name
         self.exit_code = 128 + signum
         super().__init__(message or f"interrupted by {self.signal_name}")
+
+
+class InterruptedRunError(BenchError):
+    """What the CLI raises for a RunInterrupted (typer would turn a KeyboardInterrupt into a
+    silent exit 130): one line, exit code ``128 + signal number``."""
+
+    def __init__(self, exc: RunInterrupted):
+        super().__init__(str(exc))
+        self.exit_code = exc.exit_code
 
 
 @contextlib.contextmanager
