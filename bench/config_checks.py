@@ -39,8 +39,10 @@ def check_run_id(run_id: str | None) -> None:
     if run_id is None:
         return
     if not RUN_ID.fullmatch(run_id) or run_id in (".", ".."):
-        raise ConfigError(f"run id must be a name of letters, digits, '.', '_' or '-' (not a "
-                          f"path, not '.' or '..'), got {run_id!r}")
+        raise ConfigError(
+            f"run id must be a name of letters, digits, '.', '_' or '-' (not a "
+            f"path, not '.' or '..'), got {run_id!r}"
+        )
 
 
 def check_ranges(cfg) -> None:
@@ -53,8 +55,9 @@ def check_ranges(cfg) -> None:
         _check_model_option(f"model.options.{key}", key, value)
     for key, value in cfg.method.params.items():
         if _is_number(value) and not (math.isfinite(value) and value >= 0):
-            raise ConfigError(f"config key 'method.params.{key}' must be finite and >= 0, "
-                              f"got {value!r}")
+            raise ConfigError(
+                f"config key 'method.params.{key}' must be finite and >= 0, got {value!r}"
+            )
 
 
 def check_method(cfg) -> None:
@@ -62,8 +65,12 @@ def check_method(cfg) -> None:
     is a ConfigError at resolution time (methods.build_method)."""
     from methods import build_method
 
-    build_method(cfg.method.name, energy_weight=cfg.loss.energy_weight,
-                 force_weight=cfg.loss.force_weight, **cfg.method.params)
+    build_method(
+        cfg.method.name,
+        energy_weight=cfg.loss.energy_weight,
+        force_weight=cfg.loss.force_weight,
+        **cfg.method.params,
+    )
 
 
 def _range_table(cfg) -> list[tuple[str, Any, Any, str]]:
@@ -75,19 +82,23 @@ def _range_table(cfg) -> list[tuple[str, Any, Any, str]]:
     beta = (lambda v: 0 <= v < 1, "in [0, 1)")
     rows = [
         ("seed", cfg.seed, lambda v: 0 <= v <= MAX_SEED, f"in [0, {MAX_SEED}]"),
-        ("train.epochs", t.epochs, *pos_int), ("train.max_steps", t.max_steps, *pos_int),
-        ("train.lr", t.lr, *positive), ("train.min_lr", t.min_lr, *non_neg),
+        ("train.epochs", t.epochs, *pos_int),
+        ("train.max_steps", t.max_steps, *pos_int),
+        ("train.lr", t.lr, *positive),
+        ("train.min_lr", t.min_lr, *non_neg),
         ("train.warmup_lr", t.warmup_lr, *non_neg),
         ("train.warmup_epochs", t.warmup_epochs, *non_neg),
         ("train.adam_eps", t.adam_eps, *positive),
         ("train.weight_decay", t.weight_decay, *non_neg),
         ("train.betas[0]", t.betas[0] if t.betas else None, *beta),
         ("train.betas[1]", t.betas[1] if len(t.betas) > 1 else None, *beta),
-        ("data.n_train", d.n_train, *pos_int), ("data.n_val", d.n_val, *pos_int),
+        ("data.n_train", d.n_train, *pos_int),
+        ("data.n_val", d.n_val, *pos_int),
         ("data.max_structures", d.max_structures, *pos_int),
         ("data.split_seed", d.split_seed, lambda v: 0 <= v <= MAX_SEED, f"in [0, {MAX_SEED}]"),
         ("data.split_index", d.split_index, *non_neg),
-        ("data.energy_std", d.energy_std, *positive), ("data.force_std", d.force_std, *positive),
+        ("data.energy_std", d.energy_std, *positive),
+        ("data.force_std", d.force_std, *positive),
         ("loss.energy_weight", loss.energy_weight, *non_neg),
         ("loss.force_weight", loss.force_weight, *non_neg),
     ]

@@ -45,8 +45,9 @@ def run_lock(run_dir: str | Path) -> Iterator[Path]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise RunBusyError(f"{run_dir}: running in another process (its run.lock is "
-                               f"held); not started twice") from exc
+            raise RunBusyError(
+                f"{run_dir}: running in another process (its run.lock is held); not started twice"
+            ) from exc
         yield run_dir
     finally:
         os.close(fd)  # releases the lock

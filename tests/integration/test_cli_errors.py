@@ -28,8 +28,9 @@ USAGE_ERRORS = [
 
 def _bench(program: list[str], args: list[str], **env: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **env}
-    return subprocess.run([*program, *args], capture_output=True, text=True, env=env,
-                          timeout=120, cwd=ROOT)
+    return subprocess.run(
+        [*program, *args], capture_output=True, text=True, env=env, timeout=120, cwd=ROOT
+    )
 
 
 def _one_line(proc: subprocess.CompletedProcess, code: int, needle: str) -> None:

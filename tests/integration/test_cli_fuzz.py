@@ -14,10 +14,33 @@ import pytest
 from bench.cli import main
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-RUN = ["run", "--backbone", "schnet", "--method", "dens", "--dataset", "rmd17",
-       "--molecule", "aspirin", "--data-root", str(DATA)]
-MATRIX = ["matrix", "--dry-run", "--backbones", "schnet", "--methods", "none",
-          "--datasets", "rmd17", "--molecules", "aspirin", "--data-root", str(DATA)]
+RUN = [
+    "run",
+    "--backbone",
+    "schnet",
+    "--method",
+    "dens",
+    "--dataset",
+    "rmd17",
+    "--molecule",
+    "aspirin",
+    "--data-root",
+    str(DATA),
+]
+MATRIX = [
+    "matrix",
+    "--dry-run",
+    "--backbones",
+    "schnet",
+    "--methods",
+    "none",
+    "--datasets",
+    "rmd17",
+    "--molecules",
+    "aspirin",
+    "--data-root",
+    str(DATA),
+]
 
 # (extra arguments, text the one-line message must contain)
 RUN_CASES = [
@@ -99,16 +122,18 @@ def _check(code: int, err: str, needle: str) -> None:
 
 
 @pytest.mark.parametrize(("extra", "needle"), RUN_CASES, ids=[" ".join(c[0]) for c in RUN_CASES])
-def test_bad_run_option_exits_2_naming_it_and_writes_nothing(extra, needle, tmp_path,
-                                                               monkeypatch, capsys):
+def test_bad_run_option_exits_2_naming_it_and_writes_nothing(
+    extra, needle, tmp_path, monkeypatch, capsys
+):
     results = tmp_path / "results"
     code, err = bench([*RUN, "--results", str(results), *extra], monkeypatch, capsys)
     _check(code, err, needle)
     assert not results.exists() or not any(results.iterdir())
 
 
-@pytest.mark.parametrize(("extra", "needle"), MATRIX_CASES,
-                         ids=[" ".join(c[0]) for c in MATRIX_CASES])
+@pytest.mark.parametrize(
+    ("extra", "needle"), MATRIX_CASES, ids=[" ".join(c[0]) for c in MATRIX_CASES]
+)
 def test_bad_matrix_option_fails_the_dry_run(extra, needle, tmp_path, monkeypatch, capsys):
     results = tmp_path / "results"
     code, err = bench([*MATRIX, "--results", str(results), *extra], monkeypatch, capsys)
@@ -116,8 +141,9 @@ def test_bad_matrix_option_fails_the_dry_run(extra, needle, tmp_path, monkeypatc
     assert not results.exists()
 
 
-@pytest.mark.parametrize(("args", "needle"), OTHER_CASES,
-                         ids=[" ".join(c[0][:3]) for c in OTHER_CASES])
+@pytest.mark.parametrize(
+    ("args", "needle"), OTHER_CASES, ids=[" ".join(c[0][:3]) for c in OTHER_CASES]
+)
 def test_bad_eval_and_report_options_exit_2(args, needle, tmp_path, monkeypatch, capsys):
     args = [a.replace("{results}", str(tmp_path)) for a in args]
     code, err = bench(args, monkeypatch, capsys)

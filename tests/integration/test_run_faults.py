@@ -24,10 +24,29 @@ from bench.train.preflight import NO_SPACE
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 # 8 train structures, batch 2, 2 epochs: 8 steps, checkpoints at steps 2, 4, 6
-RUN = ["run", "--backbone", "schnet", "--method", "none", "--dataset", "rmd17",
-       "--molecule", "aspirin", "--data-root", str(DATA), "--run-id", "r",
-       "--set", "data.max_structures=8", "--set", "train.batch_size=2", "--epochs", "2",
-       "--set", "train.checkpoint_every=2"]
+RUN = [
+    "run",
+    "--backbone",
+    "schnet",
+    "--method",
+    "none",
+    "--dataset",
+    "rmd17",
+    "--molecule",
+    "aspirin",
+    "--data-root",
+    str(DATA),
+    "--run-id",
+    "r",
+    "--set",
+    "data.max_structures=8",
+    "--set",
+    "train.batch_size=2",
+    "--epochs",
+    "2",
+    "--set",
+    "train.checkpoint_every=2",
+]
 
 
 def bench(args: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
@@ -118,13 +137,13 @@ def test_eval_of_a_truncated_model_names_the_file(finished, tmp_path, monkeypatc
     _one_line(err, f"{weights}: unreadable weights")
 
 
-def test_summary_skips_a_corrupt_record_with_a_warning(finished, tmp_path, monkeypatch,
-                                                       capsys):
+def test_summary_skips_a_corrupt_record_with_a_warning(finished, tmp_path, monkeypatch, capsys):
     shutil.copytree(finished, tmp_path / "good")
     bad = shutil.copytree(finished, tmp_path / "bad") / "metrics.json"
     bad.write_text(bad.read_text()[:50])
-    code, out, err = bench(["report", "--summary", "--format", "csv", "--results",
-                            str(tmp_path)], monkeypatch, capsys)
+    code, out, err = bench(
+        ["report", "--summary", "--format", "csv", "--results", str(tmp_path)], monkeypatch, capsys
+    )
     assert code == 0
     _one_line(err, f"warning: skipped {bad}: not valid JSON")
     runs = [line.split(",")[0] for line in out.strip().splitlines()[1:]]

@@ -77,6 +77,8 @@ def train(args: argparse.Namespace, argv: list[str], run_dir: Path) -> int:
                        hardware={"threads": os.environ.get("OMP_NUM_THREADS"),
                                  "resumed": resumed, "start": started})
     record.write(run_dir)
+    with open(run_dir / "trained.txt", "a") as fh:  # one line per training (tests count them)
+        fh.write(f"{os.getpid()}\n")
     (run_dir / "checkpoints").mkdir(exist_ok=True)
     (run_dir / "checkpoints" / "step_1.pt").write_bytes(b"fake")
     time.sleep(float(os.environ.get("FAKE_SLEEP", "0")))
