@@ -23,6 +23,7 @@ app = typer.Typer(
 #: set to 1 to see the traceback of an unexpected error instead of its one-line summary
 DEBUG_VAR = "DENS_BENCH_DEBUG"
 
+
 @app.callback()
 def _root() -> None:
     """dens-bench: run and report denoising (DeNS) regimes across force-field backbones."""
