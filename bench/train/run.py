@@ -1,11 +1,14 @@
 """One run end to end: ``run_training(config) -> run_dir`` (the library entry point of
 ``bench run``). Layout and record schema: bench.records.
 
-The record is written with ``status: running`` before training starts and replaced
-atomically by ``done`` (with metrics) or ``failed`` (with the reason); a killed process
-therefore never leaves a record that looks finished, and ``--resume`` continues it from its
-newest checkpoint. Before training, the results directory must be writable and have room for
-the run's checkpoints (ConfigError, exit 2, naming it).
+The config is checked when it is resolved, the data when it is loaded, then the free space:
+only then is the run directory created, and it is locked for the run's life
+(bench.run_lock: a second process gets RunBusyError instead of training it twice). The
+record is written with ``status: running`` before training starts and replaced atomically by
+``done`` (with metrics), ``failed`` (with the reason; ``no space left on device`` also
+raises DiskFullError) or ``interrupted`` (SIGTERM/SIGINT, bench.train.interrupt); a killed
+process therefore never leaves a record that looks finished, and ``--resume`` continues any
+of them from its newest checkpoint.
 
 Under torchrun every rank calls :func:`run_training` (bench.train.distributed): all train
 their slice of each global batch; rank 0 alone writes the run directory and evaluates.
