@@ -5,6 +5,7 @@ function; command groups live in bench/commands/<group>.py, each exposing ``regi
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import typer
@@ -19,6 +20,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+#: set to 1 to see the traceback of an unexpected error instead of its one-line summary
+DEBUG_VAR = "DENS_BENCH_DEBUG"
 
 
 @app.callback()
@@ -43,26 +46,38 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
-    """Entry point: user-facing errors print one line and exit with code 2."""
+    """Entry point: bad input and usage errors print one line and exit 2 (a BenchError its
+    own code); an unexpected error prints one line and exits 1 (traceback with
+    ``DENS_BENCH_DEBUG=1``)."""
     try:
-        code = app(standalone_mode=False)  # typer.Exit(n) raised in a command returns n
+        code = app(prog_name="bench", standalone_mode=False)  # typer.Exit(n) returns n
         if isinstance(code, int) and code:
             sys.exit(code)
     except BenchError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        sys.exit(exc.exit_code)
+        _fail(f"error: {exc}", exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
-        typer.secho("aborted", err=True)
-        sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
+        _fail("aborted", 130)
+    except typer.TyperException as exc:  # usage errors of typer's own (vendored) click
+        _fail(f"error: {exc.format_message()}{_help_hint(exc)}", exc.exit_code)
+    except Exception as exc:
+        if os.environ.get(DEBUG_VAR, "") not in ("", "0"):
+            raise
+        _fail(f"error: unexpected {type(exc).__name__}: {exc} (set {DEBUG_VAR}=1 for the "
+              "traceback)", 1)
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+
+def _help_hint(exc: Exception) -> str:
+    """`` (see 'bench run --help')`` for an error raised while parsing a command line."""
+    ctx = getattr(exc, "ctx", None)
+    return f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+
+
+def _fail(message: str, code: int) -> None:
+    """Print ``message`` as one red line on stderr and exit with ``code``."""
+    typer.secho(" ".join(message.split()), fg="red", err=True)
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # `python -m bench.cli` (torchrun -m bench.cli, matrix runs)

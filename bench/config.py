@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from bench.config_checks import check_method, check_ranges
 from bench.errors import ConfigError
 from bench.registry import did_you_mean
 
@@ -208,7 +209,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
 
 
 def validate(cfg: RunConfig) -> None:
-    """Cross-field checks; ConfigError names the offending key."""
+    """Cross-field and range checks (bench.config_checks); ConfigError names the offending
+    key and value."""
     checks = [
         (cfg.device in DEVICES, "device", f"one of {DEVICES}", cfg.device),
         (cfg.dtype in DTYPES, "dtype", f"one of {DTYPES}", cfg.dtype),
@@ -228,12 +230,8 @@ def validate(cfg: RunConfig) -> None:
          "'epoch' or 'step'", cfg.train.schedule_unit),
         (cfg.train.epochs is not None or cfg.train.max_steps is not None, "train.epochs",
          "set (or train.max_steps)", None),
-        ((cfg.train.epochs or 1) >= 1 and (cfg.train.max_steps or 1) >= 1, "train.epochs",
-         "and train.max_steps >= 1", (cfg.train.epochs, cfg.train.max_steps)),
         (cfg.train.batch_size >= 1 and cfg.train.eval_batch_size >= 1, "train.batch_size",
          ">= 1 (and eval_batch_size)", cfg.train.batch_size),
-        (cfg.train.lr > 0 and cfg.train.weight_decay >= 0, "train.lr", "> 0 (weight_decay >= 0)",
-         cfg.train.lr),
         (cfg.train.ema_decay is None or 0 < cfg.train.ema_decay < 1, "train.ema_decay",
          "in (0, 1) or null", cfg.train.ema_decay),
         (cfg.train.grad_clip is None or cfg.train.grad_clip > 0, "train.grad_clip",
@@ -250,6 +248,8 @@ def validate(cfg: RunConfig) -> None:
     ):
         raise ConfigError("data.normalization 'fixed' needs data.energy_mean, energy_std, "
                           "force_std")
+    check_ranges(cfg)
+    check_method(cfg)
     from bench.data.trajectory_split import check_split_options
 
     check_split_options(cfg.data.split_by, cfg.data.early_frames)

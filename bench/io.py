@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -11,12 +12,27 @@ from typing import Any
 import yaml
 
 
+def _read_umask() -> int:
+    """The process umask (read by setting it and setting it straight back: done once, at
+    import, before any thread of ours writes files)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: file mode of everything written here: what ``open(path, "w")`` would give
+FILE_MODE = 0o666 & ~_read_umask()
+
+
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temp file in the same folder, fsync and rename."""
+    """Write ``data`` to ``path`` via a temp file ``.<name>.*.tmp`` in the same folder, fsync
+    and rename. The file gets the mode a plain ``open`` would give (0666 minus the umask),
+    not the 0600 of a temp file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -26,6 +42,16 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def remove_stale_temps(path: str | Path) -> list[Path]:
+    """Delete the temp files that interrupted writes of ``path`` left (``.<name>.*.tmp``);
+    call it only where one process writes ``path`` (a locked run directory)."""
+    path = Path(path)
+    stale = sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+    return stale
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:

@@ -3,7 +3,9 @@
 A run directory ``<results>/<run_id>/`` holds:
     config.yaml     the fully resolved RunConfig (as a plain dict)
     metrics.json    this RunRecord (status, provenance, metrics); written atomically,
-                    ``status == "done"`` only once the run finished
+                    ``status == "done"`` only once the run finished, ``interrupted`` after
+                    SIGTERM/SIGINT, ``failed`` with the reason
+    run.lock        held (fcntl.flock) by the process training the run (bench.run_lock)
     command.txt     the exact command line
     log.jsonl       one JSON object per logging step
     checkpoints/    training checkpoints (never committed): step-*.pt, model.pt (final
@@ -15,6 +17,7 @@ Tables and plots are derived from records and bench/paper_tables/ only.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +31,7 @@ LOG_FILE = "log.jsonl"
 COMMAND_FILE = "command.txt"
 CHECKPOINT_DIR = "checkpoints"
 PREDICTIONS_FILE = "predictions.npz"
-STATUSES = ("running", "done", "failed")
+STATUSES = ("running", "done", "failed", "interrupted")
 
 # Metric names inside ``metrics[split]`` (units in the name):
 #   energy_mae_mev, force_mae_mev_per_a, force_cos, force_magnitude_mae_mev_per_a, efwt,
@@ -44,7 +47,7 @@ class RunRecord:
     config: dict[str, Any]  # resolved config (same content as config.yaml)
     seed: int
     command: str = ""
-    failure: str | None = None  # e.g. "non-finite loss at step 12"
+    failure: str | None = None  # e.g. "non-finite loss at step 12", "interrupted by SIGTERM ..."
     git_revision: str | None = None
     versions: dict[str, str] = field(default_factory=dict)  # torch, e3nn, python, bench
     hardware: dict[str, Any] = field(default_factory=dict)  # cpu, threads, gpu, device
@@ -87,12 +90,27 @@ def read_record(run_dir: str | Path) -> RunRecord:
         raise DataError(path, None, "no run record (is this a run directory?)") from exc
     except json.JSONDecodeError as exc:
         raise DataError(path, None, f"not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(path, None, "not a text file") from exc
+    if not isinstance(data, dict):
+        raise DataError(path, None, f"expected a JSON object, got {type(data).__name__}")
     return RunRecord.from_dict(data, str(path))
 
 
-def iter_records(results_dir: str | Path, status: str | None = "done"):
-    """Yield (run_dir, record) for every run directory under ``results_dir`` (recursively)."""
+def iter_records(results_dir: str | Path, status: str | None = "done",
+                 on_unreadable: Callable[[DataError], None] | None = None):
+    """Yield (run_dir, record) for every run directory under ``results_dir`` (recursively).
+
+    An unreadable record raises its DataError, or with ``on_unreadable`` is passed to it
+    and skipped (one corrupt run does not hide the others from a report).
+    """
     for path in sorted(Path(results_dir).rglob(RECORD_FILE)):
-        rec = read_record(path.parent)
+        try:
+            rec = read_record(path.parent)
+        except DataError as exc:
+            if on_unreadable is None:
+                raise
+            on_unreadable(exc)
+            continue
         if status is None or rec.status == status:
             yield path.parent, rec

@@ -61,6 +61,7 @@ def run_cmd(
     from bench.data.paths import default_data_root
     from bench.records import read_record
     from bench.train.distributed import is_main_process
+    from bench.train.interrupt import InterruptedRunError, RunInterrupted
     from bench.train.run import run_training
     from bench.train.sinks import check_sinks
 
@@ -82,8 +83,11 @@ def run_cmd(
         cli["train.max_steps"] = max_steps
     cfg = resolve_with_file(file_cfg, backbone, method, dataset, preset, profile, cli,
                             overrides or [])
-    run_dir = run_training(cfg, command=shlex.join(["bench", *sys.argv[1:]]), resume=resume,
-                           backend=dist_backend, log_sinks=sinks)
+    try:
+        run_dir = run_training(cfg, command=shlex.join(["bench", *sys.argv[1:]]), resume=resume,
+                               backend=dist_backend, log_sinks=sinks)
+    except RunInterrupted as exc:
+        raise InterruptedRunError(exc) from exc
     record = read_record(run_dir)
     if not is_main_process():
         raise typer.Exit(0 if record.status == "done" else 1)

@@ -4,6 +4,10 @@ Used by every launcher: the local launcher calls it from worker threads, a SLURM
 calls it on the compute node. It never raises for a failing run: the failure (the run
 record's own reason, else the command's last error line and exit status) goes into the
 index and the Outcome, so the rest of the matrix goes on.
+
+Several matrices may share a results folder: a run that is done, or whose run.lock another
+process holds (bench.run_lock), is skipped (``skipped (done)``, ``skipped (running
+elsewhere)``), also when its ``bench run`` finds the lock taken at start (exit code 3).
 """
 
 from __future__ import annotations
@@ -18,11 +22,14 @@ from pathlib import Path
 from bench.errors import BenchError
 from bench.matrix.index import RunIndex
 from bench.records import CONFIG_FILE, read_record
+from bench.run_lock import RunBusyError, is_locked
 
 #: launcher bookkeeping inside a results directory (logs, submitit folders)
 MATRIX_DIR = ".matrix"
 #: environment variables that carry a run's CPU thread budget
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+SKIP_DONE = "skipped (done)"
+SKIP_ELSEWHERE = "skipped (running elsewhere)"
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,8 @@ class RunTask:
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a run ended: status "done" or "failed" (with a one-line reason)."""
+    """How a run ended: status "done", "failed" or "interrupted" (with a one-line reason), or
+    "skipped" (reason SKIP_DONE or SKIP_ELSEWHERE)."""
 
     run_id: str
     status: str
@@ -67,8 +75,14 @@ def task_env(threads: int, extra: dict[str, str] | None = None) -> dict[str, str
 
 
 def execute_task(task: RunTask) -> Outcome:
-    """Run ``task.argv``, append its output to ``task.log_path``, record the outcome."""
+    """Run ``task.argv``, append its output to ``task.log_path``, record the outcome; skip a
+    run that is done or running elsewhere (the index keeps its owner's state)."""
     index = RunIndex(task.results)
+    skipped = skip_reason(task.run_dir)
+    if skipped == SKIP_DONE:
+        index.update(task.run_id, status="done", failure=None, note=SKIP_DONE)
+    if skipped is not None:
+        return Outcome(task.run_id, "skipped", skipped)
     note = "resumed with --resume" if task.resume else None
     index.update(task.run_id, status="running", failure=None, note=note)
     task.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,23 +98,38 @@ def execute_task(task: RunTask) -> Outcome:
         else:
             start_error = None
     outcome = judge(task, returncode, start_error)
-    index.update(task.run_id, status=outcome.status, failure=outcome.failure,
-                 config_sha256=config_sha256(task.run_dir))
+    if outcome.status != "skipped":
+        index.update(task.run_id, status=outcome.status, failure=outcome.failure,
+                     config_sha256=config_sha256(task.run_dir))
     return outcome
 
 
+def skip_reason(run_dir: Path) -> str | None:
+    """SKIP_DONE when the run's record is done, SKIP_ELSEWHERE when another process holds
+    its lock, else None."""
+    try:
+        if read_record(run_dir).status == "done":
+            return SKIP_DONE
+    except BenchError:
+        pass
+    return SKIP_ELSEWHERE if is_locked(run_dir) else None
+
+
 def judge(task: RunTask, returncode: int | None, start_error: str | None = None) -> Outcome:
-    """Decide done/failed from the exit status, the run record and the log."""
+    """Decide done/failed/interrupted (or skipped: the run was locked when it started) from
+    the exit status, the run record and the log."""
     if start_error is not None:
         return Outcome(task.run_id, "failed", start_error, returncode)
+    if returncode == RunBusyError.exit_code:
+        return Outcome(task.run_id, "skipped", SKIP_ELSEWHERE, returncode)
     try:
         record = read_record(task.run_dir)
     except BenchError:
         record = None
     if returncode == 0 and record is not None and record.status == "done":
         return Outcome(task.run_id, "done", None, 0)
-    if record is not None and record.status == "failed" and record.failure:
-        return Outcome(task.run_id, "failed", record.failure, returncode)
+    if record is not None and record.status in ("failed", "interrupted") and record.failure:
+        return Outcome(task.run_id, record.status, record.failure, returncode)
     reason = exit_reason(returncode, task.log_path, record)
     return Outcome(task.run_id, "failed", reason, returncode)
 

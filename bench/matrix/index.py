@@ -25,8 +25,8 @@ from bench.io import write_text_atomic
 
 INDEX_FILE = "index.jsonl"
 LOCK_FILE = "index.lock"
-#: matrix-level states of a run (a record's own status is running|done|failed)
-STATES = ("queued", "running", "done", "failed")
+#: matrix-level states of a run (a record's own status is running|done|failed|interrupted)
+STATES = ("queued", "running", "done", "failed", "interrupted")
 
 _THREAD_LOCK = threading.Lock()
 
@@ -39,7 +39,7 @@ class IndexEntry:
         point: the GridPoint identity (backbone, method, dataset, seed, ...).
         config_sha256: sha256 of the run's resolved config.yaml, once it exists.
         failure: why the run failed (from its record, or the launcher's exit status).
-        note: e.g. "skipped: already finished", "resumed with --resume".
+        note: e.g. "skipped (done)", "resumed with --resume".
         job_id: the SLURM job id when launched through SLURM.
     """
 
@@ -82,12 +82,15 @@ class RunIndex:
             entries[entry.run_id] = entry
         return entries
 
-    def put(self, entries: Iterable[IndexEntry]) -> None:
-        """Insert or replace whole entries (one locked write for all of them)."""
+    def put(self, entries: Iterable[IndexEntry], keep: tuple[str, ...] = ()) -> None:
+        """Insert or replace whole entries (one locked write for all of them), except entries
+        whose current status is in ``keep`` (e.g. another worker's ``running`` run)."""
         entries = list(entries)
         with self._locked() as current:
             for entry in entries:
-                current[entry.run_id] = replace(entry, updated_at=_now())
+                old = current.get(entry.run_id)
+                if old is None or old.status not in keep:
+                    current[entry.run_id] = replace(entry, updated_at=_now())
 
     def update(self, run_id: str, **changes: Any) -> IndexEntry:
         """Change some fields of one entry (created with ``changes`` if absent)."""

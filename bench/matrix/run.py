@@ -1,4 +1,10 @@
-"""Run a matrix: expand the grid, decide skip/resume/fresh per run, launch, report."""
+"""Run a matrix: expand the grid, decide skip/resume/fresh per run, launch, report.
+
+Matrices may share a results folder: every run is launched with ``--resume`` (so a run
+another worker started or finished meanwhile continues, or is returned as done, instead of
+clashing), runs locked by another worker are skipped, and the initial index entries leave
+other workers' ``running`` entries alone.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from rich.console import Console
 
 from bench.matrix import local, slurm
 from bench.matrix.command import default_runner, run_args, torchrun_argv
-from bench.matrix.execute import MATRIX_DIR, Outcome, RunTask, config_sha256
+from bench.matrix.execute import MATRIX_DIR, SKIP_DONE, Outcome, RunTask, config_sha256
 from bench.matrix.grid import GridPoint, expand
 from bench.matrix.index import IndexEntry, RunIndex
 from bench.matrix.plan import Decision, decide
@@ -43,7 +49,8 @@ class MatrixResult:
 
     @property
     def failed(self) -> list[IndexEntry]:
-        return [e for e in self.entries.values() if e.status == "failed"]
+        """Runs that ended failed or interrupted (the matrix then exits 1)."""
+        return [e for e in self.entries.values() if e.status in ("failed", "interrupted")]
 
 
 def plan_matrix(spec: MatrixSpec, resolver: Resolver | None = None) -> list[PlannedRun]:
@@ -65,11 +72,13 @@ def plan_matrix(spec: MatrixSpec, resolver: Resolver | None = None) -> list[Plan
 
 def build_task(point: GridPoint, spec: MatrixSpec, decision: Decision) -> RunTask:
     """The command line of one run for the spec's launcher, with its thread budget
-    (a SLURM job's CPUs are split over its GPUs, one torchrun process each)."""
+    (a SLURM job's CPUs are split over its GPUs, one torchrun process each). Always
+    ``--resume`` (a no-op for a new run; see the module docstring); ``task.resume`` says
+    whether the plan resumes it."""
     results = str(Path(spec.results).resolve())
     data_root = str(Path(spec.data_root).resolve()) if spec.data_root else None
     resume = decision.action == "resume"
-    args = run_args(point, results, point.run_id(), data_root, resume)
+    args = run_args(point, results, point.run_id(), data_root, resume=True)
     if spec.launcher == "slurm":
         nproc = spec.slurm.gpus_per_node
         threads = max(1, spec.slurm.cpus_per_task // max(1, nproc))
@@ -100,7 +109,7 @@ def run_matrix(
         if run.decision.action == "replace":
             set_aside(run.task.run_dir)
     index = RunIndex(spec.results)
-    index.put(_initial_entry(p, spec.launcher) for p in planned)
+    index.put((_initial_entry(p, spec.launcher) for p in planned), keep=("running",))
     todo = [p.task for p in planned if p.decision.action != "skip"]
     table = StateTable({p.task.run_id: p.point.label() for p in planned}, console)
 
@@ -109,10 +118,13 @@ def run_matrix(
 
     with table:
         tick()
-        if todo:
-            _launch(spec, todo, tick, slurm_cluster, poll_s)
+        outcomes = _launch(spec, todo, tick, slurm_cluster, poll_s) if todo else []
         tick()
     entries = index.read()
+    for outcome in outcomes:
+        if outcome.status == "skipped":
+            line = f"{outcome.failure} {table.labels[outcome.run_id]}  ({outcome.run_id})"
+            table.console.print(line, highlight=False, soft_wrap=True)
     table.console.print(table.summary(), highlight=False)
     return MatrixResult(planned, {p.task.run_id: entries[p.task.run_id] for p in planned})
 
@@ -139,8 +151,7 @@ def _initial_entry(run: PlannedRun, launcher: str) -> IndexEntry:
     point = run.point.identity()
     if run.decision.action == "skip":
         sha = config_sha256(run.task.run_dir)
-        return IndexEntry(run.task.run_id, "done", point, sha, note="skipped: already finished",
-                          launcher=launcher)
+        return IndexEntry(run.task.run_id, "done", point, sha, note=SKIP_DONE, launcher=launcher)
     note = run.decision.reason if run.decision.action in ("resume", "replace") else None
     return IndexEntry(run.task.run_id, "queued", point, note=note, launcher=launcher)
 

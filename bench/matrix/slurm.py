@@ -23,8 +23,6 @@ from bench.matrix.execute import Outcome, RunTask, execute_task
 from bench.matrix.index import RunIndex
 from bench.matrix.spec import SlurmResources
 
-FINISHED = ("done", "failed")
-
 
 class SlurmRunJob(Checkpointable):
     """The callable each array task runs: execute one RunTask."""

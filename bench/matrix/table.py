@@ -10,7 +10,8 @@ from rich.table import Table
 
 from bench.matrix.index import IndexEntry
 
-STYLES = {"queued": "dim", "running": "cyan", "done": "green", "failed": "red"}
+STYLES = {"queued": "dim", "running": "cyan", "done": "green", "failed": "red",
+          "interrupted": "yellow"}
 
 
 class StateTable:
@@ -70,5 +71,6 @@ class StateTable:
         """e.g. ``matrix: 6 runs: 4 done, 1 failed, 1 running``."""
         counts = Counter(e.status for e in self._entries.values())
         counts["queued"] += len(self.labels) - len(self._entries)
-        parts = [f"{counts[s]} {s}" for s in ("done", "failed", "running", "queued") if counts[s]]
+        order = ("done", "failed", "interrupted", "running", "queued")
+        parts = [f"{counts[s]} {s}" for s in order if counts[s]]
         return f"matrix: {len(self.labels)} runs: {', '.join(parts)}"

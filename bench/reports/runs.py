@@ -14,6 +14,7 @@ Config values are looked up by canonical name in the RESOLVED config (``config.y
 from __future__ import annotations
 
 import importlib.util
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -133,11 +134,17 @@ def _get(config: dict[str, Any], path: tuple[str, ...]) -> Any:
 
 
 def load_runs(results_dir: str | Path) -> list[Run]:
-    """Every finished (``status == "done"``) run under ``results_dir``, sorted by directory."""
+    """Every finished (``status == "done"``) run under ``results_dir``, sorted by directory;
+    an unreadable record is skipped with a warning on stderr naming the file."""
     root = Path(results_dir)
     if not root.is_dir():
         raise DataError(root, None, "no such results directory (pass --results DIR)")
-    return [Run(run_dir, rec, root) for run_dir, rec in iter_records(root, status="done")]
+    records = iter_records(root, status="done", on_unreadable=_warn_skipped)
+    return [Run(run_dir, rec, root) for run_dir, rec in records]
+
+
+def _warn_skipped(exc: DataError) -> None:
+    print(f"warning: skipped {exc}", file=sys.stderr)
 
 
 def iter_log(run: Run) -> Iterator[dict[str, Any]]:

@@ -1,11 +1,14 @@
 """One run end to end: ``run_training(config) -> run_dir`` (the library entry point of
 ``bench run``). Layout and record schema: bench.records.
 
-The record is written with ``status: running`` before training starts and replaced
-atomically by ``done`` (with metrics) or ``failed`` (with the reason); a killed process
-therefore never leaves a record that looks finished, and ``--resume`` continues it from its
-newest checkpoint. Before training, the results directory must be writable and have room for
-the run's checkpoints (ConfigError, exit 2, naming it).
+The config is checked when it is resolved, the data when it is loaded, then the free space:
+only then is the run directory created, and it is locked for the run's life
+(bench.run_lock: a second process gets RunBusyError instead of training it twice). The
+record is written with ``status: running`` before training starts and replaced atomically by
+``done`` (with metrics), ``failed`` (with the reason; ``no space left on device`` also
+raises DiskFullError) or ``interrupted`` (SIGTERM/SIGINT, bench.train.interrupt); a killed
+process therefore never leaves a record that looks finished, and ``--resume`` continues any
+of them from its newest checkpoint.
 
 Under torchrun every rank calls :func:`run_training` (bench.train.distributed): all train
 their slice of each global batch; rank 0 alone writes the run directory and evaluates.
@@ -17,6 +20,8 @@ import hashlib
 import io
 import json
 import random
+import signal
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,6 +32,7 @@ from bench.data.oc20_subsplits import subsplit_of
 from bench.errors import ConfigError
 from bench.eval import evaluate, split_metrics
 from bench.io import (
+    remove_stale_temps,
     write_bytes_atomic,
     write_json_atomic,
     write_text_atomic,
@@ -41,11 +47,21 @@ from bench.records import (
     RunRecord,
     read_record,
 )
+from bench.run_lock import RunBusyError, is_locked, run_lock
 from bench.train import provenance
 from bench.train.batches import TORCH_STREAM, derived_seed
+from bench.train.checkpoint import list_checkpoints
 from bench.train.distributed import World, process_group
+from bench.train.interrupt import RunInterrupted, signals_interrupt
 from bench.train.loop import Trainer
-from bench.train.preflight import check_free_space, required_bytes
+from bench.train.preflight import (
+    NO_SPACE,
+    DiskFullError,
+    check_batch_size,
+    check_free_space,
+    is_disk_full,
+    required_bytes,
+)
 from bench.train.setup import (
     MODEL_FILE,
     STATS_FILE,
@@ -63,16 +79,27 @@ from bench.train.summary import startup_lines
 
 def default_run_id(cfg: RunConfig) -> str:
     """``<dataset>[-<molecule>]-<backbone>-<method>-<preset>-s<seed>-<hash>``; the hash covers
-    the whole config (minus run id, results folder, data root and device), so equal configs
-    share an id."""
+    the whole config minus where things are (run id, results folder, data root, device;
+    ``data.path`` relative to the data root, else by its name), so equal experiments share
+    an id on any machine."""
     identity = cfg.to_dict()
     for key in ("run_id", "results", "device"):
         identity.pop(key)
-    identity["data"].pop("data_root")
+    root = identity["data"].pop("data_root")
+    if identity["data"]["path"] is not None:
+        identity["data"]["path"] = _portable_path(identity["data"]["path"], root)
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
     parts = [cfg.data.name, cfg.data.molecule, cfg.model.backbone, cfg.method.name, cfg.preset,
              f"s{cfg.seed}", digest]
     return "-".join(str(p) for p in parts if p)
+
+
+def _portable_path(path: str, root: str | None) -> str:
+    """``path`` relative to ``root`` when inside it, else its last component."""
+    path_ = Path(path).absolute()
+    if root is not None and path_.is_relative_to(Path(root).absolute()):
+        return path_.relative_to(Path(root).absolute()).as_posix()
+    return path_.name
 
 
 def run_training(cfg: RunConfig, command: str = "", resume: bool = False,
@@ -97,35 +124,59 @@ def _run(cfg: RunConfig, command: str, resume: bool, world: World,
          log_sinks: tuple[str, ...] = ()) -> Path:
     run_dir = Path(cfg.results) / cfg.run_id
     previous = _check_existing(run_dir, cfg, resume)
-    world.barrier()  # every rank has read the old record before rank 0 replaces it
     if previous is not None and previous.status == "done":
         return run_dir
-    if world.is_main:
-        _write_inputs(run_dir, cfg, command)
+    if is_locked(run_dir):
+        raise RunBusyError(f"{run_dir}: running in another process (its run.lock is held)")
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
-    split = load_split(cfg.data)
+    split = load_split(cfg.data)  # inputs are checked before the run directory exists
+    check_batch_size(cfg.train.batch_size * world.size, len(split.train))
     norm = normalization(cfg.data, split.train) | {"energy_kind": split.energy_kind}
     method = build_run_method(cfg)
     model = build_model(cfg, method, norm)
-    record = _start_record(cfg, command, model, previous, world)
     if world.is_main:
         check_free_space(run_dir, required_bytes(model, cfg.train))
-        write_json_atomic(run_dir / STATS_FILE, norm)
-        record.write(run_dir)
-    _seed_rank(cfg.seed, world.rank)
+    with run_lock(run_dir) if world.is_main else nullcontext(), signals_interrupt():
+        previous = _check_existing(run_dir, cfg, resume)  # again, now that it is ours
+        world.barrier()  # every rank has read the old record before rank 0 replaces it
+        if previous is not None and previous.status == "done":
+            return run_dir
+        record = _start_record(cfg, command, model, previous, world)
+        if world.is_main:
+            _write_inputs(run_dir, cfg, command, norm)
+            record.write(run_dir)
+        _seed_rank(cfg.seed, world.rank)
+        _train_recorded(cfg, run_dir, record, model, method, split, norm, resume, world,
+                        log_sinks)
+        world.barrier()  # the record is final before any rank returns
+    return run_dir
+
+
+def _train_recorded(cfg, run_dir, record, model, method, split, norm, resume,
+                    world: World, log_sinks: tuple[str, ...] = ()) -> None:
+    """Train and evaluate; whatever stops it is written to the record (rank 0): ``failed``
+    with the reason, or ``interrupted`` on SIGTERM/SIGINT. A full disk is a DiskFullError."""
     try:
         _train_and_evaluate(cfg, run_dir, record, model, method, split, norm, resume, world,
                             log_sinks)
     except NonFiniteLossError as exc:
         if world.is_main:
-            _fail(record, run_dir, f"non-finite loss at step {exc.step}")
-    except BaseException as exc:
+            _finish(record, run_dir, "failed", f"non-finite loss at step {exc.step}")
+    except KeyboardInterrupt as exc:
+        reason = _interrupt_reason(exc, run_dir)
         if world.is_main:
-            _fail(record, run_dir, f"{type(exc).__name__}: {exc}")
+            _finish(record, run_dir, "interrupted", reason)
+        raise RunInterrupted(getattr(exc, "signum", signal.SIGINT), f"{run_dir}: {reason}") from exc
+    except BaseException as exc:
+        full = is_disk_full(exc)
+        reason = NO_SPACE if full else f"{type(exc).__name__}: {exc}"
+        if world.is_main:
+            _finish(record, run_dir, "failed", reason)
+        if full:
+            raise DiskFullError(f"{run_dir}: {NO_SPACE}; free space, then run the same "
+                                f"command with --resume") from exc
         raise
-    world.barrier()  # the record is final before any rank returns
-    return run_dir
 
 
 def _seed_rank(seed: int, rank: int) -> None:
@@ -202,13 +253,17 @@ def _diff_keys(a: dict, b: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def _write_inputs(run_dir: Path, cfg: RunConfig, command: str) -> None:
-    """config.yaml and command.txt; ConfigError when the results folder is not writable."""
+def _write_inputs(run_dir: Path, cfg: RunConfig, command: str, norm: dict) -> None:
+    """config.yaml, command.txt and the normalisation; ConfigError when the results folder
+    is not writable (the directory itself exists: run_lock made it)."""
     try:
-        (run_dir / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
+        (run_dir / CHECKPOINT_DIR).mkdir(exist_ok=True)
         write_yaml_atomic(run_dir / CONFIG_FILE, cfg.to_dict())
         write_text_atomic(run_dir / COMMAND_FILE, command + "\n")
+        write_json_atomic(run_dir / STATS_FILE, norm)
     except OSError as exc:
+        if is_disk_full(exc):
+            raise DiskFullError(f"{run_dir}: {NO_SPACE}") from exc
         raise ConfigError(f"{run_dir}: cannot write the run directory ({exc})") from exc
 
 
@@ -224,12 +279,28 @@ def _start_record(cfg: RunConfig, command: str, model, previous: RunRecord | Non
     )
 
 
-def _fail(record: RunRecord, run_dir: Path, reason: str) -> None:
-    record.status, record.failure, record.finished_at = "failed", reason, _now()
-    record.write(run_dir)
+def _finish(record: RunRecord, run_dir: Path, status: str, reason: str) -> None:
+    """Write the record as ``status`` (failed | interrupted) with ``reason``; on a full disk
+    the record may not be writable either, and stays ``running`` (``--resume`` continues)."""
+    record.status, record.failure, record.finished_at = status, reason, _now()
+    try:
+        record.write(run_dir)
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+
+
+def _interrupt_reason(exc: BaseException, run_dir: Path) -> str:
+    """e.g. ``interrupted by SIGTERM (--resume continues from step 500)``: the step of the
+    newest checkpoint."""
+    signal_name = getattr(exc, "signal_name", "SIGINT")
+    latest = list_checkpoints(run_dir / CHECKPOINT_DIR)
+    start = int(latest[-1].stem.split("-")[1]) if latest else 0
+    return f"interrupted by {signal_name} (--resume continues from step {start})"
 
 
 def _save_weights(model, path: Path) -> None:
+    remove_stale_temps(path)  # left by a write that was killed
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
     write_bytes_atomic(path, buffer.getvalue())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -125,8 +126,25 @@ def load_run_model(run_dir: str | Path, device: str = "cpu") -> tuple[nn.Module,
     weights = run_dir / CHECKPOINT_DIR / MODEL_FILE
     if not weights.is_file():
         raise DataError(weights, None, "no final weights (did the run finish?)")
-    norm = json.loads((run_dir / STATS_FILE).read_text())
+    norm = _read_json(run_dir / STATS_FILE)
     model = build_model(cfg, build_run_method(cfg), norm)
-    state = torch.load(weights, map_location=device, weights_only=True)
-    model.load_state_dict(state)
+    try:
+        model.load_state_dict(torch.load(weights, map_location=device, weights_only=True))
+    except (RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise DataError(weights, None, f"unreadable weights, truncated or corrupt ({detail})") \
+            from exc
     return model, cfg
+
+
+def _read_json(path: Path) -> dict:
+    """A JSON object from ``path``; DataError naming the file otherwise."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise DataError(path, None, "missing (is this a run directory?)") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(path, None, f"not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise DataError(path, None, "expected a JSON object")
+    return data

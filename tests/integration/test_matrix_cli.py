@@ -33,7 +33,7 @@ def test_matrix_records_failures_exits_1_and_skips_finished_runs(tmp_path):
     assert lines[-1] == "matrix: 4 runs: 2 done, 2 failed"
     again = bench(*args, "--seeds", "0")
     assert again.returncode == 0, again.stderr
-    assert again.stdout.count("skipped: already finished") == 2
+    assert again.stdout.count("skipped (done)") == 2
     index = [json.loads(x) for x in (tmp_path / "index.jsonl").read_text().splitlines()]
     assert len(index) == 4 and sorted(e["status"] for e in index) == ["done"] * 2 + ["failed"] * 2
 
@@ -89,7 +89,7 @@ def test_real_matrix_skips_runs_of_the_same_resolved_config(tmp_path):
     assert first.returncode == 0, first.stdout + first.stderr
     assert first.stdout.splitlines()[-1] == "matrix: 2 runs: 2 done"
     again = bench(*args)
-    assert again.returncode == 0 and again.stdout.count("skipped: already finished") == 2
+    assert again.returncode == 0 and again.stdout.count("skipped (done)") == 2
     changed = bench(*args, "--set", "train.lr=0.001", "--dry-run")
     assert changed.stdout.count("# fresh") == 2  # another config, another run
 

@@ -5,7 +5,10 @@ tested without training. Usage: ``python fake_bench.py run --backbone ... --run-
 Behaviour by seed (fault injection):
     13  writes a failed record "non-finite loss at step 3", exits 1
     14  prints "error: boom" to stderr, exits 2, leaves the record "running"
-    15  writes a checkpoint then kills itself with SIGKILL, unless --resume is given
+    15  writes a checkpoint then kills itself with SIGKILL, unless it resumes a run whose
+        record exists
+Like ``bench run`` it holds the run's lock (bench.run_lock) and exits 3 when it is taken,
+and returns a done run as it is.
 Environment: FAKE_SLEEP (seconds per run), FAKE_SCALE (multiplies every metric).
 Metrics are a fixed function of backbone, method and seed.
 """
@@ -21,7 +24,8 @@ import zlib
 from pathlib import Path
 
 from bench.io import write_yaml_atomic
-from bench.records import RunRecord
+from bench.records import RunRecord, read_record
+from bench.run_lock import RunBusyError, run_lock
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -51,14 +55,30 @@ def fake_metrics(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 def main(argv: list[str]) -> int:
     args = parse(argv)
     run_dir = Path(args.results) / args.run_id
+    try:
+        with run_lock(run_dir):
+            return train(args, argv, run_dir)
+    except RunBusyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def train(args: argparse.Namespace, argv: list[str], run_dir: Path) -> int:
+    """The fake training (see the module docstring) of one locked run directory."""
+    resumed = args.resume and (run_dir / "metrics.json").is_file()
+    if resumed and read_record(run_dir).status == "done":
+        print(run_dir)
+        return 0
     config = {k: v for k, v in vars(args).items() if k not in ("results", "resume", "command")}
     write_yaml_atomic(run_dir / "config.yaml", config)
     (run_dir / "command.txt").write_text(" ".join(argv) + "\n")
     started = time.time()
     record = RunRecord(run_id=args.run_id, status="running", config=config, seed=args.seed,
                        hardware={"threads": os.environ.get("OMP_NUM_THREADS"),
-                                 "resumed": args.resume, "start": started})
+                                 "resumed": resumed, "start": started})
     record.write(run_dir)
+    with open(run_dir / "trained.txt", "a") as fh:  # one line per training (tests count them)
+        fh.write(f"{os.getpid()}\n")
     (run_dir / "checkpoints").mkdir(exist_ok=True)
     (run_dir / "checkpoints" / "step_1.pt").write_bytes(b"fake")
     time.sleep(float(os.environ.get("FAKE_SLEEP", "0")))
@@ -69,7 +89,7 @@ def main(argv: list[str]) -> int:
     if args.seed == 14:
         print("error: boom", file=sys.stderr)
         return 2
-    if args.seed == 15 and not args.resume:
+    if args.seed == 15 and not resumed:
         os.kill(os.getpid(), signal.SIGKILL)
     record.status, record.metrics = "done", fake_metrics(args)
     record.hardware["end"] = time.time()

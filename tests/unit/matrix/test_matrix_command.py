@@ -37,9 +37,9 @@ def test_torchrun_command_for_one_run_across_local_gpus(tmp_path):
     assert list(task.argv) == [
         "torchrun", "--standalone", "--nproc_per_node", "4", "-m", "bench.cli", "run",
         "--backbone", "escn", "--method", "dens", "--dataset", "oc20", "--seed", "0",
-        "--preset", "ci", "--results", str(tmp_path), "--run-id", point.run_id(),
+        "--preset", "ci", "--results", str(tmp_path), "--run-id", point.run_id(), "--resume",
     ]
-    assert task.threads == 2
+    assert task.threads == 2 and not task.resume
     assert torchrun_argv(1, ["run"])[:4] == ["torchrun", "--standalone", "--nproc_per_node", "1"]
 
 

@@ -54,7 +54,7 @@ def test_reissue_skips_finished_and_resumes_killed_runs(tmp_path, fake_runner):
     assert "--resume" in (killed_dir / "command.txt").read_text()
     entries = second.entries
     assert [e.status for e in entries.values()] == ["done", "done"]
-    assert entries[first.runs[0].task.run_id].note == "skipped: already finished"
+    assert entries[first.runs[0].task.run_id].note == "skipped (done)"
     assert entries[first.runs[1].task.run_id].note == "resumed with --resume"
 
 

@@ -67,7 +67,9 @@ def test_unfinished_run_of_another_config_is_replaced_not_resumed(tmp_path):
     assert decide(run, expected_config={"seed": 2}).action == "replace"
 
 
-def test_plan_passes_resume_to_unfinished_runs_only(tmp_path):
+def test_plan_resumes_unfinished_runs_and_always_passes_resume(tmp_path):
+    """--resume on every command line: a run another matrix started meanwhile continues
+    instead of clashing; ``task.resume`` still says which runs the plan resumes."""
     spec = spec_from_dict({"backbones": "schnet", "methods": "none,dens", "datasets": "rmd17",
                            "seeds": "0,1", "results": str(tmp_path), "runner": ["fake"]})
     first = plan_matrix(spec)
@@ -76,8 +78,10 @@ def test_plan_passes_resume_to_unfinished_runs_only(tmp_path):
     RunRecord(run_id="b", status="failed", config={}, seed=1).write(unfinished)
     (unfinished / "checkpoints").mkdir()
     (unfinished / "checkpoints" / "last.pt").write_bytes(b"x")
-    actions = [(p.decision.action, "--resume" in p.task.argv) for p in plan_matrix(spec)]
+    planned = plan_matrix(spec)
+    actions = [(p.decision.action, p.task.resume) for p in planned]
     assert actions == [("skip", False), ("resume", True), ("fresh", False), ("fresh", False)]
+    assert all(p.task.argv[-1] == "--resume" for p in planned)
 
 
 def test_plan_compares_with_the_resolver_and_replaced_runs_are_set_aside(tmp_path):

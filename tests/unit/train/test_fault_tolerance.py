@@ -86,7 +86,8 @@ def test_full_disk_fails_before_training_naming_the_directory(tmp_path, monkeypa
     cfg = ci_config(tmp_path, method="none", data_dir=DATA_DIR)
     with pytest.raises(ConfigError, match=r"1\.0 MiB free, the run needs about 16\.\d MiB"):
         run_training(cfg)
-    assert seen == [str(tmp_path / cfg.run_id)]
+    assert seen == [str(tmp_path)]  # the nearest existing folder: no run directory yet
+    assert not (tmp_path / cfg.run_id).exists()
     assert not (tmp_path / cfg.run_id / "metrics.json").exists()
 
 

@@ -1,0 +1,122 @@
+"""Range checks of a resolved RunConfig, so that every bad setting fails when the config is
+resolved (``bench run`` and ``bench matrix --dry-run`` alike), before any file is written.
+
+Each check names the dotted key and the bad value:
+
+>>> from bench.config import RunConfig
+>>> cfg = RunConfig()
+>>> cfg.train.min_lr = -1.0
+>>> check_ranges(cfg)
+Traceback (most recent call last):
+...
+bench.errors.ConfigError: config key 'train.min_lr' must be >= 0, got -1.0
+
+Model options are free-form until backbones type them: their integers (sizes, counts) must be
+>= 1 (``lmax``/``mmax`` >= 0), cutoffs, resolutions and averages > 0, drop rates in [0, 1).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from bench.errors import ConfigError
+
+#: a run id is a directory name: no separators, no '.' or '..', nothing empty
+RUN_ID = re.compile(r"[A-Za-z0-9._-]+")
+#: seeds feed numpy and torch generators (both take unsigned 32-bit seeds everywhere)
+MAX_SEED = 2**32 - 1
+#: model-option integers that may be 0 (degree 0 is a scalar-only network)
+_ZERO_OK = ("lmax", "mmax")
+_POSITIVE_FLOAT = re.compile(r"(cutoff|resolution|avg_|width|scalar)")
+_RATE = re.compile(r"drop")
+
+
+def check_run_id(run_id: str | None) -> None:
+    """ConfigError unless ``run_id`` is None or a plain name matching ``[A-Za-z0-9._-]+``
+    other than ``.`` and ``..`` (a run id is never a path)."""
+    if run_id is None:
+        return
+    if not RUN_ID.fullmatch(run_id) or run_id in (".", ".."):
+        raise ConfigError(
+            f"run id must be a name of letters, digits, '.', '_' or '-' (not a "
+            f"path, not '.' or '..'), got {run_id!r}"
+        )
+
+
+def check_ranges(cfg) -> None:
+    """ConfigError for the first out-of-range setting of ``cfg`` (a RunConfig)."""
+    check_run_id(cfg.run_id)
+    for key, value, ok, expected in _range_table(cfg):
+        if value is not None and not ok(value):
+            raise ConfigError(f"config key {key!r} must be {expected}, got {value!r}")
+    for key, value in cfg.model.options.items():
+        _check_model_option(f"model.options.{key}", key, value)
+    for key, value in cfg.method.params.items():
+        if _is_number(value) and not (math.isfinite(value) and value >= 0):
+            raise ConfigError(
+                f"config key 'method.params.{key}' must be finite and >= 0, got {value!r}"
+            )
+
+
+def check_method(cfg) -> None:
+    """Build the run's method once (cheap, no tensors) so that a bad ``method.params`` value
+    is a ConfigError at resolution time (methods.build_method)."""
+    from methods import build_method
+
+    build_method(
+        cfg.method.name,
+        energy_weight=cfg.loss.energy_weight,
+        force_weight=cfg.loss.force_weight,
+        **cfg.method.params,
+    )
+
+
+def _range_table(cfg) -> list[tuple[str, Any, Any, str]]:
+    """(dotted key, value, predicate, what it must be); None values are not checked."""
+    t, d, loss = cfg.train, cfg.data, cfg.loss
+    pos_int = (lambda v: v >= 1, ">= 1")
+    non_neg = (lambda v: math.isfinite(v) and v >= 0, ">= 0")
+    positive = (lambda v: math.isfinite(v) and v > 0, "> 0")
+    beta = (lambda v: 0 <= v < 1, "in [0, 1)")
+    rows = [
+        ("seed", cfg.seed, lambda v: 0 <= v <= MAX_SEED, f"in [0, {MAX_SEED}]"),
+        ("train.epochs", t.epochs, *pos_int),
+        ("train.max_steps", t.max_steps, *pos_int),
+        ("train.lr", t.lr, *positive),
+        ("train.min_lr", t.min_lr, *non_neg),
+        ("train.warmup_lr", t.warmup_lr, *non_neg),
+        ("train.warmup_epochs", t.warmup_epochs, *non_neg),
+        ("train.adam_eps", t.adam_eps, *positive),
+        ("train.weight_decay", t.weight_decay, *non_neg),
+        ("train.betas[0]", t.betas[0] if t.betas else None, *beta),
+        ("train.betas[1]", t.betas[1] if len(t.betas) > 1 else None, *beta),
+        ("data.n_train", d.n_train, *pos_int),
+        ("data.n_val", d.n_val, *non_neg),
+        ("data.max_structures", d.max_structures, *pos_int),
+        ("data.split_seed", d.split_seed, lambda v: 0 <= v <= MAX_SEED, f"in [0, {MAX_SEED}]"),
+        ("data.energy_std", d.energy_std, *positive),
+        ("data.force_std", d.force_std, *positive),
+        ("loss.energy_weight", loss.energy_weight, *non_neg),
+        ("loss.force_weight", loss.force_weight, *non_neg),
+    ]
+    return rows
+
+
+def _check_model_option(key: str, name: str, value: Any) -> None:
+    if isinstance(value, bool) or not _is_number(value):
+        return
+    if isinstance(value, int) and not _POSITIVE_FLOAT.search(name):
+        low = 0 if name in _ZERO_OK else 1
+        ok, expected = value >= low, f">= {low}"
+    elif _RATE.search(name):
+        ok, expected = 0 <= value < 1, "in [0, 1)"
+    else:
+        ok, expected = math.isfinite(value) and value > 0, "> 0"
+    if not ok:
+        raise ConfigError(f"config key {key!r} must be {expected}, got {value!r}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
