@@ -76,7 +76,8 @@ def name_from(file_cfg: dict[str, Any], section: str, key: str, given: str | Non
     value = (file_cfg.get(section) or {}).get(key)
     if value is None:
         raise ConfigError(
-            f"missing option {_NAMES[(section, key)]} (or {section}.{key} in --config)"
+            f"missing option {_NAMES[(section, key)]} (or {section}.{key} in --config; "
+            "see 'bench run --help')"
         )
     return str(value)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import bench.config
+import bench.config_file
 from bench.cli import DEBUG_VAR, main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,7 +20,7 @@ PYTHON_C = [sys.executable, "-c", "from bench.cli import main; main()"]
 RUN = ["run", "--backbone", "schnet", "--method", "none", "--dataset", "rmd17"]
 USAGE_ERRORS = [
     (["run", "--backbone", "schnet", "--method", "none", "--bogus"], "No such option: --bogus"),
-    (["run", "--backbone", "schnet", "--dataset", "rmd17"], "Missing option '--method'"),
+    (["run", "--backbone", "schnet", "--dataset", "rmd17"], "missing option --method"),
     ([*RUN, "--seed", "abc"], "Invalid value for '--seed'"),
     (["no-such-command"], "No such command 'no-such-command'"),
 ]
@@ -58,7 +58,7 @@ def test_unexpected_error_is_one_line_with_a_debug_hint(monkeypatch, capsys):
     def broken(*args, **kwargs):
         raise RuntimeError("resolver exploded")
 
-    monkeypatch.setattr(bench.config, "resolve_config", broken)
+    monkeypatch.setattr(bench.config_file, "resolve_with_file", broken)
     monkeypatch.setattr(sys, "argv", ["bench", *RUN, "--molecule", "aspirin"])
     monkeypatch.delenv(DEBUG_VAR, raising=False)
     with pytest.raises(SystemExit) as info:
