@@ -100,7 +100,7 @@ def _run(cfg: RunConfig, command: str, resume: bool, world: World) -> Path:
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
     split = load_split(cfg.data)
-    norm = normalization(cfg.data, split.train) | {"energy_kind": split.energy_kind}
+    norm = normalization(cfg.data, split.train, split.e0s) | {"energy_kind": split.energy_kind}
     method = build_run_method(cfg)
     model = build_model(cfg, method, norm)
     record = _start_record(cfg, command, model, previous, world)
