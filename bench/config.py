@@ -237,6 +237,8 @@ def validate(cfg: RunConfig) -> None:
          cfg.data.energy_kind),
         (cfg.data.split_by != "trajectory" or cfg.data.name in TRAJECTORY_DATASETS,
          "data.split_by", "'frame' unless the dataset is ase or oc20-traj", cfg.data.split_by),
+        (cfg.data.split_by == "trajectory" or cfg.data.name != "oc20-traj", "data.split_by",
+         "'trajectory' for oc20-traj", cfg.data.split_by),
         (cfg.data.element_refs in ELEMENT_REFS, "data.element_refs", "true, false or 'auto'",
          cfg.data.element_refs),
         (cfg.data.normalization in ("train", "fixed"), "data.normalization",

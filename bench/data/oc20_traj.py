@@ -6,7 +6,9 @@ bundles what such data needs and ``--dataset ase`` leaves to three ``--set`` fla
 trajectories stay in one split (bench.data.trajectory_split; ``n_train`` / ``n_val`` count
 trajectories, ``max_structures`` caps each split with whole trajectories spread across it),
 the OC20 profile (``kind: oc20``) and its ``total-energy`` variant (train-split normalisation
-after per-element references; bench/configs/datasets.yaml).
+after per-element references; bench/configs/datasets.yaml). The split is by trajectory
+whatever ``spec.split_by`` says (a run config that sets ``frame`` is refused by
+bench.config.validate).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 from bench.data.ase_files import ase_files, load_by_trajectory
 from bench.data.labels import LabelKeys
 from bench.data.registry import DatasetSpec, SplitData
-from bench.errors import ConfigError, DataError
+from bench.errors import DataError
 
 
 def load_oc20_traj(spec: DatasetSpec) -> SplitData:
@@ -27,8 +29,6 @@ def load_oc20_traj(spec: DatasetSpec) -> SplitData:
             "path",
             "oc20-traj needs --path FOLDER of trajectory files (one relaxation per file)",
         )
-    if spec.split_by != "trajectory":
-        raise ConfigError(f"oc20-traj splits by trajectory; data.split_by is {spec.split_by!r}")
     keys = LabelKeys(spec.energy_key, spec.forces_key)
     split = load_by_trajectory(spec, ase_files(spec.path), keys)
     if not split.periodic:

@@ -95,11 +95,11 @@ def _run(cfg: RunConfig, command: str, resume: bool, world: World) -> Path:
     world.barrier()  # every rank has read the old record before rank 0 replaces it
     if previous is not None and previous.status == "done":
         return run_dir
+    split = load_split(cfg.data)  # bad data fails before anything is written
     if world.is_main:
         _write_inputs(run_dir, cfg, command)
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
-    split = load_split(cfg.data)
     norm = normalization(cfg.data, split.train, split.e0s) | {"energy_kind": split.energy_kind}
     method = build_run_method(cfg)
     model = build_model(cfg, method, norm)
