@@ -19,11 +19,11 @@ _Opt = typer.Option
 def run_cmd(
     backbone: Annotated[str, _Opt(help="Backbone name (bench list).")],
     method: Annotated[str, _Opt(help="none | noisy-nodes | denoise-no-force | dens.")],
-    dataset: Annotated[str, _Opt(help="md17 | rmd17 | ase | oc20 | oc22.")],
+    dataset: Annotated[str, _Opt(help="md17 | rmd17 | npz | ase | oc20-traj | oc20 | oc22.")],
     molecule: Annotated[str | None, _Opt(help="MD17/rMD17 molecule, e.g. aspirin.")] = None,
     labels: Annotated[str | None, _Opt(help="rMD17 labels: original | revised.")] = None,
     data_root: Annotated[Path | None, _Opt(help="Folder with one folder per dataset.")] = None,
-    path: Annotated[Path | None, _Opt(help="A data file or folder (ase, LMDB).")] = None,
+    path: Annotated[Path | None, _Opt(help="A data file or folder (npz, ase, LMDB...).")] = None,
     preset: Annotated[str, _Opt(help="Backbone preset and training scale.")] = "ci",
     profile: Annotated[str, _Opt(help="paper-v1 | released.")] = "paper-v1",
     seed: Annotated[int, _Opt(help="Seed of init, data order, corruption.")] = 0,

@@ -113,4 +113,7 @@ def _missing(label: str, key: str | None, atoms: Atoms) -> str:
         f"calculator results {calc}"
     )
     where = "no calculator value" if key is None else f"no key {key!r}"
-    return f"label missing ({where}); the frame has {has}; choose with --set data.{label}_key=KEY"
+    return (
+        f"label missing ({where}); the frame has {has}; choose with --set "
+        f"data.{label}_key=KEY (bench data: --{label}-key KEY)"
+    )
