@@ -11,6 +11,9 @@ E - sum_i E_ref[z_i]:
 - ``"auto"`` (default): as ``true`` when the train split holds more than one composition
   (element counts) or the files hold E0s, else none (one molecule, MD17: the paper's setting,
   where a reference only shifts the energy mean).
+
+A fit that reproduces every train energy (as many independent compositions as structures,
+residual spread below EXACT_FIT_EV) leaves no spread to normalise by: a DataError.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ import numpy as np
 from bench.data.stats import NormStats, compute_stats
 from bench.data.structure import Structure
 from bench.errors import DataError
+
+#: residual spread (eV) below which a least-squares fit reproduces the train energies exactly
+EXACT_FIT_EV = 1e-6
 
 
 def compositions(structures: Sequence[Structure]) -> int:
@@ -40,9 +46,20 @@ def reference_stats(
     used = mode is True or (mode == "auto" and (n_comp > 1 or bool(e0s)))
     source = None if not used else ("isolated atoms" if e0s else "least-squares fit")
     record = {"mode": mode, "used": used, "source": source, "n_compositions": n_comp}
-    if not used or not e0s:
-        return compute_stats(train, element_refs=used), record
-    return stats_with_refs(train, e0s), record
+    if e0s and used:
+        return stats_with_refs(train, e0s), record
+    stats = compute_stats(train, element_refs=used)
+    if used and stats.residual_std_ev < EXACT_FIT_EV:
+        raise DataError(
+            None,
+            "element_refs",
+            f"the per-element fit reproduces all "
+            f"{len(train)} train energies (residual std {stats.residual_std_ev:.2g} "
+            "eV: as many compositions as structures), so nothing is left to "
+            "normalise; train on more structures (data.max_structures, "
+            "data.n_train) or set data.element_refs=false",
+        )
+    return stats, record
 
 
 def stats_with_refs(train: Sequence[Structure], refs: dict[int, float]) -> NormStats:

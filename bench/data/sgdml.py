@@ -75,7 +75,8 @@ def npz_units(
             path,
             "/".join(missing),
             "the file states no unit and dens-bench "
-            f"does not guess; say which, e.g. {flags} ({known})",
+            f"does not guess; say which, e.g. {flags} ({known}; bench data: --energy-unit, "
+            "--length-unit)",
         )
     dflt = dict(zip(UNIT_KEYS, default or (None, None), strict=True))
     e, r = (_factor(path, k, stated[k], chosen[k], dflt[k]) for k in UNIT_KEYS)

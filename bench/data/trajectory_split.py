@@ -14,8 +14,9 @@ frames, relax the held-out initial structures".
 ``max_structures=M`` caps each split with WHOLE trajectories spread across it: k
 trajectories at evenly spaced positions of the split's permuted list of m
 (``numpy.linspace(0, m - 1, k)`` rounded), k grown from 1 while their frames fit in M, so a
-capped split is not its first files;
-a split whose every trajectory is longer than M keeps its first trajectory cut to M frames.
+capped split is not its first files. When not even one trajectory fits (OC20 relaxations
+run to hundreds of frames), the split keeps the first ``M // k`` frames of k = min(M, m)
+trajectories spread the same way (many systems, each still in one split only).
 """
 
 from __future__ import annotations
@@ -107,19 +108,28 @@ def trajectory_split(
     for split, part in zip(SPLIT_NAMES, parts, strict=True):
         keep = early_frames if split == "train" else None
         groups = [list(trajectories[name])[:keep] for name in part]
-        out.append([s for g in spread_whole(groups, max_structures) for s in g])
+        out.append([s for g in cap_trajectories(groups, max_structures) for s in g])
     return out[0], out[1], out[2]
 
 
-def spread_whole(groups: Sequence[Sequence[T]], limit: int | None) -> list[Sequence[T]]:
-    """At most ``limit`` items of whole ``groups``, evenly spaced over the list (module
-    docstring); all groups when ``limit`` is None."""
+def cap_trajectories(groups: Sequence[Sequence[T]], limit: int | None) -> list[Sequence[T]]:
+    """At most ``limit`` items of ``groups`` (trajectories), spread over the list (module
+    docstring): whole groups when at least one fits, else the first frames of many; all
+    groups when ``limit`` is None."""
     if limit is None or sum(map(len, groups)) <= limit:
         return list(groups)
-    best = [groups[0][:limit]] if groups else []
+    best: list[Sequence[T]] = []
     for k in range(1, len(groups) + 1):
-        picked = [groups[int(i)] for i in np.linspace(0, len(groups) - 1, k).round()]
+        picked = _evenly(groups, k)
         if sum(map(len, picked)) > limit:
             break
         best = picked
-    return best
+    if best or not groups:
+        return best
+    k = min(limit, len(groups))
+    return [g[: limit // k] for g in _evenly(groups, k)]
+
+
+def _evenly(groups: Sequence[Sequence[T]], k: int) -> list[Sequence[T]]:
+    """``k`` of ``groups`` at evenly spaced positions (``numpy.linspace(0, m - 1, k)``)."""
+    return [groups[int(i)] for i in np.linspace(0, len(groups) - 1, k).round()]

@@ -110,3 +110,10 @@ def test_slabs_read_as_molecules_and_unseen_elements(data_dir, mixed):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_splits(_split(mixed[:20], mixed[20:24], mixed[24:]), _cfg().data)
+
+
+def test_a_fit_that_reproduces_every_energy_is_refused(mixed):
+    one_each = [mixed[0], mixed[-1]]  # aspirin and ethanol: 2 structures, 2 compositions
+    with pytest.raises(DataError, match="reproduces all 2 train energies"):
+        reference_stats(one_each, "auto", None)
+    assert reference_stats(one_each, False, None)[1]["used"] is False

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from bench.data.registry import DatasetSpec, load_splits
-from bench.data.trajectory_split import spread_whole, trajectory_split
+from bench.data.trajectory_split import cap_trajectories, trajectory_split
 
 
-def test_spread_whole_takes_whole_groups_evenly_spaced():
+def test_cap_trajectories_takes_whole_groups_evenly_spaced():
     groups = [[f"{g}{k}" for k in range(3)] for g in "abcdefg"]
-    assert spread_whole(groups, None) == groups and spread_whole(groups, 100) == groups
-    picked = spread_whole(groups, 9)
+    assert cap_trajectories(groups, None) == groups and cap_trajectories(groups, 100) == groups
+    picked = cap_trajectories(groups, 9)
     assert picked == [groups[0], groups[3], groups[6]]  # not the first three
-    assert spread_whole(groups, 8) == [groups[0], groups[6]]
-    assert spread_whole([list(range(10))], 4) == [[0, 1, 2, 3]]  # one long trajectory, cut
-    assert spread_whole([], 4) == []
+    assert cap_trajectories(groups, 8) == [groups[0], groups[6]]
+    assert cap_trajectories([list(range(10))], 4) == [[0, 1, 2, 3]]  # one long trajectory, cut
+    long = [[(g, k) for k in range(30)] for g in range(10)]  # none fits: first frames of many
+    assert cap_trajectories(long, 4) == [long[g][:1] for g in (0, 3, 6, 9)]
+    assert cap_trajectories(long[:2], 6) == [long[0][:3], long[1][:3]]
+    assert cap_trajectories([], 4) == []
 
 
 def test_capped_trajectory_split_keeps_trajectories_whole():
