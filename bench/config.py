@@ -59,7 +59,8 @@ class DataConfig:
     each train trajectory (bench.data.trajectory_split).
     ``element_refs``: per-element energy references subtracted before normalisation:
     ``true``, ``false``, or ``"auto"`` (references when the train split holds more than one
-    composition or the files hold isolated-atom energies; bench.data.element_refs).
+    composition or the files hold isolated-atom energies; bench.data.element_refs; off under
+    ``normalization: fixed``, whose constants hold no references).
     ``energy_unit`` / ``length_unit``: units of an npz that states none (bench.data.sgdml).
     ``energy_key`` / ``forces_key``: label keys of ASE files (bench.data.labels).
     ``train_path`` / ``val_path`` / ``test_path``: one file or folder per split (``ase``;

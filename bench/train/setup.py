@@ -66,10 +66,12 @@ def normalization(data_cfg, train: Sequence[Structure], e0s: dict | None = None)
     unbiased std of the train energies; the population std used here differs by a factor
     sqrt(950/949) at the paper's split size.)
     """
-    stats, refs = reference_stats(train, data_cfg.element_refs, e0s)
+    fixed = data_cfg.normalization == "fixed"  # its constants hold no references: auto = off
+    mode = False if fixed and data_cfg.element_refs == "auto" else data_cfg.element_refs
+    stats, refs = reference_stats(train, mode, e0s)
     out = {"train_stats": stats.to_dict(), "atom_ref": stats.element_refs_ev,
            "element_refs": refs}
-    if data_cfg.normalization == "fixed":
+    if fixed:
         return out | {"energy_mean": data_cfg.energy_mean, "energy_std": data_cfg.energy_std,
                       "force_std": data_cfg.force_std, "atom_ref": None}
     mean = stats.residual_mean_ev if refs["used"] else stats.energy_mean_ev
