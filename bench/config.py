@@ -270,6 +270,7 @@ def validate(cfg: RunConfig) -> None:
     for ok, key, expected, value in checks:
         if not ok:
             raise ConfigError(f"config key {key!r} must be {expected}, got {value!r}")
+    _check_dataset_options(cfg.data)
     if cfg.data.normalization == "fixed" and None in (
         cfg.data.energy_mean, cfg.data.energy_std, cfg.data.force_std
     ):
@@ -278,6 +279,23 @@ def validate(cfg: RunConfig) -> None:
     from bench.data.trajectory_split import check_split_options
 
     check_split_options(cfg.data.split_by, cfg.data.early_frames)
+
+
+#: data keys -> the datasets that read them (set for any other dataset: ConfigError)
+DATASET_OPTIONS = {
+    ("train_path", "val_path", "test_path"): ("ase",),
+    ("energy_key", "forces_key"): ("ase", "oc20-traj"),
+    ("energy_unit", "length_unit"): ("npz", "md17"),
+}
+
+
+def _check_dataset_options(data: DataConfig) -> None:
+    """ConfigError for a data key that the dataset's reader would ignore."""
+    for keys, datasets in DATASET_OPTIONS.items():
+        for key in keys:
+            if getattr(data, key) is not None and data.name not in datasets:
+                raise ConfigError(f"data.{key} is read by the {' / '.join(datasets)} dataset(s) "
+                                  f"only, not by {data.name!r}")
 
 
 # ----------------------------------------------------------------------------- resolution

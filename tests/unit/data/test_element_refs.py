@@ -1,4 +1,4 @@
-"""Element references 'auto', split checks (empty splits, slabs as molecules, unseen elements)."""
+"""Element references 'auto', split checks (empty, slabs, unseen elements), data keys."""
 
 from __future__ import annotations
 
@@ -117,3 +117,11 @@ def test_a_fit_that_reproduces_every_energy_is_refused(mixed):
     with pytest.raises(DataError, match="reproduces all 2 train energies"):
         reference_stats(one_each, "auto", None)
     assert reference_stats(one_each, False, None)[1]["used"] is False
+
+
+def test_data_keys_a_reader_would_ignore_are_refused():
+    with pytest.raises(ConfigError, match="data.energy_unit is read by the npz / md17"):
+        _cfg("ase", "data.energy_unit=eV")
+    with pytest.raises(ConfigError, match="data.train_path is read by the ase"):
+        _cfg("npz", "data.train_path=t.xyz")
+    assert _cfg("npz", "data.energy_unit=eV").data.energy_unit == "eV"
