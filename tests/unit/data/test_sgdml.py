@@ -96,3 +96,20 @@ def test_md17_reader_honours_a_stated_ev_unit(md17_root):
         DatasetSpec("md17", data_root=md17_root, molecule="aspirin", n_train=50, n_val=10)
     )
     assert [s.energy for s in ev.train] == pytest.approx([s.energy for s in kcal.train], rel=1e-12)
+
+
+def test_bad_data_fails_before_the_run_directory_is_written(data_dir, tmp_path):
+    from bench.config import resolve_config
+    from bench.train.run import run_training
+
+    d = dict(np.load(data_dir / "byod" / "ethanol_ev.npz"))
+    np.savez(tmp_path / "bare.npz", **{k: v for k, v in d.items() if k != "e_unit"})
+    cli = {
+        "data.path": str(tmp_path / "bare.npz"),
+        "results": str(tmp_path / "results"),
+        "train.max_steps": 1,
+    }
+    cfg = resolve_config("schnet", "none", "npz", "ci", "paper-v1", cli)
+    with pytest.raises(DataError, match="e_unit"):
+        run_training(cfg)
+    assert not (tmp_path / "results").exists()
