@@ -3,7 +3,8 @@
 Resolution order (later wins), all YAML shipped in ``bench/configs/``:
 
 1. dataclass defaults below;
-2. ``datasets.yaml[<dataset>]`` (split sizes, which profile section: ``kind`` md17/oc20/oc22);
+2. ``datasets.yaml[<dataset>]`` (split sizes, which profile section: ``kind`` md17/oc20/oc22,
+   and optionally the profile ``variant`` the dataset implies, e.g. oc20-traj's total-energy);
 3. ``profiles/<profile>.yaml[<kind>]``: ``data``, ``loss``, ``train`` and ``methods[<method>]``,
    then its ``molecules[<molecule>]`` patch, then its ``variants[<variant>]`` patch (its
    ``deviations`` only document differences from the paper; bench.reports.hyper);
@@ -28,6 +29,7 @@ from typing import Any
 import yaml
 
 from bench.config_checks import check_method, check_ranges
+from bench.data.registry import TRAJECTORY_DATASETS
 from bench.errors import ConfigError
 from bench.registry import did_you_mean
 
@@ -36,6 +38,7 @@ KINDS = ("md17", "oc20", "oc22")
 DEVICES = ("cpu", "cuda")
 DTYPES = ("float32", "float64")
 ENERGY_KINDS = ("total", "referenced")
+ELEMENT_REFS = (True, False, "auto")
 _EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
@@ -56,6 +59,14 @@ class DataConfig:
     ``split_by``: ``"frame"`` or ``"trajectory"`` (``ase`` only; whole files stay in one split
     and ``n_train``/``n_val`` count files); ``early_frames``: keep only the first K frames of
     each train trajectory (bench.data.trajectory_split).
+    ``element_refs``: per-element energy references subtracted before normalisation:
+    ``true``, ``false``, or ``"auto"`` (references when the train split holds more than one
+    composition or the files hold isolated-atom energies; bench.data.element_refs; off under
+    ``normalization: fixed``, whose constants hold no references).
+    ``energy_unit`` / ``length_unit``: units of an npz that states none (bench.data.sgdml).
+    ``energy_key`` / ``forces_key``: label keys of ASE files (bench.data.labels).
+    ``train_path`` / ``val_path`` / ``test_path``: one file or folder per split (``ase``;
+    bench.data.explicit_splits).
     """
 
     name: str = "rmd17"
@@ -74,10 +85,17 @@ class DataConfig:
     energy_kind: str = "total"
     normalization: str = "train"
     force_std_source: str = "energy"
-    element_refs: bool = False
+    element_refs: bool | str = "auto"
     energy_mean: float | None = None
     energy_std: float | None = None
     force_std: float | None = None
+    energy_unit: str | None = None
+    length_unit: str | None = None
+    energy_key: str | None = None
+    forces_key: str | None = None
+    train_path: str | None = None
+    val_path: str | None = None
+    test_path: str | None = None
 
 
 @dataclass
@@ -192,7 +210,12 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        return _coerce(value, inner[0], where)
+        for option in inner[:-1]:
+            try:
+                return _coerce(value, option, where)
+            except ConfigError:
+                continue
+        return _coerce(value, inner[-1], where)
     if origin is dict or tp is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
@@ -217,8 +240,12 @@ def validate(cfg: RunConfig) -> None:
         (cfg.data.kind in KINDS, "data.kind", f"one of {KINDS}", cfg.data.kind),
         (cfg.data.energy_kind in ENERGY_KINDS, "data.energy_kind", f"one of {ENERGY_KINDS}",
          cfg.data.energy_kind),
-        (cfg.data.split_by != "trajectory" or cfg.data.name == "ase", "data.split_by",
-         "'frame' unless the dataset is ase", cfg.data.split_by),
+        (cfg.data.split_by != "trajectory" or cfg.data.name in TRAJECTORY_DATASETS,
+         "data.split_by", "'frame' unless the dataset is ase or oc20-traj", cfg.data.split_by),
+        (cfg.data.split_by == "trajectory" or cfg.data.name != "oc20-traj", "data.split_by",
+         "'trajectory' for oc20-traj", cfg.data.split_by),
+        (cfg.data.element_refs in ELEMENT_REFS, "data.element_refs", "true, false or 'auto'",
+         cfg.data.element_refs),
         (cfg.data.normalization in ("train", "fixed"), "data.normalization",
          "'train' or 'fixed'", cfg.data.normalization),
         (cfg.data.force_std_source in ("energy", "forces"), "data.force_std_source",
@@ -243,6 +270,7 @@ def validate(cfg: RunConfig) -> None:
     for ok, key, expected, value in checks:
         if not ok:
             raise ConfigError(f"config key {key!r} must be {expected}, got {value!r}")
+    _check_dataset_options(cfg.data)
     if cfg.data.normalization == "fixed" and None in (
         cfg.data.energy_mean, cfg.data.energy_std, cfg.data.force_std
     ):
@@ -253,6 +281,23 @@ def validate(cfg: RunConfig) -> None:
     from bench.data.trajectory_split import check_split_options
 
     check_split_options(cfg.data.split_by, cfg.data.early_frames)
+
+
+#: data keys -> the datasets that read them (set for any other dataset: ConfigError)
+DATASET_OPTIONS = {
+    ("train_path", "val_path", "test_path"): ("ase",),
+    ("energy_key", "forces_key"): ("ase", "oc20-traj"),
+    ("energy_unit", "length_unit"): ("npz", "md17"),
+}
+
+
+def _check_dataset_options(data: DataConfig) -> None:
+    """ConfigError for a data key that the dataset's reader would ignore."""
+    for keys, datasets in DATASET_OPTIONS.items():
+        for key in keys:
+            if getattr(data, key) is not None and data.name not in datasets:
+                raise ConfigError(f"data.{key} is read by the {' / '.join(datasets)} dataset(s) "
+                                  f"only, not by {data.name!r}")
 
 
 # ----------------------------------------------------------------------------- resolution
@@ -382,7 +427,9 @@ def resolve_config(
     datasets = load_yaml(CONFIG_DIR / "datasets.yaml")
     if dataset not in datasets:
         raise ConfigError(f"dataset {did_you_mean(dataset, list(datasets))}")
-    d = deep_merge(d, {"data": datasets[dataset]})
+    dataset_data = dict(datasets[dataset])
+    variant = early.get("variant", dataset_data.pop("variant", None))
+    d = deep_merge(d, {"data": dataset_data, "variant": variant})
     kind = early.get("data", {}).get("kind", d["data"]["kind"])
     section = profile_section(profile, kind)
     where = f"profile {profile!r} section {kind!r}"
@@ -391,7 +438,6 @@ def resolve_config(
     if molecule in (section.get("molecules") or {}):
         patch = _profile_patch(section["molecules"][molecule], method, f"{where} {molecule!r}")
         d = deep_merge(d, patch)
-    variant = early.get("variant")
     if variant is not None:
         variants = section.get("variants") or {}
         if variant not in variants:

@@ -11,13 +11,15 @@ import typer
 from bench.data.registry import DatasetSpec
 
 app = typer.Typer(
-    help="Inspect, cache and download datasets (md17, rmd17, ase, oc20, oc22).",
+    help="Inspect, cache and download datasets (md17, rmd17, npz, ase, oc20-traj, oc20, oc22).",
     no_args_is_help=True,
 )
 
-Dataset = Annotated[str, typer.Argument(help="md17, rmd17, ase, oc20 or oc22.")]
+Dataset = Annotated[str, typer.Argument(help="md17, rmd17, npz, ase, oc20-traj, oc20 or oc22.")]
 Molecule = Annotated[str | None, typer.Option("--molecule", "-m", help="MD17/rMD17 molecule.")]
-FilePath = Annotated[Path | None, typer.Option("--path", help="File or folder (ase, oc20/22).")]
+FilePath = Annotated[
+    Path | None, typer.Option("--path", help="File or folder (npz, ase, oc20-traj, oc20/22).")
+]
 DataRoot = Annotated[
     Path | None,
     typer.Option("--data-root", help="Folder of datasets [default: $DENS_BENCH_DATA or ./data]."),
@@ -29,6 +31,18 @@ NTrain = Annotated[int | None, typer.Option("--n-train", help="Train size [MD17:
 NVal = Annotated[int | None, typer.Option("--n-val", help="Validation size [MD17: 50].")]
 MaxStructures = Annotated[
     int | None, typer.Option("--max-structures", help="Keep at most this many per split.")
+]
+EnergyKey = Annotated[
+    str | None, typer.Option("--energy-key", help="ASE info key of the energy (REF_energy).")
+]
+ForcesKey = Annotated[
+    str | None, typer.Option("--forces-key", help="ASE arrays key of the forces (REF_forces).")
+]
+EnergyUnit = Annotated[
+    str | None, typer.Option("--energy-unit", help="npz without e_unit: eV, kcal/mol, ...")
+]
+LengthUnit = Annotated[
+    str | None, typer.Option("--length-unit", help="npz without r_unit: Ang, Bohr, nm.")
 ]
 
 
@@ -43,8 +57,10 @@ def build_spec(
     n_train: int | None,
     n_val: int | None,
     max_structures: int | None,
+    **label_options: str | None,
 ) -> DatasetSpec:
-    """A DatasetSpec from CLI options (unknown dataset names fail with did-you-mean)."""
+    """A DatasetSpec from CLI options (unknown dataset names fail with did-you-mean);
+    ``label_options``: energy_key, forces_key, energy_unit, length_unit."""
     from bench.data.paths import default_data_root
     from bench.data.registry import DATASETS
     from bench.registry import resolve
@@ -61,6 +77,8 @@ def build_spec(
         n_train=n_train,
         n_val=n_val,
         max_structures=max_structures,
+        split_by="trajectory" if dataset == "oc20-traj" else "frame",
+        **label_options,
     )
 
 
@@ -76,6 +94,10 @@ def info_cmd(
     n_train: NTrain = None,
     n_val: NVal = None,
     max_structures: MaxStructures = None,
+    energy_key: EnergyKey = None,
+    forces_key: ForcesKey = None,
+    energy_unit: EnergyUnit = None,
+    length_unit: LengthUnit = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Sizes, elements, splits and train-split label statistics of a dataset."""
@@ -83,7 +105,8 @@ def info_cmd(
     from bench.data.summary import summarize
 
     spec = build_spec(dataset, molecule, path, data_root, labels, split_index, seed, n_train,
-                      n_val, max_structures)
+                      n_val, max_structures, energy_key=energy_key, forces_key=forces_key,
+                      energy_unit=energy_unit, length_unit=length_unit)
     summary = summarize(load_splits(spec))
     if as_json:
         typer.echo(json.dumps(summary, indent=2))

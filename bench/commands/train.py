@@ -20,14 +20,14 @@ def run_cmd(
     backbone: Annotated[str | None, _Opt(help="Backbone name (bench list).")] = None,
     method: Annotated[str | None, _Opt(
         help="none | noisy-nodes | denoise-no-force | dens.")] = None,
-    dataset: Annotated[str | None, _Opt(help="md17 | rmd17 | ase | oc20 | oc22.")] = None,
+    dataset: Annotated[str | None, _Opt(help="md17 | rmd17 | npz | ase | oc20-traj | oc20 | oc22.")] = None,
     config: Annotated[Path | None, _Opt(
         help="A run config file (YAML, the shape of a run's config.yaml); options and --set "
              "go on top.")] = None,
     molecule: Annotated[str | None, _Opt(help="MD17/rMD17 molecule, e.g. aspirin.")] = None,
     labels: Annotated[str | None, _Opt(help="rMD17 labels: original | revised.")] = None,
     data_root: Annotated[Path | None, _Opt(help="Folder with one folder per dataset.")] = None,
-    path: Annotated[Path | None, _Opt(help="A data file or folder (ase, LMDB).")] = None,
+    path: Annotated[Path | None, _Opt(help="A data file or folder (npz, ase, LMDB...).")] = None,
     preset: Annotated[str | None, _Opt(
         help="Backbone preset and training scale [default: ci].")] = None,
     profile: Annotated[str | None, _Opt(help="paper-v1 | released [default: paper-v1].")] = None,

@@ -118,6 +118,7 @@ def load_cache(out: Path, spec: DatasetSpec | None = None) -> SplitData:
         periodic=meta["periodic"],
         energy_kind=meta["energy_kind"],
         sources={p: s["sha256"] for p, s in meta["sources"].items()},
+        e0s={int(z): e for z, e in meta["e0s"].items()} if meta.get("e0s") else None,
     )
 
 
@@ -169,6 +170,7 @@ def _meta(spec: DatasetSpec, splits: SplitData, graph: dict) -> dict:
         "periodic": splits.periodic,
         "energy_kind": splits.energy_kind,
         "sources": sources,
+        "e0s": {str(z): e for z, e in (splits.e0s or {}).items()},
     }
 
 

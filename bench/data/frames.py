@@ -25,15 +25,19 @@ def trajectory_structures(
     fields: tuple[str, str, str, str],
     arrays: dict[str, np.ndarray],
     id_of: Callable[[int], str],
+    energy_to_ev: float = KCAL_PER_MOL_TO_EV,
+    length_to_a: float = 1.0,
 ) -> list[Structure]:
-    """One Structure per frame of a single-molecule trajectory in kcal/mol units.
+    """One Structure per frame of a single-molecule trajectory (MD17 units by default).
 
     Args:
         path: the source file (named in errors).
         fields: names of the (atomic numbers, coords, energies, forces) arrays in ``arrays``.
-        arrays: z [n]; coords [F, n, 3] Angstrom; energies [F] or [F, 1] kcal/mol;
-            forces [F, n, 3] kcal/mol/Angstrom.
+        arrays: z [n]; coords [F, n, 3] in the length unit; energies [F] or [F, 1] in the
+            energy unit; forces [F, n, 3] in energy unit / length unit.
         id_of: frame index -> structure id.
+        energy_to_ev: eV per energy unit of the file (default kcal/mol, MD17's).
+        length_to_a: Angstrom per length unit of the file (default 1: Angstrom).
 
     Raises:
         DataError: non-numeric, misshapen or non-finite (in float32) arrays, no atom, no
@@ -59,9 +63,10 @@ def trajectory_structures(
     check_shape(forces, (n_frames, n, 3), path, kf)
     for arr, key in ((pos, kr), (energy, ke), (forces, kf)):
         check_finite(arr, path, key)
+    pos = pos * length_to_a if length_to_a != 1.0 else pos
+    energy = energy * energy_to_ev
+    forces = forces * (energy_to_ev / length_to_a)
     check_min_distance(pos, path, kr)
-    energy = energy * KCAL_PER_MOL_TO_EV
-    forces = forces * KCAL_PER_MOL_TO_EV
     src = str(path)
     return [
         Structure(

@@ -1,5 +1,8 @@
 """Original MD17 (sGDML npz: R, E, F, z in Angstrom, kcal/mol, kcal/mol/Angstrom).
 
+Units: the file's ``e_unit`` / ``r_unit`` strings when present (bench.data.sgdml), else the
+documented kcal/mol and Angstrom.
+
 Layout: ``<data_root>/md17/md17_<molecule>.npz`` as published at
 http://www.quantum-machine.org/gdml/data/npz/ (benzene: ``md17_benzene2017.npz``).
 Split: the paper's protocol (950 / 50 / rest, ``numpy.random.default_rng(seed=1)``).
@@ -13,6 +16,7 @@ from bench.data.molecules import molecule_name, protocol_split
 from bench.data.npz import load_npz
 from bench.data.paths import dataset_dir
 from bench.data.registry import DatasetSpec, SplitData
+from bench.data.sgdml import MD17_UNITS, NPZ_KEYS, UNIT_KEYS, npz_units
 
 #: molecule -> file name under md17/
 MD17_FILES = {
@@ -32,8 +36,9 @@ def load_md17(spec: DatasetSpec) -> SplitData:
     folder = dataset_dir(spec, "md17")
     mol = molecule_name(spec, tuple(MD17_FILES), folder)
     path = folder / MD17_FILES[mol]
-    arrays = load_npz(path, ("z", "R", "E", "F"))
+    arrays = load_npz(path, NPZ_KEYS, UNIT_KEYS)
+    units = npz_units(arrays, path, spec.energy_unit, spec.length_unit, MD17_UNITS)
     structures = trajectory_structures(
-        path, ("z", "R", "E", "F"), arrays, lambda i: f"md17/{mol}:index={i}"
+        path, NPZ_KEYS, arrays, lambda i: f"md17/{mol}:index={i}", *units
     )
     return protocol_split(structures, spec, path, sha256_files([path]))

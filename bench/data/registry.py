@@ -13,9 +13,13 @@ DATASETS: dict[str, str] = {
     "md17": "bench.data.md17:load_md17",
     "rmd17": "bench.data.rmd17:load_rmd17",
     "ase": "bench.data.ase_files:load_ase",
+    "npz": "bench.data.sgdml:load_npz_dataset",
+    "oc20-traj": "bench.data.oc20_traj:load_oc20_traj",
     "oc20": "bench.data.s2ef_lmdb:load_oc20",
     "oc22": "bench.data.s2ef_lmdb:load_oc22",
 }
+#: datasets whose files are whole trajectories (``split_by: trajectory`` allowed)
+TRAJECTORY_DATASETS = ("ase", "oc20-traj")
 
 
 @dataclass
@@ -38,6 +42,12 @@ class DatasetSpec:
             bench.data.trajectory_split).
         early_frames: with split_by "trajectory", keep only the first K frames of each train
             trajectory; None keeps all.
+        energy_unit, length_unit: units of an npz file that states none (``e_unit`` /
+            ``r_unit``), e.g. "eV", "kcal/mol", "Ang" (bench.data.units); None: the file's.
+        energy_key, forces_key: ``atoms.info`` / ``atoms.arrays`` keys of the labels in ASE
+            files (MACE: REF_energy / REF_forces); None reads the calculator (bench.data.labels).
+        train_path, val_path, test_path: ``ase`` only: one file or folder per split; a split
+            without its own path is carved from the train files (bench.data.explicit_splits).
     """
 
     name: str
@@ -52,6 +62,13 @@ class DatasetSpec:
     max_structures: int | None = None
     split_by: str = "frame"
     early_frames: int | None = None
+    energy_unit: str | None = None
+    length_unit: str | None = None
+    energy_key: str | None = None
+    forces_key: str | None = None
+    train_path: Path | None = None
+    val_path: Path | None = None
+    test_path: Path | None = None
 
 
 @dataclass
@@ -64,6 +81,8 @@ class SplitData:
     periodic: bool
     energy_kind: str = "total"  # "total" or "referenced" (OC20 S2EF adsorption energies)
     sources: dict[str, str] = field(default_factory=dict)  # path -> sha256
+    #: per-element energies {Z: eV} read from isolated-atom frames of the files, or None
+    e0s: dict[int, float] | None = None
 
 
 def load_splits(spec: DatasetSpec) -> SplitData:
@@ -72,7 +91,8 @@ def load_splits(spec: DatasetSpec) -> SplitData:
     from bench.registry import resolve
 
     check_split_options(spec.split_by, spec.early_frames)
-    if spec.split_by == "trajectory" and spec.name != "ase":
+    if spec.split_by == "trajectory" and spec.name not in TRAJECTORY_DATASETS:
         raise ConfigError(f"data.split_by 'trajectory' is supported by the ase reader only "
-                          f"(one file = one trajectory), not by {spec.name!r}")
+                          f"(one file = one trajectory; oc20-traj always splits so), not by "
+                          f"{spec.name!r}")
     return resolve(DATASETS, spec.name, "dataset")(spec)

@@ -45,3 +45,24 @@ def take(items: Sequence[T], idx: np.ndarray, limit: int | None = None) -> list[
     """``[items[i] for i in idx]``, truncated to ``limit`` when given."""
     sel = idx if limit is None else idx[:limit]
     return [items[int(i)] for i in sel]
+
+
+#: default (train, val) fractions of a generic file; the rest is test
+DEFAULT_FRACTIONS = (0.8, 0.1)
+
+
+def fraction_split(
+    items: Sequence[T],
+    n_train: int | None,
+    n_val: int | None,
+    seed: int,
+    limit: int | None = None,
+    where: str | Path = "dataset",
+) -> tuple[list[T], list[T], list[T]]:
+    """Train/val/test lists of :func:`random_split` with default sizes 80 % / 10 % (rounded
+    down; the rest test), each truncated to ``limit`` when given."""
+    n = len(items)
+    n_tr = int(DEFAULT_FRACTIONS[0] * n) if n_train is None else n_train
+    n_va = int(DEFAULT_FRACTIONS[1] * n) if n_val is None else n_val
+    parts = random_split(n, n_tr, n_va, seed, where)
+    return tuple(take(items, idx, limit) for idx in parts)

@@ -10,17 +10,28 @@ train, the next ``n_val`` val, the rest test. Frames keep their order inside a t
 ``early_frames=K`` keeps only the first K frames of each TRAIN trajectory (train on the start
 of relaxations; val and test trajectories keep every frame), the setting of "train on early
 frames, relax the held-out initial structures".
+
+``max_structures=M`` caps each split with WHOLE trajectories spread across it: k
+trajectories at evenly spaced positions of the split's permuted list of m
+(``numpy.linspace(0, m - 1, k)`` rounded), k grown from 1 while their frames fit in M, so a
+capped split is not its first files. When not even one trajectory fits (OC20 relaxations
+run to hundreds of frames), the split keeps the first ``M // k`` frames of k = min(M, m)
+trajectories spread the same way (many systems, each still in one split only).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
 
 from bench.data.splits import random_split
 from bench.data.structure import Structure
 from bench.errors import ConfigError
 
+T = TypeVar("T")
 SPLIT_BY = ("frame", "trajectory")
 SPLIT_NAMES = ("train", "val", "test")
 #: default trajectory fractions (train, val); the rest is test
@@ -83,16 +94,42 @@ def trajectory_split(
     seed: int,
     early_frames: int | None = None,
     where: str | Path = "dataset",
+    max_structures: int | None = None,
 ) -> tuple[list[Structure], list[Structure], list[Structure]]:
     """Train/val/test frames of ``trajectories`` ({name: frames in order}), split by name.
 
     Each split lists its trajectories in permutation order, each trajectory's frames in file
-    order; train trajectories are cut to their first ``early_frames`` frames when given.
+    order; train trajectories are cut to their first ``early_frames`` frames when given; each
+    split is capped at ``max_structures`` frames of whole trajectories (module docstring).
     """
     check_split_options("trajectory", early_frames)
     parts = split_names(list(trajectories), n_train, n_val, seed, where)
     out = []
     for split, part in zip(SPLIT_NAMES, parts, strict=True):
         keep = early_frames if split == "train" else None
-        out.append([s for name in part for s in list(trajectories[name])[:keep]])
+        groups = [list(trajectories[name])[:keep] for name in part]
+        out.append([s for g in cap_trajectories(groups, max_structures) for s in g])
     return out[0], out[1], out[2]
+
+
+def cap_trajectories(groups: Sequence[Sequence[T]], limit: int | None) -> list[Sequence[T]]:
+    """At most ``limit`` items of ``groups`` (trajectories), spread over the list (module
+    docstring): whole groups when at least one fits, else the first frames of many; all
+    groups when ``limit`` is None."""
+    if limit is None or sum(map(len, groups)) <= limit:
+        return list(groups)
+    best: list[Sequence[T]] = []
+    for k in range(1, len(groups) + 1):
+        picked = _evenly(groups, k)
+        if sum(map(len, picked)) > limit:
+            break
+        best = picked
+    if best or not groups:
+        return best
+    k = min(limit, len(groups))
+    return [g[: limit // k] for g in _evenly(groups, k)]
+
+
+def _evenly(groups: Sequence[Sequence[T]], k: int) -> list[Sequence[T]]:
+    """``k`` of ``groups`` at evenly spaced positions (``numpy.linspace(0, m - 1, k)``)."""
+    return [groups[int(i)] for i in np.linspace(0, len(groups) - 1, k).round()]

@@ -132,7 +132,7 @@ def _run(cfg: RunConfig, command: str, resume: bool, world: World,
     random.seed(cfg.seed)
     split = load_split(cfg.data)  # inputs are checked before the run directory exists
     check_batch_size(cfg.train.batch_size * world.size, len(split.train))
-    norm = normalization(cfg.data, split.train) | {"energy_kind": split.energy_kind}
+    norm = normalization(cfg.data, split.train, split.e0s) | {"energy_kind": split.energy_kind}
     method = build_run_method(cfg)
     model = build_model(cfg, method, norm)
     if world.is_main:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 from collections.abc import Sequence
@@ -12,8 +13,10 @@ from torch import nn
 from torch_geometric.data import Data
 
 from bench.config import RunConfig, load_yaml
+from bench.data.element_refs import reference_stats
 from bench.data.registry import DatasetSpec, SplitData, load_splits
 from bench.data.stats import compute_stats, source_files
+from bench.data.split_checks import check_splits
 from bench.data.structure import Structure
 from bench.data.torch_data import to_data
 from bench.errors import ConfigError, DataError
@@ -26,21 +29,10 @@ MODEL_FILE = "model.pt"
 
 
 def load_split(data_cfg) -> SplitData:
-    """Train/val/test structures of ``data_cfg`` (a bench.config.DataConfig)."""
-    spec = DatasetSpec(
-        name=data_cfg.name,
-        data_root=None if data_cfg.data_root is None else Path(data_cfg.data_root),
-        molecule=data_cfg.molecule,
-        labels=data_cfg.labels,
-        path=None if data_cfg.path is None else Path(data_cfg.path),
-        split_index=data_cfg.split_index,
-        split_seed=data_cfg.split_seed,
-        n_train=data_cfg.n_train,
-        n_val=data_cfg.n_val,
-        max_structures=data_cfg.max_structures,
-        split_by=data_cfg.split_by,
-        early_frames=data_cfg.early_frames,
-    )
+    """Train/val/test structures of ``data_cfg`` (a bench.config.DataConfig), checked
+    (bench.data.split_checks)."""
+    spec = DatasetSpec(**{f.name: _spec_value(f.name, getattr(data_cfg, f.name))
+                          for f in dataclasses.fields(DatasetSpec)})
     split = load_splits(spec)
     if split.energy_kind != data_cfg.energy_kind:
         hint = ("; for total-energy trajectories use --set variant=total-energy (train-split "
@@ -48,7 +40,14 @@ def load_split(data_cfg) -> SplitData:
                 if split.energy_kind == "total" and data_cfg.kind == "oc20" else "")
         raise ConfigError(f"data.energy_kind is {data_cfg.energy_kind!r} but dataset "
                           f"{data_cfg.name!r} gives {split.energy_kind} energies{hint}")
+    check_splits(split, data_cfg)
     return split
+
+
+def _spec_value(name: str, value):
+    """A DataConfig value as DatasetSpec holds it (paths as Path)."""
+    paths = ("data_root", "path", "train_path", "val_path", "test_path")
+    return Path(value) if name in paths and value is not None else value
 
 
 def to_data_list(structures: Sequence[Structure], dtype: str) -> list[Data]:
@@ -56,25 +55,29 @@ def to_data_list(structures: Sequence[Structure], dtype: str) -> list[Data]:
     return [to_data(s, getattr(torch, dtype)) for s in structures]
 
 
-def normalization(data_cfg, train: Sequence[Structure]) -> dict:
-    """``{"energy_mean", "energy_std", "force_std", "atom_ref", "train_stats"}`` (eV, eV/A).
+def normalization(data_cfg, train: Sequence[Structure], e0s: dict | None = None) -> dict:
+    """``{"energy_mean", "energy_std", "force_std", "atom_ref", "element_refs",
+    "train_stats"}`` (eV, eV/A).
 
     ``normalization: train``: from the train split (bench.data.stats.compute_stats); the
-    energy std is the population std of the (element-referenced, when ``element_refs``)
-    energies, and ``force_std`` is the energy std (``force_std_source: energy``, MD17 and
-    OC20 convention) or the std of the free-atom force components (``forces``).
+    energy std is the population std of the energies after the per-element references
+    ``element_refs`` selects (bench.data.element_refs: the fit, the files' isolated-atom
+    ``e0s``, or none), and ``force_std`` is the energy std (``force_std_source: energy``, MD17
+    and OC20 convention) or the std of the free-atom force components (``forces``).
     ``normalization: fixed``: the configured constants. (The released MD17 code uses torch's
     unbiased std of the train energies; the population std used here differs by a factor
     sqrt(950/949) at the paper's split size.)
     """
-    stats = compute_stats(train, element_refs=data_cfg.element_refs)
-    out = {"train_stats": stats.to_dict(), "atom_ref": stats.element_refs_ev}
-    if data_cfg.normalization == "fixed":
+    fixed = data_cfg.normalization == "fixed"  # its constants hold no references: auto = off
+    mode = False if fixed and data_cfg.element_refs == "auto" else data_cfg.element_refs
+    stats, refs = reference_stats(train, mode, e0s)
+    out = {"train_stats": stats.to_dict(), "atom_ref": stats.element_refs_ev,
+           "element_refs": refs}
+    if fixed:
         return out | {"energy_mean": data_cfg.energy_mean, "energy_std": data_cfg.energy_std,
                       "force_std": data_cfg.force_std, "atom_ref": None}
-    refs = data_cfg.element_refs
-    mean = stats.residual_mean_ev if refs else stats.energy_mean_ev
-    std = stats.residual_std_ev if refs else stats.energy_std_ev
+    mean = stats.residual_mean_ev if refs["used"] else stats.energy_mean_ev
+    std = stats.residual_std_ev if refs["used"] else stats.energy_std_ev
     force_std = std if data_cfg.force_std_source == "energy" else stats.force_std_ev_per_a
     if not (std > 0 and force_std > 0):
         raise DataError(source_files(train), "energy",
