@@ -20,7 +20,8 @@ def run_cmd(
     backbone: Annotated[str | None, _Opt(help="Backbone name (bench list).")] = None,
     method: Annotated[str | None, _Opt(
         help="none | noisy-nodes | denoise-no-force | dens.")] = None,
-    dataset: Annotated[str | None, _Opt(help="md17 | rmd17 | npz | ase | oc20-traj | oc20 | oc22.")] = None,
+    dataset: Annotated[str | None, _Opt(
+        help="md17 | rmd17 | npz | ase | oc20-traj | oc20 | oc22.")] = None,
     config: Annotated[Path | None, _Opt(
         help="A run config file (YAML, the shape of a run's config.yaml); options and --set "
              "go on top.")] = None,

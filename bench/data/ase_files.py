@@ -33,7 +33,6 @@ from bench.data.checks import (
     check_atomic_numbers,
     check_finite,
     check_real,
-    check_shape,
     check_structure,
 )
 from bench.data.checksums import sha256_files

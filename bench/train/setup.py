@@ -15,8 +15,8 @@ from torch_geometric.data import Data
 from bench.config import RunConfig, load_yaml
 from bench.data.element_refs import reference_stats
 from bench.data.registry import DatasetSpec, SplitData, load_splits
-from bench.data.stats import compute_stats, source_files
 from bench.data.split_checks import check_splits
+from bench.data.stats import source_files
 from bench.data.structure import Structure
 from bench.data.torch_data import to_data
 from bench.errors import ConfigError, DataError

@@ -84,7 +84,7 @@ def test_mixed_compositions_train_on_referenced_energies(tmp_path):
 
 
 def test_oc20_trajectory_folder(tmp_path):
-    sizes = ("--set", "data.n_train=1", "--set", "data.n_val=1")
+    sizes = ("--set", "data.n_train=1", "--set", "data.n_val=1", "--set", "train.batch_size=1")
     path = BYOD / "oc20_trajs"
     run_dir, record = _done(_run(tmp_path, "--dataset", "oc20-traj", "--path", str(path), *sizes))
     cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
