@@ -1,15 +1,22 @@
-"""Neighbour lists in pure torch (PyG's radius_graph needs pyg-lib, unavailable here).
+"""Radius graphs of batches (molecules and periodic cells), on vesin's pair search.
 
 Convention (see bench.data.keys): ``edge_index[0]`` is the source j (neighbour),
 ``edge_index[1]`` the target i (centre); ``edge_vec = pos[j] - pos[i] + shift``.
 Graph construction runs without autograd; the model recomputes ``edge_vec`` from
 ``pos`` so gradients flow through positions.
+
+Edge order (what the neighbour cap's tie rule sees): per structure, edges are sorted by the
+image offset of the neighbour relative to the wrapped cell (lexicographically; always 0 for a
+molecule), then by centre, then by neighbour: the order of the all-pairs search this module
+used before vesin (bench.data.neighbors), so graphs and capped graphs are unchanged.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
+
+from bench.data.neighbors import neighbor_pairs
 
 
 def _cap_neighbors(dst: Tensor, dist: Tensor, max_neighbors: int) -> Tensor:
@@ -42,29 +49,9 @@ def radius_graph(
     Returns:
         ``edge_index`` [2, E] (row 0 source j, row 1 target i) and ``edge_shift`` [E, 3] (zeros).
     """
-    with torch.no_grad():
-        src_all, dst_all = [], []
-        # Block-diagonal: distances only within a structure; O(sum n_b^2) memory.
-        counts = torch.bincount(batch)
-        offsets = torch.cumsum(counts, 0) - counts
-        for off, n in zip(offsets.tolist(), counts.tolist(), strict=True):
-            if n == 0:
-                continue
-            p = pos[off : off + n]
-            d = torch.cdist(p, p, compute_mode="donot_use_mm_for_euclid_dist")
-            m = d < cutoff
-            m.fill_diagonal_(False)
-            dst, src = m.nonzero(as_tuple=True)
-            src_all.append(src + off)
-            dst_all.append(dst + off)
-        src = torch.cat(src_all) if src_all else pos.new_zeros(0, dtype=torch.long)
-        dst = torch.cat(dst_all) if dst_all else pos.new_zeros(0, dtype=torch.long)
-        if max_neighbors is not None:
-            dist = (pos[src] - pos[dst]).norm(dim=-1)
-            keep = _cap_neighbors(dst, dist, max_neighbors)
-            src, dst = src[keep], dst[keep]
-        edge_index = torch.stack([src, dst])
-        return edge_index, pos.new_zeros(edge_index.shape[1], 3)
+    cell = pos.new_zeros(int(batch.max()) + 1 if batch.numel() else 0, 3, 3)
+    pbc = torch.zeros(cell.shape[0], 3, dtype=torch.bool, device=pos.device)
+    return periodic_radius_graph(pos, batch, cell, pbc, cutoff, max_neighbors)
 
 
 def build_graph(
@@ -135,56 +122,30 @@ def periodic_radius_graph(
         return torch.stack([src, dst]), shift
 
 
-#: pair distances evaluated per chunk of images: bounds memory to about this many entries
-_PAIRS_PER_CHUNK = 1 << 22
-
-
 def _cell_edges(
     pos: Tensor, cell: Tensor, pbc: Tensor, cutoff: float
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Edges (src j, dst i, shift in Angstrom) of one structure, all images within cutoff."""
+    """Edges (src j, dst i, shift in Angstrom) of one structure, all images within cutoff,
+    in the module's edge order."""
+    dst, src, offset, _ = neighbor_pairs(pos, cutoff, cell, pbc)
     if not bool(pbc.any()):
-        edge_index, shift = radius_graph(pos, pos.new_zeros(len(pos), dtype=torch.long), cutoff)
-        return edge_index[0], edge_index[1], shift
-    if abs(float(torch.linalg.det(cell))) < 1e-9:
-        raise ValueError(f"periodic structure with a singular cell: {cell.tolist()}")
-    # Wrap into the cell along periodic directions: pos = wrapped + wrap @ cell.
-    frac = pos @ torch.linalg.inv(cell)
-    wrap = torch.floor(frac) * pbc.to(pos.dtype)
-    wrapped = pos - wrap @ cell
-    images = _image_offsets(cell, pbc, cutoff)  # [M, 3]
-    n = pos.shape[0]
-    chunk = max(1, _PAIRS_PER_CHUNK // (n * n))
-    src_all, dst_all, img_all = [], [], []
-    for start in range(0, images.shape[0], chunk):
-        img = images[start : start + chunk]
-        shifted = wrapped.unsqueeze(0) + (img @ cell).unsqueeze(1)  # [m, n, 3] neighbours j
-        d = torch.cdist(
-            wrapped.expand(len(img), n, 3), shifted, compute_mode="donot_use_mm_for_euclid_dist"
-        )  # [m, i, j]
-        mask = d < cutoff
-        zero = (img == 0).all(dim=1)
-        mask[zero] &= ~torch.eye(n, dtype=torch.bool, device=pos.device)
-        m, i, j = mask.nonzero(as_tuple=True)
-        src_all.append(j)
-        dst_all.append(i)
-        img_all.append(m + start)
-    src, dst, m = torch.cat(src_all), torch.cat(dst_all), torch.cat(img_all)
-    # Back to the caller's (unwrapped) positions: S = S' - wrap_j + wrap_i.
-    offset = images[m] - wrap[src] + wrap[dst]
-    return src, dst, offset @ cell
+        key = dst * len(pos) + src
+        order = torch.argsort(key)
+        return src[order], dst[order], pos.new_zeros(len(order), 3)
+    # Offset of j's image from the wrapped cell (pos = wrapped + wrap @ cell), as before vesin.
+    wrap = (torch.floor(pos @ torch.linalg.inv(cell)) * pbc.to(pos.dtype)).long()
+    image = offset + wrap[src] - wrap[dst]
+    order = torch.argsort(_order_key(image, dst, src, len(pos)))
+    src, dst, offset = src[order], dst[order], offset[order]
+    return src, dst, offset.to(pos.dtype) @ cell
 
 
-def _image_offsets(cell: Tensor, pbc: Tensor, cutoff: float) -> Tensor:
-    """[M, 3] integer cell offsets (as ``cell.dtype``) that can hold a neighbour within cutoff.
-
-    With fractional coordinates in [0, 1), a neighbour within ``cutoff`` lies at most
-    ``ceil(cutoff / h_k)`` cells away along k, ``h_k`` the spacing of the lattice planes.
-    """
-    volume = torch.linalg.det(cell).abs()
-    cross = torch.linalg.cross(cell[[1, 2, 0]], cell[[2, 0, 1]])  # a_j x a_k for each k
-    spacing = volume / cross.norm(dim=1)
-    reach = torch.ceil(cutoff / spacing).long() * pbc.long()
-    axes = [torch.arange(-r, r + 1, device=cell.device) for r in reach.tolist()]
-    grid = torch.cartesian_prod(*axes)
-    return grid.to(cell.dtype)
+def _order_key(image: Tensor, dst: Tensor, src: Tensor, n: int) -> Tensor:
+    """[E] int64 key sorting edges by (image[:, 0], image[:, 1], image[:, 2], dst, src)."""
+    low = image.min(dim=0).values if len(image) else image.new_zeros(3)
+    rel = image - low
+    width = int(rel.max()) + 1 if len(rel) else 1
+    if width**3 * n * n >= 2**62:
+        raise ValueError(f"{n} atoms over {width}^3 images: edge order key overflows int64")
+    key = (rel[:, 0] * width + rel[:, 1]) * width + rel[:, 2]
+    return (key * n + dst) * n + src
