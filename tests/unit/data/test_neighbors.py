@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from bench.data.ase_files import read_ase_file
-from bench.data.graphs import _cap_neighbors, build_graph
+from bench.data.graphs import _cap_neighbors, build_graph, periodic_radius_graph
 from bench.data.neighbors import neighbor_pairs
 
 OC20_RELAX = Path("/work/shared/data/oc20_relax")
@@ -55,14 +55,19 @@ def _reference_graph(pos, cell, pbc, cutoff, cap):
     return torch.stack([src, dst]), shift
 
 
-def _assert_as_before(s, cutoff, cap, dtype=torch.float64):
+def _vesin_graph(pos, batch, cutoff, cap, cell, pbc):
+    """The periodic path (vesin) on any structure, molecules included."""
+    return periodic_radius_graph(pos, batch, cell, pbc, cutoff, cap)
+
+
+def _assert_as_before(s, cutoff, cap, dtype=torch.float64, graph=build_graph):
     pos = torch.tensor(s.pos, dtype=dtype)
     cell = (
         torch.tensor(s.cell, dtype=dtype) if s.cell is not None else torch.zeros(3, 3, dtype=dtype)
     )
     pbc = torch.tensor(s.pbc) if s.pbc is not None else torch.zeros(3, dtype=torch.bool)
     batch = torch.zeros(len(pos), dtype=torch.long)
-    edges, shift = build_graph(pos, batch, cutoff, cap, cell[None], pbc[None])
+    edges, shift = graph(pos, batch, cutoff, cap, cell[None], pbc[None])
     ref_edges, ref_shift = _reference_graph(pos, cell, pbc, cutoff, cap)
     assert edges.shape[1] > 0
     assert torch.equal(edges, ref_edges), f"{s.id}: edges differ at cutoff {cutoff}, cap {cap}"
@@ -93,6 +98,7 @@ def test_shipped_molecules_as_before(data_dir):
             )
             _assert_as_before(s, 5.0, None)
             _assert_as_before(s, 3.0, 6)
+            _assert_as_before(s, 3.0, 6, graph=_vesin_graph)  # vesin, as in a mixed batch
 
 
 @pytest.mark.skipif(not OC20_RELAX.is_dir(), reason=f"{OC20_RELAX} absent")
@@ -107,14 +113,14 @@ def test_all_oc20_relax_trajectories_as_before():
 
 
 def test_pairs_cover_both_directions_and_self_images():
-    cell = torch.eye(3, dtype=torch.float64) * 2.5  # one atom: its only neighbours are images
-    i, j, shift, dist = neighbor_pairs(torch.zeros(1, 3), 2.6, cell, torch.ones(3, dtype=bool))
-    assert i.dtype == shift.dtype == torch.long and dist.dtype == torch.float64
+    cell = np.eye(3) * 2.5  # one atom: its only neighbours are its images
+    i, j, shift, dist = neighbor_pairs(np.zeros((1, 3)), 2.6, cell, np.ones(3, dtype=bool))
+    assert i.dtype == shift.dtype == np.int64 and dist.dtype == np.float64
     assert sorted(map(tuple, shift.tolist())) == sorted(
         [(1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1)]
     )
-    torch.testing.assert_close(dist, torch.full((6,), 2.5, dtype=torch.float64))
-    pos = torch.tensor([[0.0, 0, 0], [1.5, 0, 0]])
+    np.testing.assert_allclose(dist, np.full(6, 2.5))
+    pos = np.array([[0.0, 0, 0], [1.5, 0, 0]])
     assert len(neighbor_pairs(pos, 1.5)[0]) == 0  # |r| < cutoff, strictly
     i, j, _, _ = neighbor_pairs(pos, 1.6)
     assert sorted(zip(i.tolist(), j.tolist(), strict=True)) == [(0, 1), (1, 0)]
@@ -124,12 +130,12 @@ def test_pairs_cover_both_directions_and_self_images():
     ("cell", "pbc", "match"),
     [
         (None, [True, False, False], "without a cell"),
-        (torch.zeros(3, 3), [True, True, True], "singular cell"),
+        (np.zeros((3, 3)), [True, True, True], "singular cell"),
     ],
 )
 def test_bad_periodic_input_is_refused(cell, pbc, match):
     with pytest.raises(ValueError, match=match):
-        neighbor_pairs(torch.zeros(2, 3), 3.0, cell, torch.tensor(pbc))
+        neighbor_pairs(np.zeros((2, 3)), 3.0, cell, np.array(pbc))
 
 
 def test_forces_through_a_fixed_graph_match_finite_differences(oc20_frames):
