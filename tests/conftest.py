@@ -17,3 +17,13 @@ DATA_DIR = TESTS_DIR / "data"
 def data_dir() -> Path:
     """The tiny attributed data subset shipped with the tests."""
     return DATA_DIR
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip ``gpu``-marked tests when torch sees no CUDA device."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (torch.cuda.is_available() is False)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
