@@ -56,9 +56,11 @@ def perf_cmd(
     from bench.perf import measure
     from bench.perf.datasets import default_data_root
     from bench.perf.format import summary_lines
+    from bench.train.setup import check_device
 
     if component not in COMPONENTS:
         raise ConfigError(f"--component must be one of {COMPONENTS}, got {component!r}")
+    check_device(device)
     if threads is not None:
         if threads < 1:
             raise ConfigError(f"--threads must be >= 1, got {threads}")

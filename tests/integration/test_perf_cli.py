@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+
 from bench.perf.record import read_perf_record
 
 BENCH = [sys.executable, "-c", "from bench.cli import main; main()"]
@@ -83,4 +85,9 @@ def test_bad_options_exit_2_and_write_nothing(tmp_path):
     assert proc.returncode == 2 and "--component" in proc.stderr
     proc = _bench("--component", "graph", "--supercell", "6,6", cwd=tmp_path)
     assert proc.returncode == 2 and "--supercell needs three positive" in proc.stderr
+    if not torch.cuda.is_available():
+        proc = _bench("--component", "graph", "--device", "cuda", cwd=tmp_path)
+        assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+            "error: --device cuda: no CUDA device is available (torch.cuda.is_available() is "
+            "False)"]
     assert not (tmp_path / "results").exists()
