@@ -159,7 +159,7 @@ def _batch_pairs(
         empty = torch.zeros(0, dtype=torch.long, device=pos.device)
         return empty, empty, empty.reshape(0, 3), empty
     dst, src, offset, image, struct = (np.concatenate(x) for x in zip(*parts, strict=True))
-    order = np.argsort(_order_key(struct, image, dst, src, len(pos64)), kind="stable")
+    order = np.argsort(_order_key(struct, image, dst, src, len(pos64)))  # keys are unique
     return tuple(torch.from_numpy(x[order]).to(pos.device) for x in (src, dst, offset, struct))
 
 

@@ -57,6 +57,14 @@ def test_usage_errors_exit_2():
         assert proc.returncode == 2 and proc.stderr.startswith("usage: tools/gpu_check.sh")
 
 
+def test_a_spent_budget_skips_the_remaining_steps(tmp_path):
+    proc = _script(str(tmp_path), BUDGET_S="0", INSTALL="0", BACKBONES="schnet")
+    assert proc.returncode == 1
+    rows = [line.split("\t") for line in (tmp_path / "gpu-check.tsv").read_text().splitlines()]
+    assert rows[0] == ["step", "status", "seconds"] and len(rows) == 7
+    assert {(status, seconds) for _, status, seconds in rows[1:]} == {("skipped", "0")}
+
+
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed")
 def test_script_is_shellcheck_clean():
     proc = subprocess.run(["shellcheck", str(SCRIPT)], capture_output=True, text=True)
@@ -67,7 +75,7 @@ def test_script_is_shellcheck_clean():
 def test_cpu_mode_runs_every_step(tmp_path):
     proc = _script(str(tmp_path), DEVICE="cpu", INSTALL="0", STEPS="2", PERF_PRESET="ci",
                    PERF_STEPS="2", PERF_WARMUP="1", PERF_REPEATS="1", BACKBONES="schnet",
-                   OMP_NUM_THREADS="1")
+                   BUDGET_S="850", OMP_NUM_THREADS="1")
     steps = [line.split("\t") for line in (tmp_path / "gpu-check.tsv").read_text().splitlines()]
     assert proc.returncode == 0, (steps, proc.stderr)
     assert [s[0] for s in steps[1:]] == ["pytest-gpu", "run-schnet-amp-false",
