@@ -126,9 +126,11 @@ def periodic_radius_graph(
     """
     with torch.no_grad():
         counts = torch.bincount(batch, minlength=cell.shape[0]).tolist()
-        src, dst, offset, struct = _batch_pairs(pos, counts, cell, pbc, cutoff)
+        src, dst, offset, per_struct = _batch_pairs(pos, counts, cell, pbc, cutoff)
+        # shift = S @ cell per structure (edges are grouped by structure), in pos.dtype
         cell, offset = cell.to(pos.dtype), offset.to(pos.dtype)
-        shift = sum(offset[:, k : k + 1] * cell[struct, k] for k in range(3))  # [E, 3], A
+        blocks = torch.split(offset, per_struct)
+        shift = torch.cat([offset[:0], *(o @ cell[b] for b, o in enumerate(blocks))])
         if max_neighbors is not None:
             dist = (pos[src] - pos[dst] + shift).norm(dim=-1)
             keep = _cap_neighbors(dst, dist, max_neighbors)
@@ -138,29 +140,31 @@ def periodic_radius_graph(
 
 def _batch_pairs(
     pos: Tensor, counts: list[int], cell: Tensor, pbc: Tensor, cutoff: float
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """(src j, dst i, integer offset S [E, 3], structure [E]) of a batch, in the module's edge
-    order, on ``pos.device``; indices are batch-global."""
+) -> tuple[Tensor, Tensor, Tensor, list[int]]:
+    """(src j, dst i, integer offset S [E, 3]) of a batch in the module's edge order, on
+    ``pos.device`` (indices batch-global), and the number of edges of each structure."""
     pos64 = pos.detach().to("cpu", torch.float64).numpy()
     cell64 = cell.detach().to("cpu", torch.float64).numpy()
     pbc_np = pbc.detach().cpu().numpy().astype(bool)
-    wrap = _wrap(pos.detach(), counts, cell.detach(), pbc)
     parts, start = [], 0
     for b, n in enumerate(counts):
+        dst, src, offset = _no_pairs()
         if n:
-            dst, src, offset, _ = neighbor_pairs(
-                pos64[start : start + n], cutoff, cell64[b], pbc_np[b]
-            )
-            dst, src = dst + start, src + start
-            image = offset + wrap[src] - wrap[dst]
-            parts.append((dst, src, offset, image, np.full(len(dst), b)))
+            dst, src, offset, _ = neighbor_pairs(pos64[start : start + n], cutoff, cell64[b],
+                                                 pbc_np[b])
+        parts.append((dst + start, src + start, offset))
         start += n
-    if not parts:
-        empty = torch.zeros(0, dtype=torch.long, device=pos.device)
-        return empty, empty, empty.reshape(0, 3), empty
-    dst, src, offset, image, struct = (np.concatenate(x) for x in zip(*parts, strict=True))
-    order = np.argsort(_order_key(struct, image, dst, src, len(pos64)))  # keys are unique
-    return tuple(torch.from_numpy(x[order]).to(pos.device) for x in (src, dst, offset, struct))
+    dst, src, offset = (np.concatenate(x) for x in zip(_no_pairs(), *parts, strict=True))
+    per_struct = [len(p[0]) for p in parts]
+    struct = np.repeat(np.arange(len(parts)), per_struct)
+    wrap = _wrap(pos.detach(), counts, cell.detach(), pbc)
+    order = np.argsort(_order_key(struct, offset, wrap, dst, src))  # keys are unique
+    src, dst, offset = (torch.from_numpy(x[order]).to(pos.device) for x in (src, dst, offset))
+    return src, dst, offset, per_struct
+
+
+def _no_pairs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3), np.int64)
 
 
 def _wrap(pos: Tensor, counts: list[int], cell: Tensor, pbc: Tensor) -> np.ndarray:
@@ -179,13 +183,25 @@ def _wrap(pos: Tensor, counts: list[int], cell: Tensor, pbc: Tensor) -> np.ndarr
 
 
 def _order_key(
-    struct: np.ndarray, image: np.ndarray, dst: np.ndarray, src: np.ndarray, n: int
+    struct: np.ndarray, offset: np.ndarray, wrap: np.ndarray, dst: np.ndarray, src: np.ndarray
 ) -> np.ndarray:
-    """[E] int64 key sorting edges by (struct, image[:, 0], image[:, 1], image[:, 2], dst, src)."""
-    rel = image - image.min(axis=0)
-    width = int(rel.max()) + 1
-    n_struct = int(struct.max()) + 1
-    if n_struct * width**3 * n * n >= 2**62:
-        raise ValueError(f"{n} atoms over {width}^3 images: edge order key overflows int64")
-    key = struct * width**3 + (rel[:, 0] * width + rel[:, 1]) * width + rel[:, 2]
-    return (key * n + dst) * n + src
+    """[E] int64 key sorting edges by (struct, image, dst, src), ``image = offset + wrap[src] -
+    wrap[dst]`` compared lexicographically; images are coded linearly (base ``width``, wider
+    than any component's range) so that per-atom codes of ``wrap`` need only 1-D gathers."""
+    if len(dst) == 0:
+        return dst
+    width = int(np.ptp(offset) + 2 * np.ptp(wrap)) + 1
+    radix = np.array([width * width, width, 1])
+    image = offset @ radix
+    code = wrap @ radix
+    image += code[src] - code[dst]
+    image -= image.min()
+    n, span = len(wrap), int(image.max()) + 1
+    if (int(struct[-1]) + 1) * span * n * n >= 2**62:
+        raise ValueError(f"{n} atoms over {span} image codes: edge order key overflows int64")
+    key = struct * span + image
+    key *= n
+    key += dst
+    key *= n
+    key += src
+    return key
