@@ -51,3 +51,13 @@ def _torchscript_zip(marker: Path) -> bytes:
     buf = io.BytesIO()
     torch.jit.save(torch.jit.script(Evil(str(marker))), buf)
     return buf.getvalue()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip ``gpu``-marked tests when torch sees no CUDA device."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (torch.cuda.is_available() is False)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

@@ -1,4 +1,4 @@
-"""CLI: `bench data info | prepare | download` (dataset summary, LMDB cache, downloads)."""
+"""CLI: `bench data info | download` (dataset summary, downloads)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import typer
 from bench.data.registry import DatasetSpec
 
 app = typer.Typer(
-    help="Inspect, cache and download datasets (md17, rmd17, npz, ase, oc20-traj, oc20, oc22).",
+    help="Inspect and download datasets (md17, rmd17, npz, ase, oc20-traj, oc20, oc22).",
     no_args_is_help=True,
 )
 
@@ -113,38 +113,6 @@ def info_cmd(
         return
     for key, value in summary.items():
         typer.echo(f"{key}: {value}")
-
-
-@app.command("prepare")
-def prepare_cmd(
-    dataset: Dataset,
-    molecule: Molecule = None,
-    path: FilePath = None,
-    data_root: DataRoot = None,
-    labels: Labels = "original",
-    split_index: SplitIndex = 1,
-    seed: Seed = 1,
-    n_train: NTrain = None,
-    n_val: NVal = None,
-    max_structures: MaxStructures = None,
-    cutoff: Annotated[
-        float | None, typer.Option("--cutoff", help="Graph cutoff, A [md17/rmd17 5, oc20/22 12].")
-    ] = None,
-    max_neighbors: Annotated[
-        int | None,
-        typer.Option("--max-neighbors", help="Neighbour cap, 0 = none [oc20/22 20, else none]."),
-    ] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Cache folder.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing cache.")] = False,
-) -> None:
-    """Write a preprocessed LMDB cache (labels and neighbour lists) with source checksums."""
-    from bench.data.cache import default_cache_dir, graph_settings, prepare_cache
-
-    spec = build_spec(dataset, molecule, path, data_root, labels, split_index, seed, n_train,
-                      n_val, max_structures)
-    cutoff, cap = graph_settings(dataset, cutoff, max_neighbors)
-    out = default_cache_dir(spec, cutoff, cap) if out is None else out
-    typer.echo(str(prepare_cache(spec, out, cutoff, cap, force=force)))
 
 
 @app.command("download")

@@ -40,9 +40,11 @@ def perf_cmd(
                                    "torch.compile (direct-force backbones).")] = False,
     workers: Annotated[str, _Opt(help="Loader worker counts, comma-separated.")] = "0,2",
     batches: Annotated[int, _Opt(help="Loader batches per worker count.")] = 50,
-    cache: Annotated[Path | None, _Opt(help="Prepared cache folder for the loader.")] = None,
+    lmdb: Annotated[Path | None, _Opt(help="Loader: S2EF LMDB file or folder of shards.")] = (
+        None),
     max_structures: Annotated[int | None, _Opt(help="Graph/loader: at most N structures.")] = (
         None),
+    supercell: Annotated[str, _Opt(help="Graph: repeat periodic frames a,b,c times.")] = "1,1,1",
     as_json: Annotated[bool, _Opt("--json", help="Print the record as JSON.")] = False,
     output: Annotated[Path | None, _Opt(help="Record file [results/perf/<name>.json].")] = None,
     overrides: Annotated[list[str] | None, _Opt("--set", help="Dotted key=value.")] = None,
@@ -54,9 +56,11 @@ def perf_cmd(
     from bench.perf import measure
     from bench.perf.datasets import default_data_root
     from bench.perf.format import summary_lines
+    from bench.train.setup import check_device
 
     if component not in COMPONENTS:
         raise ConfigError(f"--component must be one of {COMPONENTS}, got {component!r}")
+    check_device(device)
     if threads is not None:
         if threads < 1:
             raise ConfigError(f"--threads must be >= 1, got {threads}")
@@ -81,14 +85,16 @@ def _job(component: str, a: dict):
     if component == "graph":
         from bench.perf.graph import run_graph_bench
 
-        size = a["batch_size"] or 8
+        size, reps = a["batch_size"] or 8, tuple(_ints(a["supercell"], "--supercell"))
+        if len(reps) != 3 or min(reps) < 1:
+            raise ConfigError(f"--supercell needs three positive integers, got {a['supercell']!r}")
         return lambda: run_graph_bench(a["root"], size, a["repeats"], a["max_structures"] or 64,
-                                       a["device"])
+                                       a["device"], reps)
     if component == "loader":
         from bench.perf.loader import run_loader_bench
 
         counts = tuple(_ints(a["workers"], "--workers"))
-        return lambda: run_loader_bench(a["dataset"], a["root"], a["cache"], counts,
+        return lambda: run_loader_bench(a["dataset"], a["root"], a["lmdb"], counts,
                                         a["batch_size"] or 8, a["batches"], a["max_structures"])
     from bench.perf.train import TrainBenchOptions, run_train_bench
 

@@ -2,7 +2,8 @@
 
 Each dataset's structures are collated into batches once; then ``bench.data.graphs.build_graph``
 (the function every backbone calls) runs over all batches ``repeats`` times, with the cutoff
-and neighbour cap of the paper's backbones for that dataset (bench.data.cache.GRAPH_DEFAULTS).
+and neighbour cap of the paper's backbones for that dataset (bench.perf.datasets.graph_defaults).
+``supercell`` replicates each periodic frame (e.g. 6 x 6 x 1 OC20 slabs: 1764 atoms from 49).
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from bench.data.graphs import build_graph
 from bench.data.registry import load_splits
+from bench.data.structure import Structure
 from bench.data.torch_data import collate
 from bench.perf.datasets import dataset_spec, graph_defaults
 from bench.perf.stats import summarize
@@ -64,15 +67,39 @@ def _edges(batch, cutoff: float, max_neighbors: int | None) -> int:
 
 def run_graph_bench(
     data_root: Path, batch_size: int = 8, repeats: int = 5, max_structures: int | None = 64,
-    device: str = "cpu",
+    device: str = "cpu", supercell: tuple[int, int, int] = (1, 1, 1),
 ) -> dict[str, Any]:
-    """Graph throughput for molecules (rMD17 aspirin) and periodic cells (OC20 frames)."""
+    """Graph throughput for molecules (rMD17 aspirin) and periodic cells (OC20 frames, each
+    repeated ``supercell`` times along its lattice vectors)."""
     results = {}
     for kind, shortcut in GRAPH_DATASETS.items():
         structures = load_splits(dataset_spec(shortcut, data_root, max_structures)).test
+        if kind == "periodic":
+            structures = [repeat_cell(s, supercell) for s in structures]
         cutoff, cap = graph_defaults(shortcut)
         results[kind] = {"dataset": shortcut} | graph_throughput(
             structures, cutoff, cap, batch_size, repeats, device)
     config = {"data_root": str(data_root), "batch_size": batch_size, "repeats": repeats,
-              "max_structures": max_structures, "device": device}
+              "max_structures": max_structures, "device": device, "supercell": list(supercell)}
     return {"config": config, "results": results}
+
+
+def repeat_cell(s: Structure, reps: tuple[int, int, int]) -> Structure:
+    """``s`` repeated ``reps[k]`` times along lattice vector k (labels tiled, energy scaled)."""
+    if len(reps) != 3 or min(reps) < 1:
+        raise ValueError(f"supercell needs three positive repeats, got {reps!r}")
+    if tuple(reps) == (1, 1, 1):
+        return s
+    offsets = np.array(np.meshgrid(*map(np.arange, reps), indexing="ij")).reshape(3, -1).T
+    n = len(offsets)
+    return Structure(
+        z=_tile(s.z, n), pos=(s.pos[None] + (offsets @ s.cell)[:, None]).reshape(-1, 3),
+        energy=s.energy * n, forces=_tile(s.forces, n), id=f"{s.id}*{'x'.join(map(str, reps))}",
+        cell=s.cell * np.array(reps)[:, None], pbc=s.pbc, fixed=_tile(s.fixed, n),
+        tags=_tile(s.tags, n), info=s.info,
+    )
+
+
+def _tile(a: np.ndarray | None, n: int) -> np.ndarray | None:
+    """``a`` [k, ...] stacked ``n`` times along its first axis: [n * k, ...]."""
+    return None if a is None else np.tile(a, (n,) + (1,) * (a.ndim - 1))

@@ -1,8 +1,9 @@
-"""Data-loading throughput from a prepared LMDB cache (``bench perf --component loader``).
+"""Data-loading throughput from fairchem S2EF LMDB shards (``bench perf --component loader``).
 
-Structures are read one at a time from the cache (``bench data prepare``), converted to PyG
-``Data`` and collated by a torch DataLoader with N worker processes: the end-to-end path a
-streaming loader takes for data too large to hold in memory.
+Structures are read one at a time from the shards (bench.data.s2ef_lmdb, restricted
+unpickler), converted to PyG ``Data`` and collated by a torch DataLoader with N worker
+processes: the streaming path of OC20/OC22 S2EF data too large to hold in memory. Without
+``--lmdb``, a shortcut dataset is first written to a temporary shard in that layout.
 """
 
 from __future__ import annotations
@@ -14,48 +15,42 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import lmdb
 import torch
 from torch.utils.data import DataLoader, Dataset
 from torch_geometric.data import Batch, Data
 
-from bench.data.cache import check_fresh, prepare_cache, read_meta, read_structure
-from bench.data.s2ef_lmdb import open_lmdb
+from bench.data.registry import load_splits
+from bench.data.s2ef_lmdb import S2efShards, shard_files, write_s2ef_lmdb
 from bench.data.torch_data import to_data
-from bench.perf.datasets import SHORTCUTS, dataset_spec, graph_defaults
+from bench.perf.datasets import SHORTCUTS, dataset_spec
 from bench.perf.stats import summarize
 
 
-class CachedStructures(Dataset):
-    """Every structure of a prepared cache (all splits, in order) as PyG ``Data``, read lazily;
-    each process opens its own read-only LMDB environment."""
+class ShardStructures(Dataset):
+    """Every entry of S2EF LMDB shards (in order) as PyG ``Data``, read lazily; each process
+    opens its own read-only LMDB environments."""
 
-    def __init__(self, cache_dir: str | Path, dtype: torch.dtype = torch.float32) -> None:
-        self.cache_dir, self.dtype = Path(cache_dir), dtype
-        meta = read_meta(self.cache_dir)
-        check_fresh(self.cache_dir, meta)
-        self.keys = [(split, i) for split, n in meta["counts"].items() for i in range(n)]
-        self._env: lmdb.Environment | None = None
+    def __init__(self, path: str | Path, dtype: torch.dtype = torch.float32) -> None:
+        self.files, self.dtype = shard_files(Path(path)), dtype
+        self._len = len(S2efShards(self.files))  # opened again, lazily, in each process
+        self._shards: S2efShards | None = None
         self._pid: int | None = None
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return self._len
 
     def __getitem__(self, index: int) -> Data:
-        if self._env is None or self._pid != os.getpid():
-            self._env, self._pid = open_lmdb(self.cache_dir / "data.lmdb"), os.getpid()
-        split, i = self.keys[index]
-        with self._env.begin() as txn:
-            return to_data(read_structure(txn, self.cache_dir, split, i), self.dtype)
+        if self._shards is None or self._pid != os.getpid():
+            self._shards, self._pid = S2efShards(self.files), os.getpid()
+        return to_data(self._shards.read([index])[0], self.dtype)
 
     def close(self) -> None:
-        """Close this process's LMDB environment (before forking workers that open theirs)."""
-        if self._env is not None and self._pid == os.getpid():
-            self._env.close()
-        self._env, self._pid = None, None
+        """Drop this process's shards, closing their LMDB environments (py-lmdb refuses to
+        open an environment twice in one process, so do this before forking workers)."""
+        self._shards, self._pid = None, None
 
     def __getstate__(self) -> dict[str, Any]:
-        return self.__dict__ | {"_env": None, "_pid": None}
+        return self.__dict__ | {"_shards": None, "_pid": None}
 
 
 def loader_throughput(
@@ -88,31 +83,29 @@ def loader_throughput(
 
 
 def run_loader_bench(
-    dataset: str, data_root: Path, cache_dir: Path | None = None,
+    dataset: str, data_root: Path, lmdb_path: Path | None = None,
     workers: Sequence[int] = (0, 2), batch_size: int = 8, batches: int = 50,
     max_structures: int | None = None,
 ) -> dict[str, Any]:
-    """Loader throughput per worker count from ``cache_dir`` (a prepared cache), or from a
-    temporary cache of the shortcut ``dataset`` built first (removed afterwards)."""
+    """Loader throughput per worker count from the S2EF shards at ``lmdb_path`` (a file or a
+    folder of ``*.lmdb``), or from a temporary shard of the shortcut ``dataset`` (removed
+    afterwards)."""
     config = {"dataset": dataset, "data_root": str(data_root), "workers": list(workers),
               "batch_size": batch_size, "batches": batches, "max_structures": max_structures}
-    if cache_dir is not None:
-        return {"config": config | {"cache": str(cache_dir)},
-                "results": _per_workers(CachedStructures(cache_dir), workers, batch_size,
-                                        batches)}
+    if lmdb_path is not None:
+        return {"config": config | {"lmdb": str(lmdb_path)},
+                "results": _per_workers(ShardStructures(lmdb_path), workers, batch_size, batches)}
     if dataset not in SHORTCUTS:
-        raise ValueError(f"without a cache, dataset must be one of {sorted(SHORTCUTS)}, "
+        raise ValueError(f"without --lmdb, dataset must be one of {sorted(SHORTCUTS)}, "
                          f"got {dataset!r}")
-    spec = dataset_spec(dataset, data_root, max_structures)
-    cutoff, cap = graph_defaults(dataset)
-    with tempfile.TemporaryDirectory(prefix="bench-perf-cache-") as tmp:
-        cache = prepare_cache(spec, Path(tmp) / "cache", cutoff, cap)
-        results = _per_workers(CachedStructures(cache), workers, batch_size, batches)
-    return {"config": config | {"cache": None, "cutoff": cutoff, "max_neighbors": cap},
-            "results": results}
+    structures = load_splits(dataset_spec(dataset, data_root, max_structures)).test
+    with tempfile.TemporaryDirectory(prefix="bench-perf-lmdb-") as tmp:
+        shard = write_s2ef_lmdb(Path(tmp) / "data.lmdb", structures)
+        results = _per_workers(ShardStructures(shard), workers, batch_size, batches)
+    return {"config": config | {"lmdb": None}, "results": results}
 
 
-def _per_workers(data: CachedStructures, workers, batch_size, batches) -> dict[str, Any]:
+def _per_workers(data: ShardStructures, workers, batch_size, batches) -> dict[str, Any]:
     runs = {}
     for w in workers:
         data.close()

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch_geometric.data import Data
 
-from bench.config import RunConfig, load_yaml
+from bench.config import DEVICES, RunConfig, load_yaml
 from bench.data.element_refs import reference_stats
 from bench.data.registry import DatasetSpec, SplitData, load_splits
 from bench.data.split_checks import check_splits
@@ -114,7 +114,9 @@ def build_model(cfg: RunConfig, method: Method, norm: dict) -> nn.Module:
 
 
 def check_device(device: str) -> None:
-    """ConfigError when ``device`` is cuda and no GPU is visible."""
+    """ConfigError when ``device`` is not one of DEVICES, or is cuda and no GPU is visible."""
+    if device not in DEVICES:
+        raise ConfigError(f"--device must be one of {DEVICES}, got {device!r}")
     if device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda: no CUDA device is available (torch.cuda.is_available()"
                           " is False)")

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-import numpy as np
 
 DATA = Path(__file__).parents[1] / "data"
 
@@ -42,23 +39,6 @@ def test_info_periodic_ase_and_bad_molecule():
     assert r.returncode == 2
     assert "rmd17: field 'molecule'" in r.stderr and "Did you mean 'aspirin'" in r.stderr
     assert "Traceback" not in r.stderr
-
-
-def test_prepare_then_refuse_stale_cache(tmp_path):
-    shutil.copytree(DATA / "rmd17", tmp_path / "rmd17")
-    sizes = ("--n-train", "40", "--n-val", "10")
-    out = ("--out", str(tmp_path / "cache"))
-    args = ("data", "prepare", "rmd17", "-m", "ethanol", "--data-root", str(tmp_path), *sizes, *out)
-    r = bench(*args)
-    assert r.returncode == 0, r.stderr
-    assert json.loads((tmp_path / "cache" / "meta.json").read_text())["counts"]["train"] == 40
-    src = tmp_path / "rmd17" / "rmd17_ethanol_train_01.npz"
-    d = dict(np.load(src))
-    d["old_forces"][0, 0, 0] += 1.0
-    np.savez(src, **d)
-    r = bench(*args)
-    assert r.returncode == 2 and "stale cache" in r.stderr and src.name in r.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "rmd17"]  # no temp folder
 
 
 def test_download_fails_clearly_offline(tmp_path):

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+
 from bench.perf.record import read_perf_record
 
 BENCH = [sys.executable, "-c", "from bench.cli import main; main()"]
@@ -64,10 +66,11 @@ def test_compile_and_amp_arms_and_flop_counts_of_a_direct_force_backbone(tmp_pat
 def test_graph_and_loader_components_and_json(tmp_path):
     out = tmp_path / "g.json"
     proc = _bench("--component", "graph", "--repeats", "1", "--max-structures", "4",
-                  "--output", str(out), "--json")
+                  "--supercell", "2,1,1", "--output", str(out), "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == read_perf_record(out).to_dict()
-    assert set(json.loads(proc.stdout)["results"]) == {"molecule", "periodic"}
+    results = json.loads(proc.stdout)["results"]
+    assert set(results) == {"molecule", "periodic"} and results["periodic"]["atoms"] == 8 * 49
     proc = _bench("--component", "loader", "--dataset", "oc20-relax", "--workers", "0,1",
                   "--batch-size", "2", "--batches", "3", "--output", str(tmp_path / "l.json"))
     assert proc.returncode == 0, proc.stderr
@@ -80,4 +83,11 @@ def test_bad_options_exit_2_and_write_nothing(tmp_path):
     assert proc.returncode == 2 and "Did you mean 'schnet'" in proc.stderr
     proc = _bench("--component", "disk", cwd=tmp_path)
     assert proc.returncode == 2 and "--component" in proc.stderr
+    proc = _bench("--component", "graph", "--supercell", "6,6", cwd=tmp_path)
+    assert proc.returncode == 2 and "--supercell needs three positive" in proc.stderr
+    if not torch.cuda.is_available():
+        proc = _bench("--component", "graph", "--device", "cuda", cwd=tmp_path)
+        assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+            "error: --device cuda: no CUDA device is available (torch.cuda.is_available() is "
+            "False)"]
     assert not (tmp_path / "results").exists()

@@ -90,15 +90,3 @@ def test_train_val_test_paths(data_dir):
     with pytest.raises(ConfigError, match="replaces data.path"):
         load_ase(DatasetSpec("ase", path=byod, train_path=byod))
 
-
-def test_cache_keeps_the_isolated_atom_energies(data_dir, tmp_path):
-    from bench.data.cache import load_cache, prepare_cache
-
-    spec = DatasetSpec(
-        "ase",
-        path=data_dir / "byod" / "ethanol_mace.extxyz",
-        energy_key="REF_energy",
-        forces_key="REF_forces",
-    )
-    out = prepare_cache(spec, tmp_path / "cache", 5.0, None)
-    assert load_cache(out, spec).e0s == load_ase(spec).e0s

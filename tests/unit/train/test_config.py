@@ -132,4 +132,6 @@ def test_cuda_without_a_gpu_is_a_config_error(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ConfigError, match="no CUDA device"):
         check_device("cuda")
+    with pytest.raises(ConfigError, match=r"--device must be one of \('cpu', 'cuda'\), got 'gpu'"):
+        check_device("gpu")
     check_device("cpu")
