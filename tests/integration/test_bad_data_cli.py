@@ -265,9 +265,8 @@ def _run(data_args: list[str], results: Path) -> subprocess.CompletedProcess:
 
 
 def _no_run_directory(results: Path) -> None:
-    """Data-side promise; the run directory part is issue 13 section 4 (the CLI helper)."""
-    if results.exists() and any(results.iterdir()):
-        pytest.xfail("bench run creates its run directory before loading data (issue 13 s.4)")
+    """Bad data is refused before the run directory exists."""
+    assert not results.exists() or not any(results.iterdir()), sorted(results.iterdir())
 
 
 def test_bench_run_refuses_nan_coordinates(tmp_path):
@@ -290,8 +289,17 @@ def test_bench_run_runs_nothing_from_a_torchscript_lmdb(tmp_path, torchscript_zi
 @pytest.mark.slow
 def test_bench_run_names_the_file_without_label_spread(tmp_path):
     """One train structure: zero energy spread; the error names the file it came from."""
+    from ase import Atoms
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.io import read, write
+
+    slab = read(TRAJ, index=0)  # as a molecule: periodic fixed-atom slabs are refused as `ase`
+    mol = Atoms(slab.numbers, slab.positions)
+    mol.calc = SinglePointCalculator(
+        mol, energy=slab.get_potential_energy(), forces=slab.get_forces(apply_constraint=False)
+    )
     path = tmp_path / "one.traj"
-    shutil.copy(TRAJ, path)
-    proc = _run(["ase", "--path", str(path)], tmp_path / "results")
+    write(path, [mol] * 3)
+    proc = _run(["ase", "--path", str(path), "--set", "train.batch_size=1"], tmp_path / "results")
     line = _assert_one_line_error(proc, path, "'energy'")
     assert "zero energy or force spread" in line
