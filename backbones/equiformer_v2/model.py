@@ -72,6 +72,9 @@ class EquiformerV2(Backbone):
         num_elements: atom types embedded (atomic numbers must be below it).
         alpha_drop, drop_path_rate: attention dropout and per-structure drop path (training).
         avg_num_nodes, avg_degree: normalisers of the energy sum and the edge-degree embedding.
+        neighbor_rule: which edges within the cutoff the cap keeps: ``nearest``, or fairchem's
+            selection (``fairchem-strict``, ``fairchem-tolerant``; bench.data.neighbor_rules),
+            the default of the OC20/OC22 presets.
         cutoff, max_neighbors, force_mode, dens: see backbones.base.Backbone.
         checkpoint_blocks: activation checkpointing: keep only each block's input during the
             forward and recompute the block in the backward (less memory, ~1/3 more compute;
@@ -103,11 +106,12 @@ class EquiformerV2(Backbone):
         avg_degree: float = AVG_DEGREE,
         cutoff: float = 12.0,
         max_neighbors: int | None = 20,
+        neighbor_rule: str = "nearest",
         force_mode: str = "direct",
         dens: bool = False,
         checkpoint_blocks: bool = False,
     ) -> None:
-        super().__init__(cutoff, max_neighbors, force_mode, dens)
+        super().__init__(cutoff, max_neighbors, force_mode, dens, neighbor_rule)
         self.checkpoint_blocks = bool(checkpoint_blocks)
         _check_positive(
             num_layers=num_layers, sphere_channels=sphere_channels, num_heads=num_heads,

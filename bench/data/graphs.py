@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from bench.data.neighbor_rules import check_rule, fairchem_keep, search_cutoff
+
 
 def _cap_neighbors(dst: Tensor, dist: Tensor, max_neighbors: int) -> Tensor:
     """Boolean mask keeping, for each centre ``dst``, its ``max_neighbors`` nearest edges.
@@ -74,11 +76,14 @@ def build_graph(
     max_neighbors: int | None = None,
     cell: Tensor | None = None,
     pbc: Tensor | None = None,
+    rule: str = "nearest",
 ) -> tuple[Tensor, Tensor]:
     """Radius graph for a batch: periodic images when any ``pbc`` is set, else molecular.
 
     Args:
         pos: [N, 3] Angstrom; batch: [N]; cell: [B, 3, 3] rows are lattice vectors; pbc: [B, 3].
+        rule: which edges the neighbour cap keeps (bench.data.neighbor_rules); the fairchem
+            rules need a periodic batch.
 
     Returns:
         ``edge_index`` [2, E] and ``edge_shift`` [E, 3] in Angstrom.
@@ -86,7 +91,9 @@ def build_graph(
     if pbc is not None and bool(pbc.any()):
         if cell is None:
             raise ValueError("periodic batch without a cell")
-        return periodic_radius_graph(pos, batch, cell, pbc, cutoff, max_neighbors)
+        return periodic_radius_graph(pos, batch, cell, pbc, cutoff, max_neighbors, rule)
+    if check_rule(rule) != "nearest":
+        raise ValueError(f"neighbor_rule {rule!r} reproduces fairchem's periodic graphs only")
     return radius_graph(pos, batch, cutoff, max_neighbors)
 
 
@@ -97,6 +104,7 @@ def periodic_radius_graph(
     pbc: Tensor,
     cutoff: float,
     max_neighbors: int | None = None,
+    rule: str = "nearest",
 ) -> tuple[Tensor, Tensor]:
     """Radius graph over all periodic images within ``cutoff`` (not only the minimum image).
 
@@ -108,6 +116,8 @@ def periodic_radius_graph(
         pos: [N, 3] Angstrom; batch: [N] structure index of each atom.
         cell: [B, 3, 3] lattice vectors as rows, Angstrom; non-singular where periodic.
         pbc: [B, 3] bool; cutoff: Angstrom; max_neighbors: keep that many nearest per centre.
+        rule: which edges the cap keeps: ``nearest`` (ties by edge order) or a fairchem rule
+            (bench.data.neighbor_rules; also its candidate test, even without a cap).
 
     Returns:
         ``edge_index`` [2, E] (row 0 source j, row 1 target i) and ``edge_shift`` [E, 3],
@@ -120,7 +130,9 @@ def periodic_radius_graph(
         for b, (off, n) in enumerate(zip(offsets.tolist(), counts.tolist(), strict=True)):
             if n == 0:
                 continue
-            src, dst, shift = _cell_edges(pos[off : off + n], cell[b], pbc[b], cutoff)
+            src, dst, shift = _cell_edges(
+                pos[off : off + n], cell[b], pbc[b], search_cutoff(check_rule(rule), cutoff)
+            )
             src_all.append(src + off)
             dst_all.append(dst + off)
             shift_all.append(shift)
@@ -128,7 +140,12 @@ def periodic_radius_graph(
             empty = pos.new_zeros(0, dtype=torch.long)
             return torch.stack([empty, empty]), pos.new_zeros(0, 3)
         src, dst, shift = torch.cat(src_all), torch.cat(dst_all), torch.cat(shift_all)
-        if max_neighbors is not None:
+        if rule != "nearest":
+            strict = rule == "fairchem-strict"
+            keep = fairchem_keep(pos, batch, cell, pbc, (src, dst, shift), cutoff, max_neighbors,
+                                 strict)
+            src, dst, shift = src[keep], dst[keep], shift[keep]
+        elif max_neighbors is not None:
             dist = (pos[src] - pos[dst] + shift).norm(dim=-1)
             keep = _cap_neighbors(dst, dist, max_neighbors)
             src, dst, shift = src[keep], dst[keep], shift[keep]
