@@ -25,7 +25,7 @@ CONFIG_FILE = "config.yaml"
 LOG_FILE = "log.jsonl"
 COMMAND_FILE = "command.txt"
 CHECKPOINT_DIR = "checkpoints"
-STATUSES = ("running", "done", "failed")
+STATUSES = ("running", "done", "failed", "imported")  # imported: bench import
 
 # Metric names inside ``metrics[split]`` (units in the name):
 #   energy_mae_mev, force_mae_mev_per_a, force_cos, force_magnitude_mae_mev_per_a, efwt,
