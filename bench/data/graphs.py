@@ -82,8 +82,7 @@ def build_graph(
 
     Args:
         pos: [N, 3] Angstrom; batch: [N]; cell: [B, 3, 3] rows are lattice vectors; pbc: [B, 3].
-        rule: which edges the neighbour cap keeps (bench.data.neighbor_rules); the fairchem
-            rules need a periodic batch.
+        rule: which edges the neighbour cap keeps (bench.data.neighbor_rules).
 
     Returns:
         ``edge_index`` [2, E] and ``edge_shift`` [E, 3] in Angstrom.
@@ -92,8 +91,11 @@ def build_graph(
         if cell is None:
             raise ValueError("periodic batch without a cell")
         return periodic_radius_graph(pos, batch, cell, pbc, cutoff, max_neighbors, rule)
-    if check_rule(rule) != "nearest":
-        raise ValueError(f"neighbor_rule {rule!r} reproduces fairchem's periodic graphs only")
+    if check_rule(rule) != "nearest":  # fairchem's rule on molecules: no periodic images
+        n_struct = int(batch.max()) + 1 if batch.numel() else 0
+        cell = pos.new_zeros(n_struct, 3, 3)
+        pbc = torch.zeros(n_struct, 3, dtype=torch.bool, device=pos.device)
+        return periodic_radius_graph(pos, batch, cell, pbc, cutoff, max_neighbors, rule)
     return radius_graph(pos, batch, cutoff, max_neighbors)
 
 

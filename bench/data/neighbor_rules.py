@@ -20,7 +20,9 @@ fairchem_core-1.9.0) exactly, the selection the released OC20 / OC22 models were
   ``d^2 <= d^2_(max_neighbors + 1) + 0.01`` A^2 (fairchem's ``degeneracy_tolerance``, which it
   adds to squared distances).
 
-Only periodic batches: fairchem's molecular graphs come from torch_cluster, another rule.
+Molecules (no periodic direction) go through the same code with no images, as
+``radius_graph_pbc`` treats them (fairchem models built with ``use_pbc: False`` use
+torch_cluster's radius_graph instead, which is not reproduced here).
 """
 
 from __future__ import annotations
@@ -80,8 +82,10 @@ def fairchem_keep(
     src, dst, shift = edges
     pos32, cell32 = pos.float(), cell.float()
     reach = _reach(cell32, pbc, cutoff)
-    image = torch.round(torch.einsum("ek,ekl->el", shift, torch.linalg.inv(cell)[batch[dst]]))
-    image = image.long()
+    periodic = pbc.any(dim=1)
+    safe = torch.where(periodic[:, None, None], cell, torch.eye(3, dtype=cell.dtype))
+    image = torch.einsum("ek,ekl->el", shift, torch.linalg.inv(safe)[batch[dst]])
+    image = torch.round(image).long()
     d2 = _squared_distances(pos32, cell32, batch, src, dst, image, reach)
     candidate = (d2 <= cutoff * cutoff) & (d2 > SAME_ATOM_SQR) & (image.abs() <= reach).all(1)
     idx = candidate.nonzero().flatten()

@@ -63,13 +63,20 @@ def test_rules_differ_where_fairchem_differs(reference):
     assert _edges([atoms], "nearest") != strict
 
 
-def test_unknown_rule_and_molecules_rejected():
+def test_unknown_rule_rejected():
     pos, batch = torch.zeros(2, 3), torch.zeros(2, dtype=torch.long)
-    pos[1, 0] = 1.0
     with pytest.raises(ValueError, match="neighbor_rule must be one of"):
         build_graph(pos, batch, 2.0, 20, torch.eye(3)[None], torch.ones(1, 3, dtype=bool), "x")
-    with pytest.raises(ValueError, match="periodic graphs only"):
-        build_graph(pos, batch, 2.0, 20, None, None, "fairchem-strict")
+
+
+def test_molecule_keeps_the_nearest_without_images():
+    """No periodic direction: fairchem's rule (no images) keeps each atom's 3 nearest."""
+    pos = torch.tensor([[0.0, 0, 0], [1.0, 0, 0], [0, 1.5, 0], [0, 0, 2.0], [2.5, 0, 0]])
+    batch = torch.zeros(5, dtype=torch.long)
+    ei, shift = build_graph(pos, batch, 5.0, 3, None, None, "fairchem-strict")
+    assert not shift.any()
+    into_0 = sorted(ei[0][ei[1] == 0].tolist())
+    assert into_0 == [1, 2, 3]
 
 
 def _reference_available() -> bool:
