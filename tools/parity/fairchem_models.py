@@ -118,6 +118,9 @@ def build(model_id: str, attrs: dict, seed: int = 0, our_frames: bool = True) ->
         from model.escn.escn_denoising import eSCN_DenoisingPos
 
         model = eSCN_DenoisingPos(None, None, None, **attrs)
+    # fairchem's conditional_grad turns autograd on in forward unless ``direct_forces`` is set;
+    # these models' forces are direct, so the graph would only cost memory (GBs at paper size)
+    model.direct_forces = True
     if our_frames:
         from backbones.so3.wigner import edge_frames
 
