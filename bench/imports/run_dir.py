@@ -3,7 +3,9 @@ ASE calculator (all through bench.train.setup.load_run_model) and ``bench export
 
 Written: ``config.yaml`` (a RunConfig: backbone, preset, options, method ``dens`` when the
 weights hold the DeNS heads, else ``none``), ``stats.json`` (normalisation from the
-checkpoint), ``checkpoints/model.pt`` (the state dict, plain tensors) and ``metrics.json``
+checkpoint; an OC22 model's per-element references ``energy_lin_ref`` (E_ref / E_std) become
+``atom_ref`` = E_ref, always added, so predictions are total energies as with the reference's
+``use_energy_lin_ref: True``), ``checkpoints/model.pt`` (the state dict) and ``metrics.json``
 (status ``imported``, the source checkpoint and which weights were used). Everything is
 built in a hidden sibling folder and renamed into place, so a failure leaves nothing behind.
 """

@@ -157,3 +157,19 @@ def test_pickled_objects_are_refused(tmp_path):
 
 class _Payload:
     """An arbitrary class: loading it would need unpickling code objects."""
+
+
+def test_oc22_energy_references_become_atom_refs(tmp_path):
+    """DeNS OC22 checkpoints hold energy_lin_ref = E_ref / E_std (frozen, per element); the
+    run's atom_ref must be E_ref (eV), and the dataset OC22."""
+    ckpt = load_checkpoint(PARITY / "fairchem_eq2_dens.pt")
+    lin_ref = torch.zeros(90)
+    lin_ref[1], lin_ref[11] = 0.5, -0.25
+    ckpt["state_dict"]["module.energy_lin_ref"] = lin_ref
+    path = tmp_path / "oc22.pt"
+    torch.save(ckpt, path)
+    run, _ = import_checkpoint("dens", path, tmp_path / "run", dtype="float64")
+    stats = json.loads((run / "stats.json").read_text())
+    std = stats["energy_std"]
+    assert stats["atom_ref"] == pytest.approx({"1": 0.5 * std, "11": -0.25 * std})
+    assert json.loads((run / "metrics.json").read_text())["config"]["data"]["kind"] == "oc22"
