@@ -86,7 +86,9 @@ def _reference_available() -> bool:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not _reference_available(), reason="needs OC20 data and the reference")
-@pytest.mark.parametrize("path", sorted(SHARED.glob("*.traj")) if SHARED.is_dir() else [])
+@pytest.mark.parametrize(
+    "path", sorted(SHARED.glob("*.traj")) if SHARED.is_dir() else [], ids=lambda p: p.stem
+)
 def test_all_oc20_trajectories(path):
     import sys
 
