@@ -30,8 +30,6 @@ import fairchem_models as fm  # noqa: E402
 
 OUT = fm.ROOT / "results" / "parity" / "fairchem.json"
 SHARED_FRAME = Path("/work/shared/data/oc20_relax/random1000151.traj")  # 77 atoms
-#: identity normaliser: outputs compared in the reference's own units
-NORM = {"energy_mean": 0.0, "energy_std": 1.0, "force_std": 1.0}
 
 
 def record(model_id: str) -> dict:
@@ -61,6 +59,7 @@ def record(model_id: str) -> dict:
         del ckpt
         run, imported = import_checkpoint(layout, path, Path(tmp) / "run", dtype="float64")
         ours = fairchem_compare.our_outputs(run, read(frame, 0), arrays, dens)
+        norm = json.loads((run / "stats.json").read_text())
     out = {
         "reference": fm.COMMITS[layout]
         + ("" if layout == "fairchem" else " on " + fm.COMMITS["fairchem"]),
@@ -73,10 +72,10 @@ def record(model_id: str) -> dict:
     for frames, ref in refs.items():
         arrays_ref = fm.as_numpy(ref) | {"noise_mask": arrays["noise_mask"]}
         out[f"frames_{frames}"] = fairchem_compare.differences(
-            fairchem_compare.reference_in_units(arrays_ref, NORM),
+            fairchem_compare.reference_in_units(arrays_ref, norm),
             ours,
             arrays["noise_mask"].astype(bool),
-            NORM,
+            norm,
         )
     return out
 
