@@ -85,8 +85,10 @@ def main() -> None:
     data = json.loads(OUT.read_text()) if OUT.exists() else {}
     data["_about"] = {
         "what": "max abs / max rel (|a-b| max over max |ref|) differences of dens-bench vs the "
-        "reference on the same weights, float64, eval mode; energy in the model's "
-        "normalised units, forces and noise as output",
+        "reference on the same weights, float64, eval mode; energy in the model's normalised "
+        "units, forces in eV/A (the config's normaliser), noise as output; frames_ours: the "
+        "reference's edge frames replaced by dens-bench's, frames_random: its own random roll "
+        "(seeded)",
         "command": "PYTHONPATH=$PWD python3 tools/parity/fairchem_record.py",
         "date": str(date.today()),
     }
