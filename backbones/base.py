@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from bench.data import keys
 from bench.data.graphs import build_graph
+from bench.data.neighbor_rules import check_rule
 
 FORCE_MODES = ("gradient", "direct")
 
@@ -68,6 +69,7 @@ class Backbone(nn.Module):
         max_neighbors: int | None,
         force_mode: str,
         dens: bool,
+        neighbor_rule: str = "nearest",
     ) -> None:
         super().__init__()
         if force_mode not in FORCE_MODES:
@@ -76,6 +78,8 @@ class Backbone(nn.Module):
             raise ValueError(f"cutoff must be positive, got {cutoff!r}")
         self.cutoff = float(cutoff)
         self.max_neighbors = max_neighbors
+        #: which edges within the cutoff the cap keeps (bench.data.neighbor_rules)
+        self.neighbor_rule = check_rule(neighbor_rule)
         self.force_mode = force_mode
         self.dens = bool(dens)
         # float64: a total energy like aspirin's -17,600 eV has a float32 ulp of ~2 meV.
@@ -112,6 +116,7 @@ class Backbone(nn.Module):
             self.max_neighbors,
             getattr(batch, keys.CELL, None),
             getattr(batch, keys.PBC, None),
+            self.neighbor_rule,
         )
         src, dst = edge_index
         edge_vec = pos[src] - pos[dst] + shift.to(pos.dtype)

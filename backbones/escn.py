@@ -68,6 +68,9 @@ class ESCN(Backbone):
         num_elements: atom types embedded (atomic numbers must be below it).
         force_encoding_init: DeNS force-encoding weights start uniform in +- this (released:
             0.001, "near zero", like eSCN's other output-side initialisations).
+        neighbor_rule: which edges within the cutoff the cap keeps: ``nearest``, or fairchem's
+            selection (``fairchem-strict``, ``fairchem-tolerant``; bench.data.neighbor_rules),
+            the default of the OC20/OC22 presets.
         cutoff, max_neighbors, force_mode, dens: see backbones.base.Backbone.
         checkpoint_blocks: activation checkpointing: keep only each layer's input during the
             forward and recompute the layer in the backward (less memory, ~1/3 more compute;
@@ -95,11 +98,12 @@ class ESCN(Backbone):
         force_encoding_init: float = 0.001,
         cutoff: float = 12.0,
         max_neighbors: int | None = 20,
+        neighbor_rule: str = "nearest",
         force_mode: str = "direct",
         dens: bool = False,
         checkpoint_blocks: bool = False,
     ) -> None:
-        super().__init__(cutoff, max_neighbors, force_mode, dens)
+        super().__init__(cutoff, max_neighbors, force_mode, dens, neighbor_rule)
         self.checkpoint_blocks = bool(checkpoint_blocks)
         for name, value in dict(num_layers=num_layers, sphere_channels=sphere_channels,
                                 hidden_channels=hidden_channels, edge_channels=edge_channels,

@@ -39,6 +39,7 @@ COMMAND_MODULES = (
     "bench.commands.matrix",
     "bench.commands.perf",
     "bench.commands.relax",
+    "bench.commands.imports",
 )
 
 for _name in COMMAND_MODULES:

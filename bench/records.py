@@ -31,7 +31,7 @@ LOG_FILE = "log.jsonl"
 COMMAND_FILE = "command.txt"
 CHECKPOINT_DIR = "checkpoints"
 PREDICTIONS_FILE = "predictions.npz"
-STATUSES = ("running", "done", "failed", "interrupted")
+STATUSES = ("running", "done", "failed", "interrupted", "imported")  # imported: bench import
 
 # Metric names inside ``metrics[split]`` (units in the name):
 #   energy_mae_mev, force_mae_mev_per_a, force_cos, force_magnitude_mae_mev_per_a, efwt,

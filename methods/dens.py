@@ -23,10 +23,13 @@ Choices the spec leaves open, and what this module does:
    never noised; the released option to noise fixed atoms is not offered). A DeNS structure
    whose draw corrupts no atom stays a DeNS structure: its energy target is unchanged and all
    its free atoms enter the force term.
-4. Means: the force term is ONE mean over all free uncorrupted atoms of the batch and the noise
-   term ONE mean over all corrupted atoms of the batch (the released MD17 code). The released
-   OC20 code instead takes a single mean over all free atoms with per-atom weights lambda_F or
-   lambda_DeNS; we follow the spec's two separate means.
+4. Means (``atom_mean``): ``"per-term"``: the force term is ONE mean over all free
+   uncorrupted atoms of the batch and the noise term ONE mean over all corrupted atoms (the
+   spec; the released MD17 code). ``"pooled"``: the released OC20 trainer's hybrid loss
+   (atomicarchitects/DeNS trainers/denoising_forces_trainer.py,
+   compute_atomwise_denoising_pos_and_force_hybrid_loss): a single mean over ALL free atoms
+   of ``w_i * ||target_i - pred_i||``, w_i = lambda_F (uncorrupted) or lambda_DeNS
+   (corrupted); the force and noise terms are its two partial sums, so they add up to it.
 5. Force encoding: the raw labels in eV/Angstrom (not normalised) on corrupted atoms, exact
    zeros on every other atom (``encoded_forces`` is always set, so a backbone sees the same
    fields in every step).
@@ -56,6 +59,7 @@ from methods.base import Method, Prepared, Targets, energy_loss, force_loss, l2m
 from methods.none import check_weights
 
 TASK_DRAWS = ("structure", "batch")
+ATOM_MEANS = ("per-term", "pooled")
 NORMALIZERS = ("sampled", "sigma_high")
 DECAYS = ("none", "linear")
 
@@ -78,6 +82,7 @@ class DeNS(Method):
         noise_normalizer: ``"sampled"`` or ``"sigma_high"``.
         encode_sigma: expose each structure's sigma to the backbone (ablation).
         dens_energy: train the original-structure energy on DeNS structures.
+        atom_mean: ``"per-term"`` or ``"pooled"`` (module docstring, point 4).
     """
 
     name = "dens"
@@ -102,8 +107,11 @@ class DeNS(Method):
         noise_normalizer: str = "sampled",
         encode_sigma: bool = False,
         dens_energy: bool = True,
+        atom_mean: str = "per-term",
     ) -> None:
         self.energy_weight, self.force_weight = check_weights(energy_weight, force_weight)
+        _check_choice("atom_mean", atom_mean, ATOM_MEANS)
+        self.atom_mean = atom_mean
         _check_choice("lambda_decay", lambda_decay, DECAYS)
         _check_choice("task_draw", task_draw, TASK_DRAWS)
         _check_choice("noise_normalizer", noise_normalizer, NORMALIZERS)
@@ -162,11 +170,28 @@ class DeNS(Method):
              progress: float = 0.0) -> dict[str, Tensor]:
         """``{"energy", "force", "noise"}``, weighted; see the module docstring."""
         energy_mask = None if self.dens_energy else ~prepared.dens_structure
+        energy = self.energy_weight * energy_loss(outputs, targets, energy_mask)
+        if self.atom_mean == "pooled":
+            return {"energy": energy} | self._pooled(outputs, prepared, targets, progress)
         noise = l2mae(outputs[keys.OUT_NOISE], prepared.noise_target, prepared.noise_mask)
         return {
-            "energy": self.energy_weight * energy_loss(outputs, targets, energy_mask),
+            "energy": energy,
             "force": self.force_weight * force_loss(outputs, targets, prepared.force_mask),
             "noise": self.dens_weight(progress) * noise,
+        }
+
+    def _pooled(self, outputs: dict[str, Tensor], prepared: Prepared, targets: Targets,
+                progress: float) -> dict[str, Tensor]:
+        """The released OC20 hybrid loss, split into its force and noise partial sums."""
+        std = targets.force_std
+        force_err = torch.linalg.vector_norm((outputs[keys.OUT_FORCES] - targets.forces) / std,
+                                             dim=-1)
+        noise_err = torch.linalg.vector_norm(outputs[keys.OUT_NOISE] - prepared.noise_target,
+                                             dim=-1)
+        count = (prepared.force_mask | prepared.noise_mask).sum().clamp(min=1)
+        return {
+            "force": self.force_weight * force_err[prepared.force_mask].sum() / count,
+            "noise": self.dens_weight(progress) * noise_err[prepared.noise_mask].sum() / count,
         }
 
 

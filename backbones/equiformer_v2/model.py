@@ -75,6 +75,9 @@ class EquiformerV2(Backbone):
         num_elements: atom types embedded (atomic numbers must be below it).
         alpha_drop, drop_path_rate: attention dropout and per-structure drop path (training).
         avg_num_nodes, avg_degree: normalisers of the energy sum and the edge-degree embedding.
+        neighbor_rule: which edges within the cutoff the cap keeps: ``nearest``, or fairchem's
+            selection (``fairchem-strict``, ``fairchem-tolerant``; bench.data.neighbor_rules),
+            the default of the OC20/OC22 presets.
         cutoff, max_neighbors, force_mode, dens: see backbones.base.Backbone.
         encode_sigma: add the sigma embedding (needs ``dens``; the sigma-encoding ablation).
         checkpoint_blocks: activation checkpointing: keep only each block's input during the
@@ -108,12 +111,13 @@ class EquiformerV2(Backbone):
         avg_degree: float = AVG_DEGREE,
         cutoff: float = 12.0,
         max_neighbors: int | None = 20,
+        neighbor_rule: str = "nearest",
         force_mode: str = "direct",
         dens: bool = False,
         encode_sigma: bool = False,
         checkpoint_blocks: bool = False,
     ) -> None:
-        super().__init__(cutoff, max_neighbors, force_mode, dens)
+        super().__init__(cutoff, max_neighbors, force_mode, dens, neighbor_rule)
         if encode_sigma and not dens:
             raise ValueError("encode_sigma needs dens=True (sigma is a DeNS input)")
         self.checkpoint_blocks = bool(checkpoint_blocks)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from bench.data.neighbor_rules import check_rule, fairchem_keep, search_cutoff
 from bench.data.neighbors import neighbor_pairs
 
 
@@ -85,11 +86,13 @@ def build_graph(
     max_neighbors: int | None = None,
     cell: Tensor | None = None,
     pbc: Tensor | None = None,
+    rule: str = "nearest",
 ) -> tuple[Tensor, Tensor]:
     """Radius graph for a batch: periodic images when any ``pbc`` is set, else molecular.
 
     Args:
         pos: [N, 3] Angstrom; batch: [N]; cell: [B, 3, 3] rows are lattice vectors; pbc: [B, 3].
+        rule: which edges the neighbour cap keeps (bench.data.neighbor_rules).
 
     Returns:
         ``edge_index`` [2, E] and ``edge_shift`` [E, 3] in Angstrom.
@@ -97,7 +100,12 @@ def build_graph(
     if pbc is not None and bool(pbc.any()):
         if cell is None:
             raise ValueError("periodic batch without a cell")
-        return periodic_radius_graph(pos, batch, cell, pbc, cutoff, max_neighbors)
+        return periodic_radius_graph(pos, batch, cell, pbc, cutoff, max_neighbors, rule)
+    if check_rule(rule) != "nearest":  # fairchem's rule on molecules: no periodic images
+        n_struct = int(batch.max()) + 1 if batch.numel() else 0
+        cell = pos.new_zeros(n_struct, 3, 3)
+        pbc = torch.zeros(n_struct, 3, dtype=torch.bool, device=pos.device)
+        return periodic_radius_graph(pos, batch, cell, pbc, cutoff, max_neighbors, rule)
     return radius_graph(pos, batch, cutoff, max_neighbors)
 
 
@@ -108,6 +116,7 @@ def periodic_radius_graph(
     pbc: Tensor,
     cutoff: float,
     max_neighbors: int | None = None,
+    rule: str = "nearest",
 ) -> tuple[Tensor, Tensor]:
     """Radius graph over all periodic images within ``cutoff`` (not only the minimum image).
 
@@ -119,6 +128,8 @@ def periodic_radius_graph(
         pos: [N, 3] Angstrom; batch: [N] structure index of each atom.
         cell: [B, 3, 3] lattice vectors as rows, Angstrom; non-singular where periodic.
         pbc: [B, 3] bool; cutoff: Angstrom; max_neighbors: keep that many nearest per centre.
+        rule: which edges the cap keeps: ``nearest`` (ties by edge order) or a fairchem rule
+            (bench.data.neighbor_rules; also its candidate test, even without a cap).
 
     Returns:
         ``edge_index`` [2, E] (row 0 source j, row 1 target i) and ``edge_shift`` [E, 3],
@@ -126,12 +137,19 @@ def periodic_radius_graph(
     """
     with torch.no_grad():
         counts = torch.bincount(batch, minlength=cell.shape[0]).tolist()
-        src, dst, offset, per_struct = _batch_pairs(pos, counts, cell, pbc, cutoff)
+        src, dst, offset, per_struct = _batch_pairs(
+            pos, counts, cell, pbc, search_cutoff(check_rule(rule), cutoff)
+        )
         # shift = S @ cell per structure (edges are grouped by structure), in pos.dtype
-        cell, offset = cell.to(pos.dtype), offset.to(pos.dtype)
+        lattice, offset = cell.to(pos.dtype), offset.to(pos.dtype)
         blocks = torch.split(offset, per_struct)
-        shift = torch.cat([offset[:0], *(o @ cell[b] for b, o in enumerate(blocks))])
-        if max_neighbors is not None:
+        shift = torch.cat([offset[:0], *(o @ lattice[b] for b, o in enumerate(blocks))])
+        if rule != "nearest":
+            strict = rule == "fairchem-strict"
+            keep = fairchem_keep(pos, batch, cell, pbc, (src, dst, shift), cutoff, max_neighbors,
+                                 strict)
+            src, dst, shift = src[keep], dst[keep], shift[keep]
+        elif max_neighbors is not None:
             dist = (pos[src] - pos[dst] + shift).norm(dim=-1)
             keep = _cap_neighbors(dst, dist, max_neighbors)
             src, dst, shift = src[keep], dst[keep], shift[keep]
