@@ -28,8 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fairchem_compare  # noqa: E402
 import fairchem_models as fm  # noqa: E402
 
+from bench.data.paths import default_data_root  # noqa: E402
+
 OUT = fm.ROOT / "results" / "parity" / "fairchem.json"
-SHARED_FRAME = Path("/work/shared/data/oc20_relax/random1000151.traj")  # 77 atoms
+SHARED_FRAME = default_data_root() / "oc20_relax" / "random1000151.traj"  # 77 atoms
 
 
 def record(model_id: str) -> dict:

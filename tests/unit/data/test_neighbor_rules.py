@@ -17,11 +17,12 @@ import torch
 from ase.io import read
 
 from bench.data.graphs import build_graph
+from bench.data.paths import default_data_root
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURE = ROOT / "tests" / "data" / "parity" / "fairchem_edges.npz"
 FRAMES = ROOT / "tests" / "data" / "oc20_relax" / "random1000156.traj"
-SHARED = Path("/work/shared/data/oc20_relax")
+SHARED = default_data_root() / "oc20_relax"  # the 24 real trajectories ($DENS_BENCH_DATA)
 RULES = {"strict": "fairchem-strict", "tolerant": "fairchem-tolerant"}
 
 

@@ -7,8 +7,6 @@ neighbour cap (whose ties follow edge order) selects the same edges.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -16,8 +14,9 @@ import torch
 from bench.data.ase_files import read_ase_file
 from bench.data.graphs import _cap_neighbors, build_graph, periodic_radius_graph
 from bench.data.neighbors import neighbor_pairs
+from bench.data.paths import default_data_root
 
-OC20_RELAX = Path("/work/shared/data/oc20_relax")
+OC20_RELAX = default_data_root() / "oc20_relax"  # the 24 real trajectories ($DENS_BENCH_DATA)
 
 
 def _all_pairs(pos, cell, pbc, cutoff):
