@@ -43,6 +43,9 @@ class RadialMLP(nn.Sequential):
     """MLP mapping radial features to tensor-product weights.
 
     Each hidden layer is Linear -> LayerNorm -> SiLU; the last layer is Linear (with bias).
+    Initialised as the authors' ``RadialProfile`` inside their models: PyTorch's default
+    weights, hidden biases zero (their ``_init_weights``), the last bias (their ``offset``)
+    ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's default.
 
     Args:
         sizes: ``[in, hidden..., out]`` feature sizes.
@@ -53,6 +56,8 @@ class RadialMLP(nn.Sequential):
             raise ValueError(f"sizes must list >= 2 positive sizes, got {sizes!r}")
         layers: list[nn.Module] = []
         for n_in, n_out in zip(sizes[:-2], sizes[1:-1], strict=True):
-            layers += [nn.Linear(n_in, n_out), nn.LayerNorm(n_out), nn.SiLU()]
+            hidden = nn.Linear(n_in, n_out)
+            nn.init.zeros_(hidden.bias)
+            layers += [hidden, nn.LayerNorm(n_out), nn.SiLU()]
         layers.append(nn.Linear(sizes[-2], sizes[-1]))
         super().__init__(*layers)
