@@ -20,23 +20,26 @@ import torch
 Z_TOLERANCE = 6.0
 
 
-def role(name: str, num_blocks: int | None) -> str:
-    """``name`` with the index of ``blocks.k`` replaced: ``blocks.*`` (all but the last block)
-    or ``blocks.last``; unchanged when ``num_blocks`` is None."""
+def role(name: str, num_blocks: int | None, blocks: str = "blocks") -> str:
+    """``name`` with the index of ``<blocks>.k`` replaced: ``*`` for all but the last block,
+    ``last`` for it (every block is ``*`` when ``num_blocks`` is None)."""
     parts = name.split(".")
-    if num_blocks is not None and len(parts) > 2 and parts[0] == "blocks":
-        parts[1] = "last" if int(parts[1]) == num_blocks - 1 else "*"
+    if len(parts) > 2 and parts[0] == blocks:
+        last = num_blocks is not None and int(parts[1]) == num_blocks - 1
+        parts[1] = "last" if last else "*"
     return ".".join(parts)
 
 
 def pooled_stats(
-    tensors: Iterable[tuple[str, torch.Tensor]], num_blocks: int | None = None
+    tensors: Iterable[tuple[str, torch.Tensor]],
+    num_blocks: int | None = None,
+    blocks: str = "blocks",
 ) -> dict[str, list[float]]:
     """{role: [mean, std, elements]} of the elements of every tensor of that role."""
     groups: dict[str, list[torch.Tensor]] = {}
     for name, value in tensors:
         flat = value.detach().double().reshape(-1)
-        groups.setdefault(role(name, num_blocks), []).append(flat)
+        groups.setdefault(role(name, num_blocks, blocks), []).append(flat)
     out = {}
     for key, values in groups.items():
         flat = torch.cat(values)

@@ -11,7 +11,7 @@ reference's normalised units until ``set_normalization`` is called.
 
 Every reference parameter maps one to one onto a dens-bench parameter (same parametrisation,
 no rescaling): an ``e3nn`` tensor-product weight of a ``LinearRS`` is split per output irrep,
-``alpha_dot`` [1, H, C] becomes [H, C], ``RadialProfile.offset`` is the last linear bias.
+``alpha_dot`` [1, H, C] becomes [H, C].
 Buffers the reference derives from its configuration (Wigner symbols, output masks) are
 checked to be of a known kind and dropped.
 """
@@ -80,7 +80,7 @@ def convert(checkpoint: Mapping[str, Any], path: str) -> ImportedModel:
     head = "energy_head" if options["dens"] else "head"
     mapped, used = {}, set()
     for name, _ in model.named_parameters():
-        ref = _reference_name(name, head)
+        ref = reference_name(name, head)
         if ref not in state:
             raise DataError(path, ref, f"missing (needed for dens-bench {name!r})")
         mapped.update(_convert_tensor(model, name, state[ref], path, ref))
@@ -136,8 +136,9 @@ def _options(state: Mapping[str, torch.Tensor], config: Any, path: str) -> dict[
     return options
 
 
-def _reference_name(name: str, head: str) -> str:
-    """The reference's parameter name for dens-bench parameter ``name``."""
+def reference_name(name: str, head: str) -> str:
+    """The reference's parameter name for dens-bench parameter ``name`` (``head``: the energy
+    head's module name, ``energy_head`` with DeNS, else ``head``)."""
     if name.startswith("blocks."):
         _, k, rest = name.split(".", 2)
         rest = _rename(rest, BLOCK)
@@ -162,18 +163,12 @@ def _rename(name: str, table: tuple[tuple[str, str], ...]) -> str:
 
 
 def _leaf(name: str) -> str:
-    """Leaf names: IrrepsLinear -> LinearRS, layer norm affine, radial MLP net/offset."""
+    """Leaf names: IrrepsLinear -> LinearRS, layer norm affine, radial MLP layers."""
     name = re.sub(r"\.weights\.\d+$", ".tp.weight", name)
     name = re.sub(r"\.biases\.(\d+)$", ".bias.0", name)
     if re.search(r"(^norm|norm_[12])\.(weight|bias)$", name):
         return re.sub(r"\.(weight|bias)$", r".affine_\1", name)
-    match = re.match(r"(.*(?:dtp_rad|\.rad))\.(\d+)\.(weight|bias)$", name)
-    if match:
-        prefix, index, leaf = match.groups()
-        if leaf == "bias" and int(index) == 6:
-            return f"{prefix}.offset"
-        return f"{prefix}.net.{index}.{leaf}"
-    return name
+    return re.sub(r"((?:dtp_rad|\.rad))\.(\d+)\.(weight|bias)$", r"\1.net.\2.\3", name)
 
 
 def _convert_tensor(

@@ -22,10 +22,12 @@ import sys
 import types
 from pathlib import Path
 
+import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 REF = ROOT / "tools/parity/reference/equiformer"
+TIMM = ROOT / "tools/parity/reference/timm"
 COMMIT = "64cb7866"
 FIXTURES = ROOT / "tests/data/parity"
 FRAMES = ("tests/data/rmd17/rmd17_aspirin_train_01.npz", (0, 1))
@@ -34,12 +36,14 @@ DENS_YAML = {
     3: "equiformer_dens_N@6_L@3_C@128-64-64-32.yml",
 }
 #: reduced sizes for the committed fixtures (2 heads, 4 radial features and hidden units,
-#: feed-forward ratio 1, feature ratio 2, one block (the last: with its shortcut); the paper-size
+#: feed-forward ratio 1, one block (the last: with its shortcut); the paper-size
 #: record covers the other blocks. Files stay small.)
 SMALL = {
     2: dict(node="8x0e+4x1e+2x2e", head="4x0e+2x1e+1x2e", sh="1x0e+1x1e+1x2e"),
     3: dict(node="8x0e+4x1e+4x2e+2x3e", head="4x0e+2x1e+2x2e+1x3e", sh="1x0e+1x1e+1x2e+1x3e"),
 }
+#: feature ratio of the fixtures (L3: 1, to save space; L3 + DeNS then has no shortcut)
+SMALL_FEATURE = {2: 2, 3: 1}
 #: the one fixture that keeps the reference's derived buffers (Wigner symbols, output masks):
 #: the others drop them (the importer ignores them) to stay small
 FULL_STATE = (2, False)
@@ -122,7 +126,9 @@ def reference_config(lmax: int, dens: bool, small: bool) -> dict:
             number_of_basis=4,
             fc_neurons=[4, 4],
             irreps_mlp_mid=node,
-            irreps_feature=_times(node, 2) if dens else "16x0e",
+            irreps_feature=_times(node, SMALL_FEATURE[lmax])
+            if dens
+            else f"{8 * SMALL_FEATURE[lmax]}x0e",
         )
         if dens:
             cfg["irreps_pre_attn"] = node
@@ -322,7 +328,153 @@ def reference_functions(names: tuple[str, ...], source: Path) -> dict:
     return {n: namespace[n] for n in names}
 
 
-COMMANDS = {"fixtures": cmd_fixtures, "init-stats": cmd_init_stats, "record": cmd_record}
+#: the DeNS loss case: 4 aspirin frames, the reference's noising with these arguments
+DENS_CASE = dict(
+    frames=(0, 1, 2, 3),
+    seed=3,
+    std=0.05,
+    prob=0.5,
+    corrupt_ratio=0.5,
+    energy_weight=0.2,
+    force_weight=0.8,
+    denoising_pos_weight=5.0,
+    task_mean=-406757.5,
+    task_std=5.25,
+    epochs=1500,
+    lr_epochs=(0, 1, 5, 9, 10, 11, 700, 1499),
+    step_epoch=10,
+    ema_decay=0.999,
+)
+
+
+def load_timm():
+    """timm 0.4.12 (the authors' environment) scheduler and EMA, from its source checkout in
+    tools/parity/reference/timm, without timm's ``__init__`` (which needs torchvision)."""
+    for name in ("timm", "timm.utils"):
+        package = types.ModuleType(name)
+        package.__path__ = [str(TIMM / name.replace(".", "/"))]
+        sys.modules[name] = package
+    import timm.scheduler as scheduler
+    import timm.utils.model_ema as model_ema
+
+    return scheduler, model_ema
+
+
+def reference_args(extra: list[str]):
+    """main_md17_dens.py's argparse defaults (plus ``extra``)."""
+    import argparse
+
+    parser_fn = reference_functions(("get_args_parser",), REF / "main_md17_dens.py")
+    namespace = {"argparse": argparse}
+    parser_fn["get_args_parser"].__globals__.update(namespace)
+    return parser_fn["get_args_parser"]().parse_args(extra)
+
+
+def dens_batch(c: dict):
+    """The reference DeNS batch: 4 aspirin frames noised by add_masked_gaussian_noise_to_pos."""
+    from torch_geometric.data import Batch, Data
+
+    from bench.parity import md17_inputs
+
+    noise_fn = reference_functions(("add_masked_gaussian_noise_to_pos",), REF / "main_md17_dens.py")
+    x = md17_inputs(ROOT / FRAMES[0], c["frames"], ())
+    energies = torch.as_tensor(np.load(ROOT / FRAMES[0])["energies"][list(c["frames"])])
+    datas = [
+        Data(
+            z=x["z"][x["batch"] == b],
+            pos=x["pos"][x["batch"] == b].clone(),
+            y=energies[b].reshape(1, 1),
+            dy=x["forces"][x["batch"] == b],
+        )
+        for b in range(len(c["frames"]))
+    ]
+    data = Batch.from_data_list(datas)
+    clean_pos = data.pos.clone()
+    torch.manual_seed(c["seed"])
+    data = noise_fn["add_masked_gaussian_noise_to_pos"](
+        data, c["std"], c["prob"], c["corrupt_ratio"]
+    )
+    return data, clean_pos
+
+
+def cmd_dens_loss() -> None:
+    """The reference MD17 DeNS training step (main_md17_dens.py) on the L2 + DeNS fixture's
+    weights: noising, the three loss terms, the optimiser (optim_factory.create_optimizer),
+    the timm cosine schedule and ModelEmaV2. Records masks, noise, terms, the learning rates,
+    the no-decay parameters and per-parameter sums of the step and of the EMA update."""
+    import copy
+
+    from bench.imports.equiformer import convert, reference_name
+
+    c = DENS_CASE
+    loss_cls = reference_functions(("L2MAELoss",), REF / "main_md17.py")["L2MAELoss"]
+    decay_fn = reference_functions(("add_weight_decay",), REF / "optim_factory.py")
+    scheduler, model_ema = load_timm()
+    fixture = torch.load(FIXTURES / "equiformer_l2_dens.pt", weights_only=True)
+    model, _ = build_reference(2, True, small=True, seed=0)
+    model.load_state_dict(fixture["state_dict"], strict=False)
+    data, clean_pos = dens_batch(c)
+    args = reference_args(["--epochs", str(c["epochs"])])
+    groups = decay_fn["add_weight_decay"](model, args.weight_decay, model.no_weight_decay())
+    optimizer = torch.optim.AdamW(groups, lr=args.lr, weight_decay=0.0, eps=args.opt_eps)
+    lr_scheduler, _ = scheduler.create_scheduler(args, optimizer)
+    lrs = {}
+    for epoch in c["lr_epochs"]:
+        lr_scheduler.step(epoch)
+        lrs[epoch] = optimizer.param_groups[0]["lr"]
+    lr_scheduler.step(c["step_epoch"])
+    ema = model_ema.ModelEmaV2(model, decay=c["ema_decay"])
+
+    model.train()
+    pred_y, pred_dy = model(data)
+    criterion, mean, std, mask = loss_cls(), c["task_mean"], c["task_std"], data.noise_mask
+    terms = {
+        "energy": c["energy_weight"] * criterion(pred_y, (data.y - mean) / std),
+        "force": c["force_weight"] * criterion(pred_dy[~mask], data.dy[~mask] / std),
+        "noise": c["denoising_pos_weight"]
+        * criterion(pred_dy[mask], data.noise_vec[mask] / c["std"]),
+    }
+    before = copy.deepcopy(model.state_dict())
+    optimizer.zero_grad()
+    sum(terms.values()).backward()
+    optimizer.step()
+    ema.update(model)
+
+    def mapped(state: dict) -> dict:  # the reference's tensors under our names
+        return convert({"state_dict": state}, "reference.pt").state_dict
+
+    start, after = mapped(before), mapped(model.state_dict())
+    averaged = mapped(ema.module.state_dict())
+    names = [n for n, _ in _ours_model(convert({"state_dict": before}, "r.pt")).named_parameters()]
+    skipped = [n for n, p in model.named_parameters() if any(p is q for q in groups[0]["params"])]
+    out = {
+        "case": json.dumps(c),
+        "reference": f"atomicarchitects/equiformer@{COMMIT}",
+        "command": "python3 tools/parity/equiformer_md17.py dens-loss",
+        "weights": "tests/data/parity/equiformer_l2_dens.pt",
+        "clean_pos": clean_pos,
+        "noised_pos": data.pos.detach(),
+        "noise_vec": data.noise_vec,
+        "noise_mask": mask,
+        "denoising_pos_mask": data.denoising_pos_mask,
+        "terms": {k: v.detach() for k, v in terms.items()},
+        "lr": lrs,
+        "step_lr": optimizer.param_groups[0]["lr"],
+        "no_decay": sorted(n for n in names if reference_name(n, "energy_head") in skipped),
+        "step_sum": {n: (after[n] - start[n]).sum().item() for n in names},
+        "ema_sum": {n: (averaged[n] - start[n]).sum().item() for n in names},
+    }
+    path = FIXTURES / "equiformer_dens_loss.pt"
+    torch.save(out, path, _use_new_zipfile_serialization=False)
+    print(path, path.stat().st_size, {k: v.item() for k, v in terms.items()}, lrs)
+
+
+COMMANDS = {
+    "fixtures": cmd_fixtures,
+    "init-stats": cmd_init_stats,
+    "record": cmd_record,
+    "dens-loss": cmd_dens_loss,
+}
 
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
