@@ -34,6 +34,18 @@ from bench.imports.base import ImportedModel, strip_prefixes, unknown_key
 LAYOUT = "equiformer"
 #: reference buffers rebuilt from the configuration (never weights); empty tensors too
 DERIVED = re.compile(r"(\.output_mask|\._w3j_\d+_\d+_\d+)$")
+#: the reference models' top-level modules
+TOP_LEVEL = {
+    "atom_embed",
+    "rbf",
+    "edge_deg_embed",
+    "force_embed",
+    "blocks",
+    "norm",
+    "head",
+    "energy_head",
+    "denoising_pos_head",
+}
 #: our module path prefix -> the reference's (the energy head is ``head`` without DeNS)
 MODULES = (
     ("atom_embed.lin", "atom_embed.atom_type_lin"),
@@ -75,8 +87,16 @@ def convert(checkpoint: Mapping[str, Any], path: str) -> ImportedModel:
     if not isinstance(checkpoint.get("state_dict"), Mapping):
         raise DataError(path, "state_dict", f"missing: not an {LAYOUT} checkpoint")
     state = strip_prefixes(checkpoint["state_dict"])
+    foreign = [k for k in state if k.split(".")[0] not in TOP_LEVEL]
+    if foreign:
+        raise unknown_key(path, foreign[0], LAYOUT)
     options = _options(state, checkpoint.get("config"), path)
-    model = build_backbone("equiformer", "paper", "md17", **options)
+    try:
+        model = build_backbone("equiformer", "paper", "md17", **options)
+    except ValueError as err:
+        raise DataError(
+            path, "state_dict", f"no dens-bench Equiformer has its shapes: {err}"
+        ) from None
     head = "energy_head" if options["dens"] else "head"
     mapped, used = {}, set()
     for name, _ in model.named_parameters():

@@ -204,6 +204,14 @@ def compare(ref: dict, ours: dict) -> dict:
     return result
 
 
+def _split_noise(out: dict, mask: torch.Tensor) -> dict:
+    """``encoded_dy`` (noise at the noised atoms, forces elsewhere) as ``noise`` [M, 3] and
+    ``encoded_forces`` [N - M, 3]."""
+    out = dict(out)
+    dy = out.pop("encoded_dy")
+    return dict(out, noise=dy[mask], encoded_forces=dy[~mask])
+
+
 def _kinds():
     return [(lmax, dens) for lmax in (2, 3) for dens in (False, True)]
 
@@ -295,6 +303,8 @@ def cmd_record() -> None:
         ref = reference_outputs(model, dens, x)
         imported = convert({"state_dict": model.state_dict()}, "reference.pt")
         ours = equiformer_outputs(imported, x)
+        if dens:
+            ref, ours = _split_noise(ref, x["noise_mask"]), _split_noise(ours, x["noise_mask"])
         models[_name(lmax, dens)] = {
             "parameters": sum(p.numel() for p in model.parameters()),
             "options": imported.options,

@@ -58,6 +58,9 @@ def test_unknown_layout_names_first_unknown_key():
         convert({"state_dict": state}, "x.pt")
     with pytest.raises(DataError, match="field 'state_dict'"):
         convert({"model": state}, "x.pt")
+    fairchem_like = {"module.backbone.sphere_embedding.weight": torch.ones(2), **state}
+    with pytest.raises(DataError, match="'backbone.sphere_embedding.weight'.*unknown key"):
+        convert({"state_dict": fairchem_like}, "x.pt")
 
 
 def test_wrong_shape_is_refused():
