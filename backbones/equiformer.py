@@ -184,6 +184,11 @@ class Equiformer(Backbone):
         self.force_head = GraphAttention(**vector_head) if force_mode == "direct" else None
         self.noise_head = GraphAttention(**vector_head) if self.dens else None
 
+    def no_weight_decay(self) -> set[str]:
+        """The equivariant linear maps' biases (``*.biases.k``), undecayed as in the authors'
+        optimiser (``'bias.' in name``); bench.train.optim already skips norms and ``*bias``."""
+        return {n for n, _ in self.named_parameters() if ".biases." in n}
+
     def compute(self, batch, pos: Tensor, graph: Graph) -> dict[str, Tensor]:
         """Normalised energy [B]; forces [N, 3] when direct; noise [N, 3] with DeNS."""
         sh = o3.spherical_harmonics(self.irreps.sh, graph.edge_vec, True, "component")

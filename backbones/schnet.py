@@ -3,7 +3,8 @@
 The continuous-filter interaction blocks, Gaussian distance expansion and shifted softplus are
 PyG's (``torch_geometric.nn.models.schnet``); only the neighbour graph is ours, because PyG's
 ``radius_graph`` needs ``torch-cluster``. At 128 hidden channels, 128 filters, 6 interactions
-and 50 Gaussians the network has exactly the 455,809 parameters of PyG's ``SchNet``.
+and 50 Gaussians the network has exactly the 455,809 parameters of PyG's ``SchNet``, initialised
+as ``SchNet.reset_parameters`` does (Xavier-uniform weights and zero biases in the energy head).
 
 SchNet is E(3)-invariant (reflections included): every feature is a function of distances.
 """
@@ -81,6 +82,9 @@ class SchNet(Backbone):
             ShiftedSoftplus(),
             nn.Linear(hidden_channels // 2, 1),
         )
+        for layer in (self.energy_head[0], self.energy_head[2]):  # PyG SchNet.reset_parameters
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
         args = (hidden_channels, num_filters, num_gaussians, cutoff)
         self.force_head = EdgeVectorHead(*args, unit=True) if force_mode == "direct" else None
         self.force_encoder = EdgeForceEncoder(num_filters, num_gaussians) if dens else None

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 from e3nn import o3
+from e3nn.math import moment
 from torch import Tensor, nn
 from torch_geometric.utils import softmax
 
@@ -42,12 +43,19 @@ def smooth_leaky_relu(x: Tensor, slope: float = 0.2) -> Tensor:
     return 0.5 * (1 + slope) * x + 0.5 * (1 - slope) * x * (2 * torch.sigmoid(x) - 1)
 
 
+#: 1 / sqrt(E[smooth_leaky_relu(z)^2]), z ~ N(0, 1) (about 1.5313): the authors wrap the
+#: attention activation in e3nn's ``normalize2mom`` (same estimate of the moment)
+ALPHA_ACT_SCALE = float(moment(smooth_leaky_relu, 2, dtype=torch.float64).pow(-0.5))
+
+
 class GraphAttention(nn.Module):
     """Equivariant graph attention with non-linear messages.
 
     Message on edge j -> i: ``m = Lin_src(x_j) + Lin_dst(x_i)``, a depthwise tensor product
     with ``Y(r_ij)`` weighted by a radial MLP, then (a) the attention logits: a linear map to
-    scalars, a smooth leaky ReLU and a dot product per head, softmax over the neighbours of i;
+    scalars, a smooth leaky ReLU rescaled to unit second moment (``ALPHA_ACT_SCALE``, a
+    forward factor as in the reference) and a dot product per head, softmax over the
+    neighbours of i;
     (b) the value: linear, gate, a second depthwise tensor product with ``Y(r_ij)``, linear.
     Values are weighted per head, summed at i and projected to ``irreps_out``. With
     ``attention=False`` the attention branch is removed and values are summed and divided by
@@ -120,7 +128,7 @@ class GraphAttention(nn.Module):
         value = self.lin_value(self.tp_value(value, edges.sh))
         if self.attention:
             alpha = self.lin_alpha(message).unflatten(1, (self.num_heads, -1))
-            logits = (smooth_leaky_relu(alpha) * self.alpha_dot).sum(-1)
+            logits = (smooth_leaky_relu(alpha) * ALPHA_ACT_SCALE * self.alpha_dot).sum(-1)
             weight = self.alpha_drop(softmax(logits, edges.dst, num_nodes=x.shape[0]))
             value = value * weight[:, self.head_index]
         out = x.new_zeros(x.shape[0], value.shape[1]).index_add(0, edges.dst, value)

@@ -17,6 +17,10 @@ from backbones.layers.tensor_product import DepthwiseTensorProduct
 class AtomEmbedding(nn.Module):
     """Linear map of the one-hot atomic number to ``irreps`` (only its 0e part is non-zero).
 
+    As in the authors' ``NodeEmbeddingNetwork``, the weights start ``sqrt(num_elements)``
+    times the linear map's default (so ~ N(0, 1)): a one-hot input has a single non-zero
+    channel, and this gives the embedding unit scale. An initialisation, not a forward factor.
+
     Args:
         num_elements: one-hot size; atomic numbers must be < num_elements.
         irreps: node irreps.
@@ -28,6 +32,9 @@ class AtomEmbedding(nn.Module):
             raise ValueError(f"num_elements must be >= 1, got {num_elements!r}")
         self.num_elements = num_elements
         self.lin = IrrepsLinear(f"{num_elements}x0e", irreps, bias=True)
+        with torch.no_grad():
+            for weight in self.lin.weights.values():
+                weight.mul_(math.sqrt(num_elements))
 
     def forward(self, z: Tensor, dtype: torch.dtype) -> Tensor:
         """z long [N] -> [N, irreps.dim]."""

@@ -10,12 +10,15 @@ from torch import Tensor, nn
 
 
 class IrrepsLinear(nn.Module):
-    """``y = x W / sqrt(fan_in) (+ b on 0e outputs)``, mixing channels of the same irrep.
+    """``y = x W (+ b on 0e outputs)``, mixing channels of the same irrep.
 
-    Same maths and parameter count as ``e3nn.o3.Linear`` (weights ~ N(0, 1), "element"
-    normalisation: fan_in is the number of input channels of that irrep), written as one
-    matmul per output irrep so that forward and double backward stay cheap. Output irreps
-    with no matching input are zero.
+    Parametrised as the authors' ``LinearRS`` (an e3nn tensor product with
+    ``path_normalization='none'`` whose weights are rescaled at init): ``W ~ N(0, 1 / fan_in)``
+    with fan_in the number of input channels of that irrep, and no factor in the forward pass.
+    At init this is the function of ``e3nn.o3.Linear`` (``W ~ N(0, 1)``, forward divided by
+    ``sqrt(fan_in)``), but the parameters are on the reference's scale, so AdamW steps and
+    weight decay act on them as in the reference. One matmul per output irrep, so that forward
+    and double backward stay cheap. Output irreps with no matching input are zero.
 
     Args:
         irreps_in / irreps_out: feature irreps ([..., irreps_in.dim] -> [..., irreps_out.dim]).
@@ -36,7 +39,8 @@ class IrrepsLinear(nn.Module):
             sources = [i for i, (_, ir_in) in enumerate(self.irreps_in) if ir_in == ir]
             fan_in = sum(self.irreps_in[i].mul for i in sources)
             if fan_in:
-                self.weights[str(k)] = nn.Parameter(torch.randn(fan_in, mul_out))
+                weight = torch.randn(fan_in, mul_out) / math.sqrt(fan_in)
+                self.weights[str(k)] = nn.Parameter(weight)
             if bias and ir == o3.Irrep("0e"):
                 self.biases[str(k)] = nn.Parameter(torch.zeros(mul_out))
             self.plan.append((sources, fan_in, mul_out, ir.dim))
@@ -50,7 +54,7 @@ class IrrepsLinear(nn.Module):
             if fan_in:
                 parts = [x_blocks[i].reshape(*lead, self.irreps_in[i].mul, dim) for i in sources]
                 xin = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-2)
-                w = self.weights[str(k)].to(x.dtype) / math.sqrt(fan_in)
+                w = self.weights[str(k)].to(x.dtype)
                 y = (xin.transpose(-1, -2) @ w).transpose(-1, -2)
             else:
                 y = x.new_zeros(*lead, mul_out, dim)

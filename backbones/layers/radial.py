@@ -42,7 +42,11 @@ class ExpNormalBasis(nn.Module):
 class RadialMLP(nn.Sequential):
     """MLP mapping radial features to tensor-product weights.
 
-    Each hidden layer is Linear -> LayerNorm -> SiLU; the last layer is Linear (with bias).
+    Each hidden layer is Linear -> LayerNorm -> SiLU; the last layer is a bias-free Linear
+    plus ``offset``, the authors' ``RadialProfile``: as there, ``offset`` is not a bias for
+    weight decay (it is decayed; their optimiser skips names ending in ``.bias`` only).
+    Initialised as theirs inside their models: PyTorch's default weights, hidden biases zero
+    (their ``_init_weights``), ``offset ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))``.
 
     Args:
         sizes: ``[in, hidden..., out]`` feature sizes.
@@ -53,6 +57,14 @@ class RadialMLP(nn.Sequential):
             raise ValueError(f"sizes must list >= 2 positive sizes, got {sizes!r}")
         layers: list[nn.Module] = []
         for n_in, n_out in zip(sizes[:-2], sizes[1:-1], strict=True):
-            layers += [nn.Linear(n_in, n_out), nn.LayerNorm(n_out), nn.SiLU()]
-        layers.append(nn.Linear(sizes[-2], sizes[-1]))
+            hidden = nn.Linear(n_in, n_out)
+            nn.init.zeros_(hidden.bias)
+            layers += [hidden, nn.LayerNorm(n_out), nn.SiLU()]
+        layers.append(nn.Linear(sizes[-2], sizes[-1], bias=False))
         super().__init__(*layers)
+        bound = 1.0 / math.sqrt(sizes[-2])
+        self.offset = nn.Parameter(torch.empty(sizes[-1]).uniform_(-bound, bound))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """[..., sizes[0]] -> [..., sizes[-1]]."""
+        return super().forward(x) + self.offset

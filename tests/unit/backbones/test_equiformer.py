@@ -164,11 +164,12 @@ def test_depthwise_tensor_product_matches_e3nn():
 
 
 def test_irreps_linear_matches_e3nn():
+    """e3nn's Linear divides by sqrt(fan_in) in the forward; ours has that factor in W."""
     irreps_in, irreps_out = o3.Irreps("5x0e+3x1e+2x2e"), o3.Irreps("4x0e+2x1e+1x3e")
     lin = IrrepsLinear(irreps_in, irreps_out, bias=True).double()
     ref = o3.Linear(irreps_in, irreps_out, biases=True).double()
     with torch.no_grad():
-        ref.weight.copy_(torch.cat([w.flatten() for w in lin.weights.values()]))
+        ref.weight.copy_(torch.cat([w.flatten() * len(w) ** 0.5 for w in lin.weights.values()]))
         lin.biases["0"].normal_()
         ref.bias.copy_(lin.biases["0"])
     x = irreps_in.randn(3, -1, dtype=torch.float64)
