@@ -17,7 +17,7 @@ def import_cmd(
         Path | None, _Opt(help="Run directory to create (default results/imported/<file stem>).")
     ] = None,
     dataset: Annotated[
-        str | None, _Opt(help="oc20 | oc22 (default: read from the checkpoint's config).")
+        str | None, _Opt(help="md17 | oc20 | oc22 (default: the layout's, or its config's).")
     ] = None,
     dtype: Annotated[str, _Opt(help="float32 (as released) | float64.")] = "float32",
 ) -> None:

@@ -32,6 +32,8 @@ class ImportedModel:
         state_dict: parameters and buffers under dens-bench's names.
         weights: which weights were taken: ``"ema"`` or ``"raw"``.
         source: what the checkpoint said about itself (its config, epoch, step), for the record.
+        kind: the data kind it was trained on (``md17``, ``oc20``, ``oc22``) when the layout
+            fixes it; None to read it from the checkpoint's config.
     """
 
     backbone: str
@@ -40,6 +42,7 @@ class ImportedModel:
     state_dict: dict[str, torch.Tensor]
     weights: str
     source: dict[str, Any] = field(default_factory=dict)
+    kind: str | None = None
 
 
 def strip_prefixes(

@@ -118,7 +118,7 @@ def convert(checkpoint: Mapping[str, Any], path: str) -> ImportedModel:
     full.update(mapped)
     weights = "ema" if "ema" in os.path.basename(path).lower() else "raw"
     source = {"layout": LAYOUT, "file": os.path.basename(path), "config": checkpoint.get("config")}
-    return ImportedModel("equiformer", "paper", options, full, weights, source)
+    return ImportedModel("equiformer", "paper", options, full, weights, source, kind="md17")
 
 
 def is_derived(key: str, value: torch.Tensor) -> bool:

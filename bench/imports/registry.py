@@ -19,7 +19,7 @@ LAYOUTS = {
     "equiformer": "bench.imports.equiformer:convert",
 }
 #: datasets an imported OC model can be evaluated on
-KINDS = ("oc20", "oc22")
+KINDS = ("md17", "oc20", "oc22")
 
 
 def resolve_layout(name: str):
@@ -72,7 +72,7 @@ def import_checkpoint(
     convert = resolve_layout(layout)
     checkpoint = load_checkpoint(path)
     imported = convert(checkpoint, str(path))
-    kind = kind or _kind(imported)
+    kind = kind or imported.kind or _kind(imported)
     if kind not in KINDS:
         raise ConfigError(f"--dataset must be one of {KINDS}, got {kind!r}")
     out = output or Path("results") / "imported" / path.stem
@@ -82,5 +82,5 @@ def import_checkpoint(
 
 def _kind(imported: ImportedModel) -> str:
     """``oc22`` when the checkpoint's config names OC22 data or per-element references."""
-    text = str(imported.source.get("config", {}).get("dataset", "")).lower()
+    text = str((imported.source.get("config") or {}).get("dataset", "")).lower()
     return "oc22" if "oc22" in text or imported.source.get("energy_lin_ref") else "oc20"

@@ -40,7 +40,8 @@ def write_run_dir(
 
     Args:
         imported: the mapped model; norm: energy_mean / energy_std / force_std (eV, eV/A),
-            None for the identity; source: the checkpoint file; kind: ``oc20`` or ``oc22``;
+            None for the identity; source: the checkpoint file; kind: ``md17``, ``oc20``,
+            ``oc22``;
         dtype: the RunConfig dtype (``float32`` as released, ``float64`` for parity checks).
     """
     from bench.config import RunConfig
@@ -58,7 +59,9 @@ def write_run_dir(
             "preset": imported.preset or "paper",
             "results": str(out.parent),
             "data": {"name": kind, "kind": kind},
-            "model": {"backbone": imported.backbone, "options": imported.options},
+            # the method (from the weights) decides the DeNS heads, not a layout's flag
+            "model": {"backbone": imported.backbone,
+                      "options": {k: v for k, v in imported.options.items() if k != "dens"}},
             "method": {"name": "dens" if dens else "none"},
         },
         str(source),
@@ -100,7 +103,7 @@ def write_run_dir(
         )
         record.write(tmp)
         (tmp / "source_config.json").write_text(
-            json.dumps(imported.source.get("config", {}), indent=1, default=str) + "\n"
+            json.dumps(imported.source.get("config") or {}, indent=1, default=str) + "\n"
         )
         tmp.rename(out)
     finally:

@@ -65,3 +65,36 @@ def test_bad_input_one_line_exit_2(tmp_path):
     assert "fairchem_eq2_dens.npz: not a readable torch checkpoint" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_equiformer_md17_import_then_eval(tmp_path):
+    """The authors' MD17 layout through `bench import --from equiformer`: the run directory's
+    model gives the reference's energies (normalised units: their files hold no statistics)."""
+    import torch
+
+    from bench.parity import md17_inputs
+    from bench.train.setup import load_run_model
+
+    source = DATA / "parity" / "equiformer_l2_dens.pt"
+    run = tmp_path / "eq-md17"
+    proc = _bench("import", str(source), "--from", "equiformer", "--output", str(run),
+                  "--dtype", "float64")
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads((run / "metrics.json").read_text())
+    assert (record["status"], record["config"]["method"]["name"]) == ("imported", "dens")
+    assert record["config"]["data"]["kind"] == "md17"
+    model, _ = load_run_model(run)
+    parity = torch.load(source, weights_only=True)["parity"]
+    spec = parity["inputs"]
+    x = md17_inputs(DATA.parent.parent / spec["file"], spec["frames"], spec["noise_atoms"])
+    from torch_geometric.data import Batch, Data
+
+    from bench.data import keys
+
+    frames = [x["batch"] == b for b in range(int(x["batch"].max()) + 1)]
+    batch = Batch.from_data_list([Data(z=x["z"][f], pos=x["pos"][f],
+                                       fixed=torch.zeros(int(f.sum()), dtype=torch.bool))
+                                  for f in frames])
+    energy = model.double().eval()(batch)[keys.OUT_ENERGY]
+    expected = parity["outputs"]["energy"]
+    assert torch.allclose(energy, expected, rtol=1e-10, atol=0), (energy, expected)
