@@ -1,6 +1,7 @@
-"""`bench ci-check`: run a fixed small matrix and compare its final metrics with a baseline.
+"""`bench ci-check`: a fixed small matrix that must learn (default; bench.ci_learning), or
+with ``--exact``, whose final metrics must match a baseline.
 
-The matrix: every backbone's ci preset x every method on the rMD17 ethanol subset shipped
+The exact matrix: every backbone's ci preset x every method on the rMD17 ethanol subset shipped
 as package data (``bench/ci_data``, copies of the tests/data files, so an installed wheel runs
 it too), fixed seed and step count, one CPU thread per run (so the numbers do not
 depend on how many runs share the machine). The baseline file (JSON) holds the metrics of
@@ -95,12 +96,16 @@ class Check:
 
 
 def ci_spec(results: str | Path, data_root: str | Path | None = None,
-            runner: list[str] | None = None, jobs: int = 2) -> MatrixSpec:
-    """The fixed CI matrix writing into ``results``."""
+            runner: list[str] | None = None, jobs: int = 2,
+            settings: dict[str, Any] | None = None) -> MatrixSpec:
+    """The fixed CI matrix writing into ``results``: ``settings`` (a matrix spec dict; by
+    default the exact check's, every backbone x method)."""
     from backbones.registry import BACKBONES
     from methods import METHODS
 
-    settings = dict(CI_SETTINGS, backbones=sorted(BACKBONES), methods=list(METHODS))
+    if settings is None:
+        settings = dict(CI_SETTINGS, backbones=sorted(BACKBONES), methods=list(METHODS))
+    settings = dict(settings)
     settings.update(results=str(results), jobs=jobs, launcher="local",
                     data_root=str(data_root or DEFAULT_DATA_ROOT))
     if runner:
@@ -254,30 +259,60 @@ class CiOutcome:
 def run_ci_check(baseline: str | Path = DEFAULT_BASELINE, update: bool = False,
                  results: str | Path | None = None, data_root: str | Path | None = None,
                  runner: list[str] | None = None, console: Console | None = None,
-                 jobs: int = 2) -> CiOutcome:
-    """Run the CI matrix (in a temporary results directory unless ``results`` is given,
-    kept when the check fails) and compare with, or with ``update`` rewrite, ``baseline``."""
-    if Path(baseline).exists() or not update:
-        tolerances = load_baseline(baseline)["tolerances"]
-    else:
-        tolerances = dict(DEFAULT_TOLERANCES)
+                 jobs: int = 2, exact: bool = False) -> CiOutcome:
+    """Run the learning check, or with ``exact`` (implied by ``update``) the CI matrix
+    compared with, or with ``update`` rewriting, ``baseline``; in a temporary results
+    directory unless ``results`` is given, kept when the check fails."""
     tmp = None if results else tempfile.mkdtemp(prefix="bench-ci-check-")
-    spec = ci_spec(results or tmp, data_root, runner, jobs)
-    metrics, failures = collect(run_matrix(spec, console), tolerances)
-    if update and not failures:
-        write_baseline(baseline, spec, metrics, tolerances)
-        outcome = CiOutcome(True, f"ci-check: wrote {baseline} ({len(metrics)} runs)\n")
-    elif update:
-        checks = compare({}, {}, tolerances, failures)
-        outcome = CiOutcome(False, "ci-check: baseline NOT updated\n"
-                            + format_report(checks, baseline))
+    if exact or update:
+        outcome = _exact(baseline, update, results or tmp, data_root, runner, console, jobs)
     else:
-        outcome = _against(load_baseline(baseline), baseline, spec, metrics, failures)
+        outcome = _learning(results or tmp, data_root, runner, console, jobs)
     if tmp and outcome.ok:
         shutil.rmtree(tmp, ignore_errors=True)
     elif tmp:
         outcome = CiOutcome(False, outcome.text + f"run directories and logs kept in {tmp}\n")
     return outcome
+
+
+def _learning(results: str | Path, data_root: str | Path | None, runner: list[str] | None,
+              console: Console | None, jobs: int) -> CiOutcome:
+    """bench.ci_learning: every run of the learning grid (one matrix per backbone, for its
+    steps and learning rate) must lower its loss and force MAE."""
+    from bench.ci_learning import judge, matrices, read_log, report, settings
+
+    data = settings()
+    judged, failures = [], {}
+    for matrix in matrices(data):
+        result = run_matrix(ci_spec(results, data_root, runner, jobs, matrix), console)
+        for run in result.runs:
+            label, entry = run.point.label(), result.entries[run.task.run_id]
+            if entry.status != "done":
+                failures[label] = entry.failure or entry.status
+            else:
+                judged += judge(label, read_log(run.task.run_dir), data["factors"])
+    ok = not failures and all(j.problem is None for j in judged)
+    return CiOutcome(ok, report(judged, failures, data["factors"]))
+
+
+def _exact(baseline: str | Path, update: bool, results: str | Path,
+           data_root: str | Path | None, runner: list[str] | None, console: Console | None,
+           jobs: int) -> CiOutcome:
+    """The exact matrix against (or, with ``update``, written to) ``baseline``."""
+    if Path(baseline).exists() or not update:
+        tolerances = load_baseline(baseline)["tolerances"]
+    else:
+        tolerances = dict(DEFAULT_TOLERANCES)
+    spec = ci_spec(results, data_root, runner, jobs)
+    metrics, failures = collect(run_matrix(spec, console), tolerances)
+    if update and not failures:
+        write_baseline(baseline, spec, metrics, tolerances)
+        return CiOutcome(True, f"ci-check: wrote {baseline} ({len(metrics)} runs)\n")
+    if update:
+        checks = compare({}, {}, tolerances, failures)
+        return CiOutcome(False, "ci-check: baseline NOT updated\n"
+                         + format_report(checks, baseline))
+    return _against(load_baseline(baseline), baseline, spec, metrics, failures)
 
 
 def _against(base: dict[str, Any], path: str | Path, spec: MatrixSpec,

@@ -10,7 +10,9 @@ Resolution order (later wins), all YAML shipped in ``bench/configs/``:
    ``deviations`` only document differences from the paper; bench.reports.hyper);
 4. ``presets.yaml[<preset>]`` (training scale: ``ci`` is tiny, ``paper`` changes nothing);
 5. command-line options (``--epochs``, ``--seed``, ...);
-6. ``--set key=value`` dotted overrides (values parsed with ``yaml.safe_load``).
+6. ``--set key=value`` dotted overrides (values parsed by :func:`parse_assignment`).
+
+Every YAML file and value is read by :func:`safe_load` (``1e-3`` is a float).
 
 Unknown keys anywhere are a ConfigError naming the key and the known ones.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import re
 import types
 import typing
@@ -39,7 +42,22 @@ DEVICES = ("cpu", "cuda")
 DTYPES = ("float32", "float64")
 ENERGY_KINDS = ("total", "referenced")
 ELEMENT_REFS = (True, False, "auto")
-_EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+class _Loader(yaml.SafeLoader):
+    """yaml.SafeLoader that also reads YAML 1.2 floats without a dot (``1e-3``, ``2E5``),
+    which YAML 1.1 leaves as strings: config files, specs and ``--set`` values alike."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
+    list("-+0123456789."),
+)
+
+
+def safe_load(text: str) -> Any:
+    """``yaml.safe_load`` with ``1e-3`` read as a float (see _Loader)."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
 
 
 @dataclass
@@ -304,9 +322,12 @@ def _check_dataset_options(data: DataConfig) -> None:
 
 
 def load_yaml(path: Path) -> dict[str, Any]:
-    """A YAML mapping from ``path``; ConfigError naming the file otherwise."""
+    """A YAML mapping from ``path`` (a fresh copy; the parse is cached while the file's size
+    and mtime stay, since a matrix resolves every grid point); ConfigError naming the file
+    otherwise."""
     try:
-        data = yaml.safe_load(path.read_text())
+        stat = Path(path).stat()
+        data = copy.deepcopy(_parse_file(str(path), stat.st_mtime_ns, stat.st_size))
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: no such config file") from exc
     except yaml.YAMLError as exc:
@@ -314,6 +335,12 @@ def load_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     return data
+
+
+@functools.lru_cache(maxsize=128)
+def _parse_file(path: str, mtime_ns: int, size: int) -> Any:
+    """:func:`safe_load` of the file at ``path`` (``mtime_ns``, ``size``: the cache key)."""
+    return safe_load(Path(path).read_text())
 
 
 def profiles() -> list[str]:
@@ -332,21 +359,32 @@ def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def parse_assignment(item: str, option: str = "--set") -> tuple[str, Any]:
+    """``"train.lr=1e-3"`` -> ``("train.lr", 0.001)``: the one parser of ``key=value``
+    options (``bench run``/``matrix``/``perf``/``params`` ``--set``, ``--slurm``); the value
+    is read by :func:`safe_load` (an empty value is None)."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"{option} expects key=value, got {item!r}")
+    try:
+        return key.strip(), safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{option} {item!r}: value is not valid YAML ({exc})") from exc
+
+
+def parse_pairs(items: list[str] | tuple[str, ...], option: str = "--set") -> dict[str, Any]:
+    """``["a.b=1", "c=x"]`` -> ``{"a.b": 1, "c": "x"}`` (flat; :func:`parse_assignment`)."""
+    return dict(parse_assignment(item, option) for item in items)
+
+
 def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """``["train.lr=1e-3", "method.params.sigma=0.1"]`` -> nested dict (values via safe_load)."""
+    """``["train.lr=1e-3", "method.params.sigma=0.1"]`` -> nested dict (values via
+    :func:`parse_assignment`; a later item wins)."""
     out: dict[str, Any] = {}
     for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set expects key=value, got {item!r}")
-        try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"--set {item!r}: value is not valid YAML ({exc})") from exc
-        if isinstance(value, str) and _EXPONENT_FLOAT.fullmatch(value.strip()):
-            value = float(value)  # YAML 1.1 reads "1e-3" as a string
+        key, value = parse_assignment(item)
         node = out
-        parts = key.strip().split(".")
+        parts = key.split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
@@ -452,13 +490,15 @@ def resolve_config(
 def is_paper_scale(cfg: RunConfig) -> bool:
     """True only when ``cfg`` trains at the full scale of its profile: paper preset, the
     profile's epochs and batch size, the dataset's split sizes, no step cap, no truncation."""
+    from bench.run_request import RunRequest, override
+
     if cfg.preset != "paper" or cfg.train.max_steps is not None or cfg.data.max_structures:
         return False
-    ref = resolve_config(
+    ref = RunRequest(
         cfg.model.backbone, cfg.method.name, cfg.data.name, preset="paper", profile=cfg.profile,
-        cli={"data.kind": cfg.data.kind, "data.molecule": cfg.data.molecule,
-             "variant": cfg.variant},
-    )
+        molecule=cfg.data.molecule, variant=cfg.variant,
+        overrides=(override("data.kind", cfg.data.kind),),
+    ).resolve()
     return (
         (cfg.train.epochs, cfg.train.batch_size, cfg.data.n_train, cfg.data.n_val)
         == (ref.train.epochs, ref.train.batch_size, ref.data.n_train, ref.data.n_val)

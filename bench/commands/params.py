@@ -6,23 +6,9 @@ import json
 from typing import Annotated, Any
 
 import typer
-import yaml
 
+from bench.config import parse_pairs
 from bench.errors import ConfigError
-
-
-def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """``["lmax=3", "cutoff=6.0"]`` -> ``{"lmax": 3, "cutoff": 6.0}`` (values via YAML)."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
-        try:
-            out[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"--set {item!r}: value is not valid YAML ({exc})") from exc
-    return out
 
 
 def parameter_count(
@@ -58,7 +44,7 @@ def params_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Count the parameters of a backbone at a preset."""
-    result = parameter_count(backbone, dataset, preset, dens, parse_overrides(overrides or []))
+    result = parameter_count(backbone, dataset, preset, dens, parse_pairs(overrides or []))
     if as_json:
         typer.echo(json.dumps(result))
         return

@@ -58,35 +58,32 @@ def run_cmd(
     with DistributedDataParallel (train.batch_size per process); rank 0 alone prints and
     writes.
     """
-    from bench.config_file import read_config_file, resolve_with_file
-    from bench.data.paths import default_data_root
+    from bench.run_request import RunRequest
+    from bench.train.sinks import check_sinks
+
+    sinks = check_sinks([x.strip() for x in log.split(",") if x.strip()] if log else [])
+    request = RunRequest(
+        backbone=backbone, method=method, dataset=dataset, config=config, seed=seed,
+        preset=preset, molecule=molecule, labels=labels, path=path, profile=profile,
+        variant=variant, max_steps=max_steps, epochs=epochs, device=device,
+        data_root=data_root, overrides=tuple(overrides or ()), results=results, run_id=run_id,
+    )
+    train_request(request, resume, dist_backend, sinks)
+
+
+def train_request(request, resume: bool = False, backend: str | None = None,
+                  sinks: tuple[str, ...] = ()) -> None:
+    """Resolve ``request`` (a bench.run_request.RunRequest), train it, print its metrics
+    and, last, its run directory; exit 1 unless the run is done."""
     from bench.records import read_record
     from bench.train.distributed import is_main_process
     from bench.train.interrupt import InterruptedRunError, RunInterrupted
     from bench.train.run import run_training
-    from bench.train.sinks import check_sinks
 
-    if epochs is not None and max_steps is not None:
-        raise ConfigError("--epochs and --max-steps are mutually exclusive")
-    sinks = check_sinks([x.strip() for x in log.split(",") if x.strip()] if log else [])
-    file_cfg = read_config_file(config) if config is not None else {}
-    if data_root is None and (file_cfg.get("data") or {}).get("data_root") is None:
-        data_root = default_data_root()
-    options = {
-        "data.molecule": molecule, "data.labels": labels, "data.path": path, "seed": seed,
-        "data.data_root": data_root, "device": device, "results": results, "run_id": run_id,
-        "variant": variant,
-    }
-    cli = {k: str(v) if isinstance(v, Path) else v for k, v in options.items() if v is not None}
-    if epochs is not None:
-        cli |= {"train.epochs": epochs, "train.max_steps": None}
-    if max_steps is not None:
-        cli["train.max_steps"] = max_steps
-    cfg = resolve_with_file(file_cfg, backbone, method, dataset, preset, profile, cli,
-                            overrides or [])
+    cfg = request.resolve()
     try:
         run_dir = run_training(cfg, command=shlex.join(["bench", *sys.argv[1:]]), resume=resume,
-                               backend=dist_backend, log_sinks=sinks)
+                               backend=backend, log_sinks=sinks)
     except RunInterrupted as exc:
         raise InterruptedRunError(exc) from exc
     record = read_record(run_dir)

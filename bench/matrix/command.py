@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from typing import Any
 
 from bench.matrix.grid import GridPoint
 
@@ -21,31 +19,10 @@ def run_args(
     data_root: str | None = None,
     resume: bool = False,
 ) -> list[str]:
-    """The arguments of ``bench run`` (after the program) for one grid point."""
-    args = ["run", "--backbone", point.backbone, "--method", point.method]
-    args += ["--dataset", point.dataset, "--seed", str(point.seed), "--preset", point.preset]
-    optional = {
-        "--molecule": point.molecule,
-        "--profile": point.profile,
-        "--max-steps": point.max_steps,
-        "--epochs": point.epochs,
-        "--device": point.device,
-        "--data-root": data_root,
-    }
-    for flag, value in optional.items():
-        if value is not None:
-            args += [flag, str(value)]
-    for key in sorted(point.overrides):
-        args += ["--set", f"{key}={format_value(point.overrides[key])}"]
-    args += ["--results", results, "--run-id", run_id]
-    if resume:
-        args.append("--resume")
-    return args
-
-
-def format_value(value: Any) -> str:
-    """A ``--set`` value as text: strings as they are, anything else as JSON (valid YAML)."""
-    return value if isinstance(value, str) else json.dumps(value)
+    """The arguments of ``bench run`` (after the program) for one grid point:
+    ``point.request(...).argv()``, plus ``--resume``."""
+    args = point.request(results, run_id, data_root).argv()
+    return [*args, "--resume"] if resume else args
 
 
 def torchrun_argv(nproc_per_node: int, args: list[str]) -> list[str]:

@@ -1,20 +1,19 @@
-"""Grid expansion and run identity: one GridPoint per run, named by a stable hash."""
+"""Grid expansion and run identity: one GridPoint per run, named as ``bench run`` names it."""
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from bench.matrix.spec import MOLECULE_DATASETS, MatrixSpec
+from bench.run_request import RunRequest, override
 
 
 @dataclass(frozen=True)
 class GridPoint:
-    """What defines one run. Everything here is part of its identity (and hash); where the
-    data lives, where results go and how the run is launched are not."""
+    """What defines one run of a matrix; where the data lives, where results go and how the
+    run is launched do not. Its run id is that of its resolved config (:meth:`run_id`)."""
 
     backbone: str
     method: str
@@ -29,8 +28,8 @@ class GridPoint:
     overrides: dict[str, Any] = field(default_factory=dict)
 
     def identity(self) -> dict[str, Any]:
-        """The fields that define the run, None values left out so that adding an optional
-        field later keeps the hashes of existing runs."""
+        """The fields that define the run (as the run index shows them), None values left
+        out."""
         d = {
             "backbone": self.backbone,
             "method": self.method,
@@ -46,18 +45,25 @@ class GridPoint:
         }
         return {k: v for k, v in d.items() if v is not None}
 
-    def config_hash(self) -> str:
-        """sha256 (hex, 12 characters) of the canonical JSON of ``identity()``."""
-        text = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    def request(self, results: str | None = None, run_id: str | None = None,
+                data_root: str | None = None) -> RunRequest:
+        """The ``bench run`` request of this point (bench.run_request); ``results``,
+        ``run_id`` and ``data_root`` say where, not what."""
+        return RunRequest(
+            backbone=self.backbone, method=self.method, dataset=self.dataset, seed=self.seed,
+            preset=self.preset, molecule=self.molecule, profile=self.profile,
+            max_steps=self.max_steps, epochs=self.epochs, device=self.device,
+            data_root=data_root,
+            overrides=tuple(override(k, self.overrides[k]) for k in sorted(self.overrides)),
+            results=results, run_id=run_id,
+        )
 
     def run_id(self) -> str:
-        """Readable and unique: ``<backbone>_<method>_<dataset>[_<molecule>]_s<seed>_<hash>``."""
-        parts = [self.backbone, self.method, self.dataset]
-        if self.molecule:
-            parts.append(self.molecule)
-        parts += [f"s{self.seed}", self.config_hash()]
-        return "_".join(parts)
+        """The id ``bench run`` gives the same request: bench.train.run.default_run_id of
+        the resolved config (a hash of it without location keys)."""
+        from bench.train.run import default_run_id
+
+        return default_run_id(self.request().resolve())
 
     def label(self) -> str:
         """Short human label used in tables and baselines: ``backbone/method/...``."""
@@ -70,7 +76,8 @@ class GridPoint:
 def expand(spec: MatrixSpec) -> list[GridPoint]:
     """All runs of the matrix, in order backbone > method > dataset > molecule > seed.
 
-    Molecules expand md17/rmd17 datasets only; duplicates (same identity) appear once.
+    Molecules expand md17/rmd17 datasets only; duplicates (same run id) appear once. Every
+    point is resolved here: a misspelt key or name is a ConfigError before anything runs.
     """
     points: dict[str, GridPoint] = {}
     for backbone, method, dataset in itertools.product(

@@ -64,21 +64,24 @@ def plan_matrix(spec: MatrixSpec, resolver: Resolver | None = None) -> list[Plan
         resolver = expected_config
     planned = []
     for point in expand(spec):
+        run_id = point.run_id()
         expected = resolver(point) if resolver else None
-        decision = decide(Path(spec.results) / point.run_id(), expected)
-        planned.append(PlannedRun(point, decision, build_task(point, spec, decision)))
+        decision = decide(Path(spec.results) / run_id, expected)
+        planned.append(PlannedRun(point, decision, build_task(point, spec, decision, run_id)))
     return planned
 
 
-def build_task(point: GridPoint, spec: MatrixSpec, decision: Decision) -> RunTask:
+def build_task(point: GridPoint, spec: MatrixSpec, decision: Decision,
+               run_id: str | None = None) -> RunTask:
     """The command line of one run for the spec's launcher, with its thread budget
     (a SLURM job's CPUs are split over its GPUs, one torchrun process each). Always
     ``--resume`` (a no-op for a new run; see the module docstring); ``task.resume`` says
-    whether the plan resumes it."""
+    whether the plan resumes it. ``run_id``: ``point.run_id()`` when already known."""
+    run_id = run_id or point.run_id()
     results = str(Path(spec.results).resolve())
     data_root = str(Path(spec.data_root).resolve()) if spec.data_root else None
     resume = decision.action == "resume"
-    args = run_args(point, results, point.run_id(), data_root, resume=True)
+    args = run_args(point, results, run_id, data_root, resume=True)
     if spec.launcher == "slurm":
         nproc = spec.slurm.gpus_per_node
         threads = max(1, spec.slurm.cpus_per_task // max(1, nproc))
@@ -89,7 +92,7 @@ def build_task(point: GridPoint, spec: MatrixSpec, decision: Decision) -> RunTas
         argv = torchrun_argv(nproc, args)
     else:
         argv = [*(spec.runner or default_runner()), *args]
-    return RunTask(point.run_id(), tuple(argv), results, threads, resume)
+    return RunTask(run_id, tuple(argv), results, threads, resume)
 
 
 def run_matrix(

@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from bench.config import safe_load
 from bench.errors import ConfigError
 from bench.registry import did_you_mean
 
@@ -152,7 +153,7 @@ def load_spec(path: str | Path, **overrides: Any) -> MatrixSpec:
     (mappings such as ``overrides`` and ``slurm`` are merged key by key)."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = safe_load(path.read_text()) or {}
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: no such matrix spec") from exc
     except yaml.YAMLError as exc:

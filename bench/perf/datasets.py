@@ -15,10 +15,11 @@ from typing import Any
 
 from bench.data.registry import DatasetSpec
 
-#: perf shortcut -> (bench dataset, dotted config keys; "{root}" is the data root)
+#: perf shortcut -> (bench dataset, bench.run_request.RunRequest fields; "{root}" is the
+#: data root)
 SHORTCUTS: dict[str, tuple[str, dict[str, Any]]] = {
-    "md17-aspirin": ("rmd17", {"data.molecule": "aspirin", "data.labels": "original"}),
-    "oc20-relax": ("ase", {"data.path": "{root}/oc20_relax", "data.kind": "oc20",
+    "md17-aspirin": ("rmd17", {"molecule": "aspirin", "labels": "original"}),
+    "oc20-relax": ("ase", {"path": "{root}/oc20_relax", "overrides": ("data.kind=oc20",),
                            "variant": "total-energy"}),
 }
 
@@ -34,10 +35,10 @@ def default_data_root() -> Path:
 
 
 def dataset_options(name: str, data_root: Path) -> tuple[str, dict[str, Any]]:
-    """The bench dataset of ``name`` and its dotted config keys (data root included)."""
+    """The bench dataset of ``name`` and its RunRequest fields (data root included)."""
     dataset, keys = SHORTCUTS.get(name, (name, {}))
     resolved = {k: v.format(root=data_root) if isinstance(v, str) else v for k, v in keys.items()}
-    return dataset, {"data.data_root": str(data_root)} | resolved
+    return dataset, {"data_root": str(data_root)} | resolved
 
 
 def dataset_spec(name: str, data_root: Path, max_structures: int | None = None) -> DatasetSpec:
@@ -46,10 +47,10 @@ def dataset_spec(name: str, data_root: Path, max_structures: int | None = None) 
     if name not in SHORTCUTS:
         raise ValueError(f"dataset must be one of {sorted(SHORTCUTS)}, got {name!r}")
     dataset, keys = dataset_options(name, data_root)
-    path = keys.get("data.path")
+    path = keys.get("path")
     return DatasetSpec(
-        name=dataset, data_root=data_root, molecule=keys.get("data.molecule"),
-        labels=keys.get("data.labels", "original"), path=None if path is None else Path(path),
+        name=dataset, data_root=data_root, molecule=keys.get("molecule"),
+        labels=keys.get("labels", "original"), path=None if path is None else Path(path),
         n_train=0, n_val=0, max_structures=max_structures,
     )
 

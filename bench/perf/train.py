@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from backbones.registry import BACKBONES
-from bench.config import RunConfig, parse_overrides, resolve_config
+from bench.config import RunConfig, parse_overrides
 from bench.perf.clock import StepProbe
 from bench.perf.datasets import dataset_options, default_data_root
 from bench.perf.flops import count_flops
@@ -31,6 +31,7 @@ from bench.perf.memory import PeakMemory
 from bench.perf.profiler import top_ops
 from bench.perf.summary import summarize_methods, switch_effects
 from bench.registry import resolve
+from bench.run_request import RunRequest, override
 from bench.train.loop import Trainer
 from bench.train.setup import (
     build_model,
@@ -120,15 +121,17 @@ def run_config(opts: TrainBenchOptions, method: str, switches: tuple[str, ...] =
     this measurement (steps capped, no validation; ``POOL_BATCHES`` batches of training
     structures unless ``--set`` says)."""
     root = Path(opts.data_root) if opts.data_root is not None else default_data_root()
-    dataset, cli = dataset_options(opts.dataset, root)
-    cli |= {"seed": opts.seed, "device": opts.device, "train.epochs": None,
-            "train.max_steps": opts.warmup + opts.steps + opts.flop_steps
-            + (opts.profile_top > 0)}
-    cli |= {f"train.{switch}": True for switch in switches}
+    dataset, fields = dataset_options(opts.dataset, root)
+    sets = [*fields.pop("overrides", ()), "train.epochs=null"]
+    sets += [override(f"train.{switch}", True) for switch in switches]
     if opts.batch_size is not None:
-        cli["train.batch_size"] = opts.batch_size
-    cfg = resolve_config(opts.backbone, method, dataset, opts.preset, opts.profile, cli,
-                         list(opts.overrides))
+        sets.append(override("train.batch_size", opts.batch_size))
+    steps = opts.warmup + opts.steps + opts.flop_steps + (opts.profile_top > 0)
+    cfg = RunRequest(
+        backbone=opts.backbone, method=method, dataset=dataset, preset=opts.preset,
+        profile=opts.profile, seed=opts.seed, device=opts.device, max_steps=steps,
+        overrides=(*sets, *opts.overrides), **fields,
+    ).resolve()
     user_data = parse_overrides(list(opts.overrides)).get("data", {})
     for key, value in (("n_train", POOL_BATCHES * cfg.train.batch_size), ("n_val", 0),
                        ("max_structures", None)):

@@ -107,13 +107,12 @@ def resolved_value(spec: dict[str, Any], key: str, profile: str) -> Any:
 def _resolved(items: tuple[tuple[str, Any], ...], profile: str) -> tuple[dict, dict]:
     """(resolved config as a dict, backbone preset keywords with the config's options)."""
     from backbones.registry import preset_config
-    from bench.config import resolve_config
+    from bench.run_request import RunRequest
 
     spec = dict(items)
-    cli = {"variant": spec["variant"]} if spec.get("variant") else {}
-    if spec.get("molecule"):
-        cli["data.molecule"] = spec["molecule"]
-    cfg = resolve_config(spec["backbone"], spec["method"], spec["dataset"], "paper", profile, cli)
+    cfg = RunRequest(spec["backbone"], spec["method"], spec["dataset"], preset="paper",
+                     profile=profile, molecule=spec.get("molecule") or None,
+                     variant=spec.get("variant") or None).resolve()
     preset = preset_config(spec["backbone"], "paper", spec.get("backbone_preset", cfg.data.kind))
     return cfg.to_dict(), {**preset, **cfg.model.options}
 

@@ -9,13 +9,16 @@ Behaviour by seed (fault injection):
         record exists
 Like ``bench run`` it holds the run's lock (bench.run_lock) and exits 3 when it is taken,
 and returns a done run as it is.
-Environment: FAKE_SLEEP (seconds per run), FAKE_SCALE (multiplies every metric).
+Environment: FAKE_SLEEP (seconds per run), FAKE_SCALE (multiplies every metric),
+FAKE_FLAT_BACKBONE (that backbone's log.jsonl shows no learning; the others' loss and
+force MAE halve from the first epoch to the last).
 Metrics are a fixed function of backbone, method and seed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -50,6 +53,19 @@ def fake_metrics(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                 "n_structures": 7.0}
         for split, f in (("val", 1.0), ("test", 1.1))
     }
+
+
+def write_log(run_dir: Path, flat: bool) -> None:
+    """Two epochs of 2 steps each: train loss 8, 8 then 4, 4 (flat: 8 throughout), val force
+    MAE 800 then 400 (flat: 800)."""
+    last = 1.0 if flat else 0.5
+    entries = [{"step": 1, "epoch": 0.5, "split": "train", "loss": 8.0},
+               {"step": 2, "epoch": 1.0, "split": "train", "loss": 8.0},
+               {"step": 2, "epoch": 1.0, "split": "val", "force_mae_mev_per_a": 800.0},
+               {"step": 3, "epoch": 1.5, "split": "train", "loss": 8.0 * last},
+               {"step": 4, "epoch": 2.0, "split": "train", "loss": 8.0 * last},
+               {"step": 4, "epoch": 2.0, "split": "val", "force_mae_mev_per_a": 800.0 * last}]
+    (run_dir / "log.jsonl").write_text("".join(json.dumps(e) + "\n" for e in entries))
 
 
 def main(argv: list[str]) -> int:
@@ -91,6 +107,7 @@ def train(args: argparse.Namespace, argv: list[str], run_dir: Path) -> int:
         return 2
     if args.seed == 15 and not resumed:
         os.kill(os.getpid(), signal.SIGKILL)
+    write_log(run_dir, args.backbone == os.environ.get("FAKE_FLAT_BACKBONE"))
     record.status, record.metrics = "done", fake_metrics(args)
     record.hardware["end"] = time.time()
     record.write(run_dir)

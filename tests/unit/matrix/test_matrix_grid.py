@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
+import pytest
 
+from bench.config import resolve_config
+from bench.errors import ConfigError
 from bench.matrix import GridPoint, expand, spec_from_dict
+from bench.train.run import default_run_id
 
 
 def _spec(**kw):
@@ -34,29 +37,39 @@ def test_every_point_carries_the_shared_settings():
     assert point.overrides == {"train.lr": 0.01}
 
 
-def test_hash_is_sha256_of_the_canonical_identity():
+def test_run_id_is_bench_runs_id_of_the_resolved_config():
     point = GridPoint("schnet", "dens", "rmd17", seed=1, molecule="aspirin", max_steps=5,
-                      overrides={"b": 2, "a": "x"})
-    canonical = ('{"backbone":"schnet","dataset":"rmd17","max_steps":5,"method":"dens",'
-                 '"molecule":"aspirin","overrides":{"a":"x","b":2},"preset":"ci","seed":1}')
-    expected = hashlib.sha256(canonical.encode()).hexdigest()[:12]
-    assert point.config_hash() == expected
-    assert point.run_id() == f"schnet_dens_rmd17_aspirin_s1_{expected}"
+                      overrides={"train.lr": 0.002, "method.params.sigma": 0.05})
+    cfg = resolve_config("schnet", "dens", "rmd17", cli={"seed": 1, "data.molecule": "aspirin",
+                         "train.max_steps": 5},
+                         overrides=["method.params.sigma=0.05", "train.lr=0.002"])
+    assert point.run_id() == default_run_id(cfg)
+    assert point.run_id().startswith("rmd17-aspirin-schnet-dens-ci-s1-")
     assert point.label() == "schnet/dens/rmd17/aspirin/seed1"
 
 
-def test_hash_depends_on_identity_only():
-    point = GridPoint("schnet", "dens", "rmd17", seed=0, overrides={"a": 1, "b": 2})
-    same = GridPoint("schnet", "dens", "rmd17", seed=0, overrides={"b": 2, "a": 1})
-    assert point.config_hash() == same.config_hash()
+def test_run_id_depends_on_the_resolved_config_only():
+    point = GridPoint("schnet", "dens", "rmd17", seed=0, overrides={"train.lr": 1e-3})
+    # the same value written another way, and overrides in another order, are the same run
+    assert point.run_id() == GridPoint("schnet", "dens", "rmd17", seed=0,
+                                       overrides={"train.lr": "1e-3"}).run_id()
+    both = {"train.lr": 0.001, "seed": 0}
+    flipped = dict(reversed(both.items()))
+    assert GridPoint("schnet", "dens", "rmd17", seed=0, overrides=both).run_id() == GridPoint(
+        "schnet", "dens", "rmd17", seed=0, overrides=flipped).run_id()
     others = [
-        GridPoint("schnet", "dens", "rmd17", seed=1, overrides={"a": 1, "b": 2}),
-        GridPoint("schnet", "dens", "rmd17", seed=0, overrides={"a": 1, "b": 3}),
-        GridPoint("schnet", "dens", "rmd17", seed=0, preset="paper", overrides={"a": 1, "b": 2}),
-        GridPoint("schnet", "none", "rmd17", seed=0, overrides={"a": 1, "b": 2}),
+        GridPoint("schnet", "dens", "rmd17", seed=1, overrides={"train.lr": 1e-3}),
+        GridPoint("schnet", "dens", "rmd17", seed=0, overrides={"train.lr": 2e-3}),
+        GridPoint("schnet", "dens", "rmd17", seed=0, preset="paper", overrides={"train.lr": 1e-3}),
+        GridPoint("schnet", "none", "rmd17", seed=0, overrides={"train.lr": 1e-3}),
     ]
-    assert len({p.config_hash() for p in [point, *others]}) == 5
+    assert len({p.run_id() for p in [point, *others]}) == 5
     # where data and results live is not part of the identity
     a = expand(_spec(data_root="/a", results="/r1"))
     b = expand(_spec(data_root="/b", results="/r2", jobs=4, launcher="slurm"))
     assert [p.run_id() for p in a] == [p.run_id() for p in b]
+
+
+def test_a_misspelt_override_fails_when_the_grid_expands():
+    with pytest.raises(ConfigError, match="lrr"):
+        expand(_spec(overrides={"train.lrr": 0.1}))
