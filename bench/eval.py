@@ -154,10 +154,13 @@ def evaluate_run(run_dir: str | Path, split: str = "test", data_root: str | None
     Returns ``{"run_id", "split", "metrics": {...}}`` plus ``"subsplits": {name: {...}}`` when
     OC20 sub-splits are known (:func:`split_metrics`); the data is reloaded from the run's
     config (``data_root`` replaces the recorded one), normalisation comes from the weights.
-    The predictions are written to ``<run_dir>/predictions.npz`` (bench.eval_file).
+    The predictions are written to ``<run_dir>/predictions.npz`` (bench.eval_file); for a run
+    that ``bench import`` wrote, the metrics also go to its record (bench.imports.evaluated;
+    ``"written"`` lists both files).
     """
     from bench.data.oc20_subsplits import subsplit_of
     from bench.eval_file import write_predictions
+    from bench.imports.evaluated import record_evaluation
     from bench.records import PREDICTIONS_FILE
     from bench.train.setup import load_run_model, load_split, to_data_list
 
@@ -166,15 +169,26 @@ def evaluate_run(run_dir: str | Path, split: str = "test", data_root: str | None
     model, cfg = load_run_model(run_dir, device)
     if data_root is not None:
         cfg.data.data_root = str(data_root)
-    splits = load_split(cfg.data)
+    splits = load_split(cfg.data, need=(split,))
     structures = getattr(splits, split)
     if not structures:
         raise DataError(None, split, f"the {split} split of run {cfg.run_id!r} is empty")
     data = to_data_list(structures, cfg.dtype)
     p = predict(model, data, cfg.train.eval_batch_size, torch.device(device), f"eval {split}")
     results = subsplit_metrics(p, [subsplit_of(s) for s in structures], splits.periodic, split)
-    write_predictions(Path(run_dir) / PREDICTIONS_FILE, p, structures, f"{split} split")
+    written = [write_predictions(Path(run_dir) / PREDICTIONS_FILE, p, structures,
+                                 f"{split} split")]
+    record = record_evaluation(run_dir, split, results, _data_evaluated(cfg.data, splits, data))
     out = {"run_id": cfg.run_id, "split": split, "metrics": results.pop(split, {})}
+    if record is not None:
+        out["written"] = [str(w) for w in (*written, record)]
     if results:
         out["subsplits"] = {k.split("/", 1)[1]: v for k, v in results.items()}
     return out
+
+
+def _data_evaluated(data_cfg, splits, data: Sequence[Data]) -> dict[str, Any]:
+    """What an imported run was evaluated on (bench.imports.evaluated)."""
+    return {"dataset": data_cfg.name, "data_root": data_cfg.data_root, "path": data_cfg.path,
+            "max_structures": data_cfg.max_structures, "n_structures": len(data),
+            "sources": dict(splits.sources)}

@@ -1,7 +1,8 @@
 """Checks of a run's loaded splits that a reader alone cannot make.
 
 - An empty split is an error naming the split and the data (a 0-frame test set would give
-  no metric, silently); val may be empty only when ``data.n_val`` is 0 on purpose.
+  no metric, silently); val may be empty only when ``data.n_val`` is 0 on purpose, and an
+  evaluation needs only the split it evaluates.
 - Periodic frames with fixed atoms (OC20-style slabs) read with the molecule profile
   (``kind: md17``) are an error that gives the exact fix: their total energies and fixed
   atoms need the OC20 settings, else the energy errors are in the 10^6 meV range.
@@ -24,9 +25,10 @@ OC20_FIX = (
 )
 
 
-def check_splits(split: SplitData, data_cfg) -> None:
-    """Run every check on ``split`` loaded for ``data_cfg`` (a bench.config.DataConfig)."""
-    check_nonempty(split, data_cfg)
+def check_splits(split: SplitData, data_cfg, need: tuple[str, ...] = SPLITS) -> None:
+    """Run every check on ``split`` loaded for ``data_cfg`` (a bench.config.DataConfig);
+    only the splits in ``need`` must be non-empty."""
+    check_nonempty(split, data_cfg, need)
     check_slabs_not_molecules(split, data_cfg)
     warn_unseen_elements(split)
 
@@ -39,9 +41,9 @@ def data_name(data_cfg) -> str:
     return "/".join(p for p in (data_cfg.name, data_cfg.molecule) if p)
 
 
-def check_nonempty(split: SplitData, data_cfg) -> None:
-    """DataError naming the first empty split (val may be empty when n_val is 0)."""
-    for name in SPLITS:
+def check_nonempty(split: SplitData, data_cfg, need: tuple[str, ...] = SPLITS) -> None:
+    """DataError naming the first empty split of ``need`` (val may be empty when n_val is 0)."""
+    for name in need:
         if getattr(split, name) or (name == "val" and data_cfg.n_val == 0):
             continue
         own = getattr(data_cfg, f"{name}_path", None)

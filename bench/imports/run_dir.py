@@ -21,11 +21,9 @@ import torch
 
 from bench.errors import ConfigError, DataError
 from bench.imports.base import ImportedModel
+from bench.imports.evaluated import IMPORTED
 from bench.io import write_json_atomic, write_yaml_atomic
 from bench.records import CHECKPOINT_DIR, CONFIG_FILE, RunRecord
-
-#: a record status for runs that were imported, not trained here
-IMPORTED = "imported"
 
 
 def write_run_dir(
@@ -58,7 +56,7 @@ def write_run_dir(
             "dtype": dtype,
             "preset": imported.preset or "paper",
             "results": str(out.parent),
-            "data": {"name": kind, "kind": kind},
+            "data": {"name": kind, "kind": kind, "energy_kind": _ENERGY_KIND.get(kind, "total")},
             # the method (from the weights) decides the DeNS heads, not a layout's flag
             "model": {"backbone": imported.backbone,
                       "options": {k: v for k, v in imported.options.items() if k != "dens"}},
@@ -112,3 +110,6 @@ def write_run_dir(
 
 
 _NORM = ("energy_mean", "energy_std", "force_std", "atom_ref")
+#: the energies a released model of each data kind predicts (OC20 S2EF: adsorption energies,
+#: as its LMDB ``y``; OC22 and MD17: total energies), so that `bench eval` reads its data
+_ENERGY_KIND = {"oc20": "referenced"}

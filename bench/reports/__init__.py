@@ -30,10 +30,13 @@ def report_table(
 
     Tables 7-9 (hyper-parameters) are shown beside ``profile`` (default paper-v1). With
     ``commands``: the `bench run` command of every row instead (bench.reports.commands).
-    ``molecule`` keeps that molecule's columns; ``preset`` and ``paper_scale_only`` filter runs.
+    ``molecule`` keeps that molecule's columns; ``preset`` and ``paper_scale_only`` filter runs
+    (trained ones: an evaluated released checkpoint has its own labelled line,
+    bench.reports.released).
     """
     from bench.reports.filters import keep_run, only_molecule
     from bench.reports.hyper import hyper_ids, render_hyper
+    from bench.reports.released import load_released, with_released
 
     if table_id in hyper_ids():
         if commands or molecule or preset or paper_scale_only:
@@ -49,7 +52,8 @@ def report_table(
         return render_commands(table, fmt, profile or "paper-v1")
     runs = [] if results is None else load_runs(results)
     runs = [r for r in runs if keep_run(r, preset, paper_scale_only)]
-    return render(compare(table, runs, profile), fmt)
+    released = [] if results is None else load_released(results)
+    return render(with_released(compare(table, runs, profile), released), fmt)
 
 
 __all__ = [

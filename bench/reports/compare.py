@@ -13,6 +13,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bench.reports.match import (
     PROFILE_FREE_METHODS,
@@ -23,6 +24,9 @@ from bench.reports.match import (
 )
 from bench.reports.paper import Column, PaperTable, Row, paper_value
 from bench.reports.runs import Run
+
+if TYPE_CHECKING:
+    from bench.reports.released import Released
 
 
 @dataclass(frozen=True)
@@ -54,9 +58,13 @@ class Group:
 
 @dataclass(frozen=True)
 class RowResult:
+    """A paper row, its printed profiles, its groups of trained runs and its released
+    checkpoints evaluated here (bench.reports.released)."""
+
     row: Row
     paper_profiles: tuple[str, ...]
     groups: tuple[Group, ...]
+    released: tuple[Released, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from bench.errors import ConfigError
 from bench.reports.compare import Comparison, rel_diff
 from bench.reports.layout import Line, header_text, layout
 from bench.reports.paper import Column
+from bench.reports.released import LABEL, Released
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,6 +27,13 @@ LEGEND = (
     "reproductions and get no vs paper line. Training time: the paper's in its header unit "
     "(GPU-hours); ours in the unit of the runs' device (CPU-h, GPU-h, or min / s under an "
     "hour), compared only for GPU runs."
+)
+
+RELEASED_LEGEND = (
+    "evaluated from released checkpoint: the authors' released weights, imported with "
+    "`bench import` and evaluated here with `bench eval` on the data its footnote names (not "
+    "trained here, never pooled with trained runs); vs paper: against the table's released "
+    "values where it has them, else the paper's."
 )
 
 
@@ -43,6 +51,8 @@ def _notes(comparison: Comparison) -> list[str]:
     for result in comparison.rows:
         if result.row.note:
             by_note.setdefault(result.row.note, []).append(result.row.label)
+    if any(result.released for result in comparison.rows):
+        notes.append(RELEASED_LEGEND)
     return notes + [f"{'; '.join(labels)}: {note}" for note, labels in by_note.items()]
 
 
@@ -202,7 +212,8 @@ CSV_FIELDS = ("table", "row", "label", "column", "quantity", "split", "metric", 
 
 def to_csv(comparison: Comparison) -> str:
     """Long form: a ``paper`` line per printed value, an ``ours`` line per reproduced cell
-    (``n`` 0 and empty value for a row without runs); numbers unrounded."""
+    (``n`` 0 and empty value for a row without runs), a ``released`` line per cell of an
+    evaluated released checkpoint (bench.reports.released); numbers unrounded."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
@@ -232,7 +243,23 @@ def to_csv(comparison: Comparison) -> str:
                 })
             if not result.groups:
                 writer.writerow({**base, "kind": "ours", "n": 0})
+            for released in result.released:
+                writer.writerow(_released_csv(base, released, row.value, col.key))
     return buf.getvalue()
+
+
+def _released_csv(base: dict, released: Released, value, key: str) -> dict:
+    """The CSV line of one released checkpoint's cell (``scale`` names the checkpoint)."""
+    stat = released.cells.get(key)
+    ref = None if released.reference is None else value(released.reference, key)
+    diff = rel_diff(stat, ref)
+    return {
+        **base, "kind": "released", "reference": released.reference or "",
+        "scale": f"{LABEL}: {released.checkpoint}", "paper_scale": False,
+        "n": 0 if stat is None else stat.n,
+        "value": "" if stat is None else repr(stat.mean),
+        "rel_diff_pct": "" if diff is None else repr(diff), "runs": released.run,
+    }
 
 
 def frame_text(frame: pd.DataFrame, fmt: str, title: str) -> str:

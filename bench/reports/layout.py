@@ -7,7 +7,8 @@ was transcribed); ours ``mean ± std (n=N)`` with one more decimal than the pape
 unit of the runs' device, ``CPU-h`` / ``GPU-h``, or minutes / seconds when under one hour,
 never compared with the paper's GPU-hours unless the runs trained on a GPU); relative difference
 ``+3.8%`` (a line only for paper-scale runs, and only where a paper value of the same profile
-exists); ``-`` for no run.
+exists); ``-`` for no run. A released checkpoint evaluated here gets its own line, labelled
+"evaluated from released checkpoint", and a line of relative differences.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 from bench.reports.compare import Comparison, Group, RowResult, Stat, rel_diff
 from bench.reports.paper import Column, Row
+from bench.reports.released import Released
 
 NO_VALUE = "-"
 #: the v1 HTML prints some cells unrounded (238.93085000000002): ours never gets more decimals
@@ -27,7 +29,8 @@ NOT_TRANSCRIBED = "n/a"
 class Line:
     """One printed line: model label (first line of a row only), source, one text per column.
 
-    ``kind`` is ``paper``, ``ours`` or ``delta``; ``first`` marks the first line of a row.
+    ``kind`` is ``paper``, ``ours``, ``released`` (bench.reports.released) or ``delta``;
+    ``first`` marks the first line of a row.
     """
 
     kind: str
@@ -59,6 +62,8 @@ def _row_lines(columns: tuple[Column, ...], result: RowResult,
         out.append(Line("ours", "", "ours: no matching run", (NO_VALUE,) * len(columns)))
     for group in result.groups:
         out += _group_lines(columns, row, group)
+    for released in result.released:
+        out += _released_lines(columns, row, released)
     first = out[0]
     out[0] = Line(first.kind, label, first.source, first.cells, first=True)
     return out
@@ -81,6 +86,20 @@ def _group_lines(columns: tuple[Column, ...], row: Row, group: Group) -> list[Li
         deltas = tuple(_delta_text(group.cells.get(col.key), _reference_text(row, group, col))
                        if _comparable(col, group.device) else NO_VALUE for col in columns)
         lines.append(Line("delta", "", f"vs paper ({group.reference})", deltas))
+    return lines
+
+
+def _released_lines(columns: tuple[Column, ...], row: Row, released: Released) -> list[Line]:
+    """The line of a released checkpoint evaluated here (kind ``released``) and its relative
+    differences from the paper's values of ``released.reference``."""
+    def ref(col: Column) -> str | None:
+        return None if released.reference is None else row.value(released.reference, col.key)
+
+    cells = tuple(_ours_text(released.cells.get(c.key), ref(c), c, "cpu") for c in columns)
+    lines = [Line("released", "", released.source, cells)]
+    if released.reference is not None:
+        deltas = tuple(_delta_text(released.cells.get(c.key), ref(c)) for c in columns)
+        lines.append(Line("delta", "", f"vs paper ({released.reference})", deltas))
     return lines
 
 

@@ -28,7 +28,7 @@ PROFILES = ("paper-v1", "released")
 _TABLE_KEYS = {"id", "title", "sources", "notes", "defaults", "paper_scale", "columns", "rows"}
 _COLUMN_KEYS = {"key", "header", "group", "label", "quantity", "split", "metric", "unit", "match"}
 _ROW_KEYS = {"id", "label", "printed", "match", "values", "external", "inferred", "note",
-             "gpu_hours", "run"}
+             "gpu_hours", "run", "checkpoints"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ class Row:
     printed: str | None = None  # the row label as its source files print it (default: label)
     gpu_hours: str | None = None  # the paper's GPU-hours for one run of this row (see notes)
     run: dict[str, Any] = field(default_factory=dict)  # keys its command sets beyond ``match``
+    checkpoints: tuple[str, ...] = ()  # released checkpoint files of this row's model
 
     @property
     def source_label(self) -> str:
@@ -170,7 +171,11 @@ def _parse_row(raw: Any, path: Path, index: int, columns: set[str]) -> Row:
     for key in ("backbone", "method", "dataset"):
         if key not in raw["match"]:
             raise DataError(path, f"{where}.match", f"missing key {key!r}")
-    return Row(**{**raw, "values": {p: dict(c or {}) for p, c in values.items()}})
+    checkpoints = raw.get("checkpoints") or []
+    if not isinstance(checkpoints, list) or not all(isinstance(c, str) for c in checkpoints):
+        raise DataError(path, f"{where}.checkpoints", "expected a list of file names")
+    return Row(**{**raw, "values": {p: dict(c or {}) for p, c in values.items()},
+                  "checkpoints": tuple(checkpoints)})
 
 
 def _check_keys(raw: Any, allowed: set[str], required: set[str], path: Path, where: str) -> None:

@@ -136,10 +136,15 @@ def _get(config: dict[str, Any], path: tuple[str, ...]) -> Any:
 def load_runs(results_dir: str | Path) -> list[Run]:
     """Every finished (``status == "done"``) run under ``results_dir``, sorted by directory;
     an unreadable record is skipped with a warning on stderr naming the file."""
+    return load_runs_with_status(results_dir, "done")
+
+
+def load_runs_with_status(results_dir: str | Path, status: str) -> list[Run]:
+    """Every run of record status ``status`` under ``results_dir`` (as :func:`load_runs`)."""
     root = Path(results_dir)
     if not root.is_dir():
         raise DataError(root, None, "no such results directory (pass --results DIR)")
-    records = iter_records(root, status="done", on_unreadable=_warn_skipped)
+    records = iter_records(root, status=status, on_unreadable=_warn_skipped)
     return [Run(run_dir, rec, root) for run_dir, rec in records]
 
 

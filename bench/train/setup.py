@@ -28,9 +28,9 @@ STATS_FILE = "stats.json"
 MODEL_FILE = "model.pt"
 
 
-def load_split(data_cfg) -> SplitData:
+def load_split(data_cfg, need: tuple[str, ...] = ("train", "val", "test")) -> SplitData:
     """Train/val/test structures of ``data_cfg`` (a bench.config.DataConfig), checked
-    (bench.data.split_checks)."""
+    (bench.data.split_checks; only the splits in ``need`` must be non-empty)."""
     spec = DatasetSpec(**{f.name: _spec_value(f.name, getattr(data_cfg, f.name))
                           for f in dataclasses.fields(DatasetSpec)})
     split = load_splits(spec)
@@ -40,7 +40,7 @@ def load_split(data_cfg) -> SplitData:
                 if split.energy_kind == "total" and data_cfg.kind == "oc20" else "")
         raise ConfigError(f"data.energy_kind is {data_cfg.energy_kind!r} but dataset "
                           f"{data_cfg.name!r} gives {split.energy_kind} energies{hint}")
-    check_splits(split, data_cfg)
+    check_splits(split, data_cfg, need)
     return split
 
 
