@@ -20,15 +20,18 @@ Metadata (``format``, ``format_version``, ``bench_version``, ``run_id``, ``backb
 (bench.data.graphs) and returns energy and forces; it imports neither ``backbones`` nor the run.
 
 Backbones (torch 2.13): SchNet, Equiformer, SEGNN, eSCN and EquiformerV2 all trace with
-gradient forces (their energy paths branch on no tensor value; the one checked size, the
-atom-type range, is a guard that the trace drops, and an out-of-range ``z`` still fails in the
-embedding). Every export re-checks this: the trace must reproduce the eager energy on a second
-batch of other sizes (N, E, B), or the export fails with one line. Direct-force presets (OC20,
-OC22) are refused: their forces would be a second traced output, which no test exercises yet.
+gradient forces: their energy paths branch on no tensor value. The trace drops one guard, the
+atom-type range check of the embeddings (``int(z.max())``), so an unknown element is no longer
+reported by name. Every export re-checks traceability: the trace must reproduce the eager energy
+on a second batch of other sizes (N, E, B), or the export fails with one line (this catches a
+frozen size such as ``int(batch.num_graphs)``). Direct-force presets (OC20, OC22) are refused:
+their forces would be a second traced output, which no test exercises yet. The file runs on the
+CPU (it is traced there and loaded with ``map_location="cpu"``).
 
-Why TorchScript and not ``torch.export``: ``torch.jit.load`` needs only torch, and a traced
-graph is differentiable, so forces come from autograd on the loaded module at run time; an
-``ExportedProgram`` would need dynamic-shape specs for N, E and B and a re-export per use.
+Why TorchScript and not ``torch.export`` (not tried): the trace already loads with torch alone
+and is differentiable, so forces come from autograd at run time; ``torch.export`` would need
+dynamic-shape specs for N, E and B. ``torch.jit`` is deprecated in recent torch but works, and
+prints no warning, in 2.13.
 """
 
 from __future__ import annotations
