@@ -28,10 +28,13 @@ frozen size such as ``int(batch.num_graphs)``). Direct-force presets (OC20, OC22
 their forces would be a second traced output, which no test exercises yet. The file runs on the
 CPU (it is traced there and loaded with ``map_location="cpu"``).
 
-Why TorchScript and not ``torch.export`` (not tried): the trace already loads with torch alone
-and is differentiable, so forces come from autograd at run time; ``torch.export`` would need
-dynamic-shape specs for N, E and B. ``torch.jit`` is deprecated in recent torch but works, and
-prints no warning, in 2.13.
+Why TorchScript and not ``torch.export`` (both tried on this module, torch 2.13): with dynamic
+dims for N, E and B, ``torch.export.export`` of SchNet works and its loaded program is
+differentiable too, but Equiformer, SEGNN, eSCN and EquiformerV2 fail
+(``GuardOnDataDependentSymNode``) on the atom-type guard ``int(z.max())`` that the trace simply
+drops. ``torch.jit`` is deprecated (``torch.jit.load`` raises a DeprecationWarning, hidden by
+default) but works in 2.13; moving to ``.pt2`` needs those guards rewritten with
+``torch._check``.
 """
 
 from __future__ import annotations
