@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from ase import Atoms
 
 from backbones.registry import build_backbone
+from bench.calculator import TorchScriptCalculator, atoms_to_inputs
 from bench.data.rmd17 import read_rmd17_file
 from bench.data.torch_data import collate
 from bench.errors import ConfigError, DataError
@@ -63,3 +65,31 @@ def test_a_weights_file_is_not_a_torchscript_file(tmp_path):
     torch.save({"format": "dens-bench-model"}, path)
     with pytest.raises(DataError, match="not a dens-bench-torchscript file"):
         load_torchscript(path)
+
+
+def _schnet_file(tmp_path) -> tuple:
+    torch.manual_seed(1)
+    model = build_backbone("schnet", "ci", "md17").eval()
+    model.set_normalization(-97_000.0, 2.0, 1.5)
+    path = write_torchscript(
+        trace_energy(model, "schnet", _meta(model)), _meta(model), tmp_path / "m.ts.pt"
+    )
+    return model, path
+
+
+def test_periodic_images_and_the_ase_calculator_match_the_eager_model(tmp_path):
+    """A 5 Angstrom box below SchNet's 5 Angstrom cutoff: edges to periodic images (non-zero
+    shifts) are part of the graph; the calculator gives the eager model's energy and forces."""
+    model, path = _schnet_file(tmp_path)
+    frame = _frames()[0]
+    atoms = Atoms(numbers=frame.z, positions=frame.pos, cell=[5.0, 5.5, 6.0], pbc=True)
+    atoms.calc = TorchScriptCalculator(path)
+    with torch.no_grad():
+        want = model(collate([atoms_to_inputs(atoms)]))
+    energy, forces = atoms.get_potential_energy(), atoms.get_forces()
+    assert energy == pytest.approx(float(want["energy"][0]), rel=1e-6)
+    scale = float(want["forces"].abs().max())
+    assert forces == pytest.approx(want["forces"].double().numpy(), rel=1e-6, abs=1e-6 * scale)
+    molecule = Atoms(numbers=frame.z, positions=frame.pos)
+    molecule.calc = TorchScriptCalculator(path)
+    assert abs(molecule.get_potential_energy() - energy) > 1e-4  # the images count
