@@ -49,6 +49,7 @@ import torch
 from torch import Tensor, nn
 
 from bench import __version__
+from bench.data import keys
 from bench.data.graphs import build_graph
 from bench.errors import ConfigError, DataError
 from bench.io import write_bytes_atomic
@@ -79,13 +80,13 @@ class EnergyModule(nn.Module):
     ) -> Tensor:
         """z [N], pos [N, 3] Angstrom, edge_index [2, E], edge_shift [E, 3], natoms [B] ->
         energy [B] eV (float64)."""
-        from backbones.base import Graph, edge_vectors
+        from backbones.base import Graph, edge_vectors  # here: loading a file never imports it
 
         batch = torch.repeat_interleave(torch.arange(natoms.shape[0]), natoms)
         edge_vec = edge_vectors(pos, edge_index, edge_shift)
         graph = Graph(edge_index, edge_vec, edge_vec.norm(dim=-1))
         out = self.backbone.compute(_Inputs(z, batch, natoms), pos, graph)
-        return self.backbone.denormalize_energy(out["energy"], z, batch)
+        return self.backbone.denormalize_energy(out[keys.OUT_ENERGY], z, batch)
 
 
 def export_torchscript(run_dir: str | Path, output: str | Path) -> Path:
@@ -118,8 +119,6 @@ def trace_energy(model: nn.Module, name: str, meta: dict[str, Any]) -> torch.jit
         )
     dtype = next(model.parameters()).dtype
     module = EnergyModule(model).eval()
-    for p in module.parameters():
-        p.requires_grad_(False)
     with warnings.catch_warnings():  # TracerWarnings are expected; _check_trace is the test
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         traced = torch.jit.trace(module, _example(_EXAMPLES[0], meta, dtype), check_trace=False)
