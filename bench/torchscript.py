@@ -19,6 +19,11 @@ Metadata (``format``, ``format_version``, ``bench_version``, ``run_id``, ``backb
 :func:`load_torchscript` reads it and returns a :class:`TorchScriptModel` that builds the graph
 (bench.data.graphs) and returns energy and forces; it imports neither ``backbones`` nor the run.
 
+Trust: a TorchScript file is a program (``torch.jit.load`` runs its code, ``__setstate__``
+included), unlike the ``weights_only`` file of bench.export; load only files you made.
+``bench eval`` and DensBenchCalculator never load one (``torch.load(..., weights_only=True)``
+refuses a TorchScript archive: one-line error, exit 2).
+
 Backbones (torch 2.13): SchNet, Equiformer, SEGNN, eSCN and EquiformerV2 all trace with
 gradient forces: their energy paths branch on no tensor value. The trace drops one guard, the
 atom-type range check of the embeddings (``int(z.max())``), so an unknown element is no longer
@@ -246,7 +251,7 @@ class TorchScriptModel:
 
 def load_torchscript(path: str | Path) -> TorchScriptModel:
     """The model of a file written by ``bench export --torchscript``; DataError naming the file
-    when it is not one."""
+    when it is not one. The file's code runs on loading: pass only files you trust."""
     path = Path(path)
     if not path.is_file():
         raise DataError(path, None, "no such TorchScript model file")
