@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,9 @@ def read_model_file(path: Path) -> dict[str, Any]:
     """The checked contents of an exported model file."""
     if not path.is_file():
         raise DataError(path, None, "no such run directory or model file")
+    if _is_torchscript(path):
+        raise DataError(path, None, "a TorchScript file (bench export --torchscript); it is "
+                        "not read here: bench.torchscript.load_torchscript loads it")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is one clear error
@@ -113,6 +117,14 @@ def read_model_file(path: Path) -> dict[str, Any]:
             f"{payload['format_version']!r}; this dens-bench reads version {FORMAT_VERSION}",
         )
     return payload
+
+
+def _is_torchscript(path: Path) -> bool:
+    """True for a zip archive with TorchScript's ``constants.pkl`` (names only; nothing read)."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(name.endswith("/constants.pkl") for name in archive.namelist())
 
 
 def _build(cfg: RunConfig, norm: dict, state: dict, path: Path) -> nn.Module:

@@ -73,7 +73,11 @@ def test_torchscript_export_matches_the_eager_model_without_backbones(run_dir, t
     proc = _bench("export", "--run", str(run_dir), "--output", str(output), "--torchscript")
     assert proc.returncode == 0, proc.stderr
     assert "Warning" not in proc.stderr
-    frames = read_rmd17_file(DATA / "rmd17" / "rmd17_ethanol_test_01.npz", "ethanol", "revised")
+    npz = DATA / "rmd17" / "rmd17_ethanol_test_01.npz"
+    refused = _bench("eval", "--run", str(output), "--path", str(npz))
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert "a TorchScript file" in refused.stderr and str(output) in refused.stderr
+    frames = read_rmd17_file(npz, "ethanol", "revised")
     batch = collate(frames[:4])
     inputs = {"z": batch.z, "pos": batch.pos, "natoms": torch.bincount(batch.batch)}
     torch.save(inputs, tmp_path / "inputs.pt")
@@ -108,17 +112,3 @@ def test_torchscript_export_matches_the_eager_model_without_backbones(run_dir, t
     torch.testing.assert_close(got["energy"], want["energy"], rtol=1e-6, atol=0)
     scale = float(want["forces"].abs().max())
     torch.testing.assert_close(got["forces"], want["forces"], rtol=1e-6, atol=1e-6 * scale)
-
-
-def test_torchscript_export_of_a_missing_run_exits_2_in_one_line(tmp_path):
-    proc = _bench(
-        "export",
-        "--run",
-        str(tmp_path / "nope"),
-        "--output",
-        str(tmp_path / "m.ts.pt"),
-        "--torchscript",
-    )
-    assert proc.returncode == 2
-    assert len(proc.stderr.strip().splitlines()) == 1 and "nope" in proc.stderr
-    assert not (tmp_path / "m.ts.pt").exists()
