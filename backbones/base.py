@@ -39,6 +39,12 @@ class Graph:
         return self.edge_index[1]
 
 
+def edge_vectors(pos: Tensor, edge_index: Tensor, shift: Tensor) -> Tensor:
+    """``pos[src] - pos[dst] + shift`` [E, 3] (Angstrom), differentiable w.r.t. ``pos`` [N, 3];
+    ``edge_index`` [2, E] as in :class:`Graph`, ``shift`` [E, 3] Angstrom."""
+    return pos[edge_index[0]] - pos[edge_index[1]] + shift.to(pos.dtype)
+
+
 class Backbone(nn.Module):
     """Base class: graph building, de-normalisation and gradient forces.
 
@@ -105,6 +111,13 @@ class Backbone(nn.Module):
         if atom_ref is not None:
             self.atom_ref.copy_(atom_ref)
 
+    def denormalize_energy(self, energy: Tensor, z: Tensor, batch: Tensor) -> Tensor:
+        """Energy [B] in eV, float64 (see energy_mean), from the normalised ``energy`` [B] of
+        :meth:`compute`, the atomic numbers ``z`` [N] and structure index ``batch`` [N]."""
+        ref = torch.zeros_like(energy, dtype=torch.float64)
+        ref = ref.index_add(0, batch, self.atom_ref[z].double())
+        return energy.double() * self.energy_std.double() + self.energy_mean.double() + ref
+
     def compute(self, batch, pos: Tensor, graph: Graph) -> dict[str, Tensor]:
         raise NotImplementedError
 
@@ -118,11 +131,11 @@ class Backbone(nn.Module):
             getattr(batch, keys.PBC, None),
             self.neighbor_rule,
         )
-        src, dst = edge_index
-        edge_vec = pos[src] - pos[dst] + shift.to(pos.dtype)
+        edge_vec = edge_vectors(pos, edge_index, shift)
         strain = getattr(batch, keys.STRAIN, None)
         if strain is not None:  # homogeneous deformation (I + strain) of every edge: stress
-            edge_vec = edge_vec + torch.einsum("ei,eij->ej", edge_vec, strain[batch.batch[dst]])
+            deform = strain[batch.batch[edge_index[1]]]
+            edge_vec = edge_vec + torch.einsum("ei,eij->ej", edge_vec, deform)
         return Graph(edge_index, edge_vec, edge_vec.norm(dim=-1))
 
     def forward(self, batch) -> dict[str, Tensor]:
@@ -133,12 +146,7 @@ class Backbone(nn.Module):
             if gradient and not pos.requires_grad:
                 pos = pos.detach().requires_grad_(True)
             out = self.compute(batch, pos, self.build_graph(batch, pos))
-            n_struct = int(batch.num_graphs)
-            # De-normalise in float64 (see energy_mean); forces keep the model's dtype.
-            ref = torch.zeros(n_struct, dtype=torch.float64, device=pos.device)
-            ref = ref.index_add(0, batch.batch, self.atom_ref[batch.z].double())
-            energy = out[keys.OUT_ENERGY].double() * self.energy_std.double()
-            energy = energy + self.energy_mean.double() + ref
+            energy = self.denormalize_energy(out[keys.OUT_ENERGY], batch.z, batch.batch)
             result = {keys.OUT_ENERGY: energy}
             if gradient:
                 (grad,) = torch.autograd.grad(

@@ -202,7 +202,7 @@ class Equiformer(Backbone):
             x = block(x, edges, batch.batch)
         x = self.out_drop(self.norm(x))
         per_atom = self.energy_head(x)[:, 0] / math.sqrt(self.avg_num_atoms)
-        energy = per_atom.new_zeros(int(batch.num_graphs)).index_add(0, batch.batch, per_atom)
+        energy = per_atom.new_zeros(batch.num_graphs).index_add(0, batch.batch, per_atom)
         out = {keys.OUT_ENERGY: energy}
         if self.force_head is not None:
             out[keys.OUT_FORCES] = self.force_head(x, _edges_into(edges, batch, keys.FORCE_ATOMS))

@@ -163,7 +163,7 @@ class ESCN(Backbone):
             x = update if i == 0 else x + update
         samples = torch.einsum("nkc,pk->npc", x, self.sphere_sh.to(x.dtype))  # [N, P, C]
         node_energy = (self.energy_head(samples) * self.sphere_weights.to(x.dtype)).mean(dim=1)
-        energy = x.new_zeros(int(batch.num_graphs)).index_add(0, batch.batch, node_energy)
+        energy = x.new_zeros(batch.num_graphs).index_add(0, batch.batch, node_energy)
         out = {keys.OUT_ENERGY: 0.001 * energy}
         points = self.sphere_points.to(x.dtype)
         if self.force_head is not None:

@@ -100,7 +100,7 @@ class SchNet(Backbone):
         for block in self.interactions:
             h = h + block(h, graph.edge_index, graph.edge_len, edge_attr)
         atom_energy = self.energy_head(h).squeeze(-1)
-        energy = atom_energy.new_zeros(int(batch.num_graphs)).index_add(
+        energy = atom_energy.new_zeros(batch.num_graphs).index_add(
             0, batch.batch, atom_energy
         )
         out = {keys.OUT_ENERGY: energy}

@@ -1,5 +1,6 @@
 """An ASE calculator serving the final weights of a finished dens-bench run or of a model
-file written by ``bench export``.
+file written by ``bench export`` (and :class:`TorchScriptCalculator` for a file written by
+``bench export --torchscript``).
 
 The model is built and loaded once (``bench.export.load_model``, the same loader
 ``bench eval`` uses) and every call forwards one structure exactly as evaluation does: the
@@ -102,6 +103,33 @@ class DensBenchCalculator(Calculator):
         sigma = d_strain[0].double().cpu().numpy() / self.atoms.get_volume()
         sigma = 0.5 * (sigma + sigma.T)
         return _results(out) | {"stress": full_3x3_to_voigt_6_stress(sigma)}
+
+
+class TorchScriptCalculator(Calculator):
+    """Energy (eV) and forces (eV/Angstrom) of a ``bench export --torchscript`` file
+    (bench.torchscript), with no run folder and no ``backbones`` import; gradient forces only,
+    so ``conservative`` is True. No stress: the traced model takes no strain."""
+
+    implemented_properties = ["energy", "free_energy", "forces"]
+    conservative = True
+
+    def __init__(self, model: str | Path, **kwargs) -> None:
+        from bench.torchscript import load_torchscript
+
+        super().__init__(**kwargs)
+        self.model = load_torchscript(model)
+
+    def calculate(self, atoms: Atoms | None = None, properties=("energy",),
+                  system_changes=all_changes) -> None:
+        """Fill ``self.results`` with energy, free_energy (= energy) and forces [n, 3]."""
+        super().calculate(atoms, properties, system_changes)
+        cell = pbc = None
+        if any(self.atoms.pbc):
+            cell = torch.tensor(self.atoms.cell.array, dtype=torch.float64)[None]
+            pbc = torch.tensor(self.atoms.pbc, dtype=torch.bool)[None]
+        z = torch.tensor(self.atoms.numbers, dtype=torch.long)
+        energy, forces = self.model(z, torch.tensor(self.atoms.positions), None, cell, pbc)
+        self.results = _results({keys.OUT_ENERGY: energy, keys.OUT_FORCES: forces})
 
 
 def _results(out: dict) -> dict:

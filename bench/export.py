@@ -16,19 +16,20 @@ The file is ``torch.save`` of plain containers and tensors only, so it loads wit
 loads ``state_dict``; it accepts a run directory or such a file, so ``bench eval`` and the
 ASE calculator need neither the run folder nor the source tree.
 
-TorchScript: not offered, for any backbone (tried on SchNet, torch 2.13). ``torch.jit.script``
-fails on the PyG layers SchNet reuses (``torch_geometric.nn.models.schnet``: closed-over
-Python floats) and on the Python-level batch object every backbone takes; ``torch.jit.trace``
-fails because gradient forces call ``torch.autograd.grad`` inside ``forward`` (a traced
-output that requires grad cannot become a constant), and the neighbour search loops over
-structures in Python (``.tolist()``), which a trace would freeze to one batch layout. A
-scriptable model needs a tensor-only graph builder and forces outside ``forward``.
+TorchScript: ``bench export --torchscript`` writes a traced energy model instead
+(bench.torchscript), for every backbone with gradient forces. ``torch.jit.script`` of the
+backbones fails (PyG's SchNet layers close over Python floats; every backbone takes a
+Python-level batch object), and tracing the whole ``forward`` fails (gradient forces call
+``torch.autograd.grad`` inside it; the neighbour search loops over structures in Python), so
+what is traced is the energy on a neighbour graph given as input, and forces are taken by
+autograd on the loaded module.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,9 @@ def read_model_file(path: Path) -> dict[str, Any]:
     """The checked contents of an exported model file."""
     if not path.is_file():
         raise DataError(path, None, "no such run directory or model file")
+    if _is_torchscript(path):
+        raise DataError(path, None, "a TorchScript file (bench export --torchscript); it is "
+                        "not read here: bench.torchscript.load_torchscript loads it")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is one clear error
@@ -113,6 +117,14 @@ def read_model_file(path: Path) -> dict[str, Any]:
             f"{payload['format_version']!r}; this dens-bench reads version {FORMAT_VERSION}",
         )
     return payload
+
+
+def _is_torchscript(path: Path) -> bool:
+    """True for a zip archive with TorchScript's ``constants.pkl`` (names only; nothing read)."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(name.endswith("/constants.pkl") for name in archive.namelist())
 
 
 def _build(cfg: RunConfig, norm: dict, state: dict, path: Path) -> nn.Module:

@@ -197,7 +197,7 @@ class EquiformerV2(Backbone):
     @staticmethod
     def _sum(batch, per_atom: Tensor) -> Tensor:
         """[N] -> [B]: sum over the atoms of each structure."""
-        return per_atom.new_zeros(int(batch.num_graphs)).index_add(0, batch.batch, per_atom)
+        return per_atom.new_zeros(batch.num_graphs).index_add(0, batch.batch, per_atom)
 
     def _edge_context(self, z: Tensor, graph: Graph) -> EdgeContext:
         return EdgeContext(

@@ -142,9 +142,18 @@ def eval_cmd(
 def export_cmd(
     run: Annotated[Path, _Opt(help="A finished run directory.")],
     output: Annotated[Path, _Opt(help="The model file to write (e.g. model.pt).")],
+    torchscript: Annotated[bool, _Opt(
+        help="Write a traced TorchScript energy model instead (bench.torchscript); "
+             "gradient-force models only.")] = False,
 ) -> None:
     """Write one self-contained model file (config, normalisation, weights, version) that
-    `bench eval --run FILE` and bench.calculator.DensBenchCalculator load on their own."""
+    `bench eval --run FILE` and bench.calculator.DensBenchCalculator load on their own, or with
+    --torchscript a file `torch.jit.load` reads (bench.torchscript.load_torchscript)."""
+    if torchscript:
+        from bench.torchscript import export_torchscript
+
+        typer.echo(export_torchscript(run, output))
+        return
     from bench.export import export_run
 
     typer.echo(export_run(run, output))
