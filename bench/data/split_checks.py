@@ -7,12 +7,16 @@
   atoms need the OC20 settings, else the energy errors are in the 10^6 meV range.
 - Elements of val/test that train never shows are a warning: the model has learned no
   embedding (nor reference energy) for them.
+
+A lazy split (bench.data.lazy) of more than MAX_PASS structures is checked on a seeded
+sample of that many (bench.data.lazy.bounded); the warning then says so.
 """
 
 from __future__ import annotations
 
 import warnings
 
+from bench.data.lazy import bounded
 from bench.data.registry import SplitData
 from bench.errors import ConfigError, DataError
 
@@ -56,7 +60,7 @@ def check_nonempty(split: SplitData, data_cfg) -> None:
 
 def check_slabs_not_molecules(split: SplitData, data_cfg) -> None:
     """ConfigError when fixed-atom periodic frames are read with the molecule profile."""
-    frames = [s for name in SPLITS for s in getattr(split, name)]
+    frames = [s for name in SPLITS for s in bounded(getattr(split, name))]
     slabs = [s for s in frames if s.periodic and s.fixed is not None and s.fixed.any()]
     if slabs and data_cfg.kind == "md17":
         raise ConfigError(
@@ -67,12 +71,14 @@ def check_slabs_not_molecules(split: SplitData, data_cfg) -> None:
 
 def warn_unseen_elements(split: SplitData) -> None:
     """A warning listing the elements of val/test that no train structure has."""
-    seen = {int(z) for s in split.train for z in s.z}
+    train = bounded(split.train)
+    seen = {int(z) for s in train for z in s.z}
+    where = "" if len(train) == len(split.train) else f" (a sample of {len(train)})"
     for name in ("val", "test"):
-        unseen = sorted({int(z) for s in getattr(split, name) for z in s.z} - seen)
+        unseen = sorted({int(z) for s in bounded(getattr(split, name)) for z in s.z} - seen)
         if unseen:
             warnings.warn(
-                f"{name} split holds elements Z={unseen} that the train split never "
+                f"{name} split holds elements Z={unseen} that the train split{where} never "
                 "shows; the model has learned nothing about them",
                 stacklevel=2,
             )
