@@ -1,10 +1,11 @@
 """Splits read on demand: a Sequence of structures over a reader, and of PyG ``Data`` over it.
 
 A split of S2EF-2M (2M structures) or All+MD (172M) cannot be held as a list. A
-:class:`LazyStructures` holds only the reader (which opens its files per process) and an int64
-index array [n]; each ``split[i]`` reads, unpickles and checks one entry, so resident memory
-does not grow with the dataset and nothing is cached between reads. It pickles without open
-file handles, so torch DataLoader workers (fork or spawn) each open their own.
+:class:`LazyStructures` holds only the reader (which opens its files per process) and its
+indices (a ``range``: O(1) memory, or an int64 array [n] for a random split); each
+``split[i]`` reads, unpickles and checks one entry, so resident memory does not grow with the
+dataset and nothing is cached between reads. It pickles without open file handles, so torch
+DataLoader workers (fork or spawn) each open their own.
 
 Passes over a whole split (normalisation statistics, split checks) take :func:`bounded`: an
 in-memory list as it is, a lazy split of more than MAX_PASS structures as a seeded sample of
@@ -40,15 +41,17 @@ class LazyStructures(Sequence[Structure]):
 
     Args:
         reader: e.g. bench.data.s2ef_lmdb.S2efShards.
-        indices: int [n] global indices into the reader.
+        indices: global indices into the reader: a ``range``, or int [n] (kept as int64).
     """
 
-    def __init__(self, reader: Reader, indices) -> None:
+    def __init__(self, reader: Reader, indices: range | np.ndarray) -> None:
         self.reader = reader
-        self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if not isinstance(indices, range):
+            indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        self.indices = indices
 
     def __len__(self) -> int:
-        return int(self.indices.shape[0])
+        return len(self.indices)
 
     def __getitem__(self, i):
         if isinstance(i, slice):
@@ -57,7 +60,8 @@ class LazyStructures(Sequence[Structure]):
 
     def subset(self, positions) -> LazyStructures:
         """The structures at ``positions`` (int [k], indices into this sequence)."""
-        return LazyStructures(self.reader, self.indices[np.asarray(positions, dtype=np.int64)])
+        picked = [self.indices[int(p)] for p in np.asarray(positions).reshape(-1)]
+        return LazyStructures(self.reader, np.array(picked, dtype=np.int64))
 
 
 class LazyData(Sequence[Data]):

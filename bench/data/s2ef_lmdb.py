@@ -45,7 +45,7 @@ from bench.errors import DataError
 DEFAULT_FRACTIONS = (0.8, 0.1)
 #: Structure attribute -> the S2EF field name (used in error messages)
 #: entries read (checked) per split when the splits are opened (bench.data.lazy.bounded)
-CHECK_AHEAD = 1000
+CHECK_AHEAD = 500
 _FIELDS = {"z": "atomic_numbers", "pos": "pos", "forces": "force", "cell": "cell"}
 
 
@@ -106,14 +106,16 @@ def _from_split_folders(base: Path, limit: int | None) -> tuple[dict, list[Path]
 
 
 def _first_of_each(reader: S2efShards, groups: list[list[Path]], limit: int | None):
-    """Global indices [n] of the first ``limit`` entries (all with None) of each folder's
-    shards (``groups``, in the order ``reader.files`` holds them)."""
+    """Global indices of the first ``limit`` entries (all with None) of each folder's shards
+    (``groups``, in the order ``reader.files`` holds them): a ``range`` for one folder (no
+    memory per entry), else an int64 array."""
     parts, shard = [], 0
     for group in groups:
-        start, stop = reader.starts[shard], reader.starts[shard + len(group)]
-        parts.append(np.arange(start, stop if limit is None else min(stop, start + limit)))
+        start, stop = int(reader.starts[shard]), int(reader.starts[shard + len(group)])
+        parts.append(range(start, stop if limit is None else min(stop, start + limit)))
         shard += len(group)
-    return np.concatenate(parts)
+    return parts[0] if len(parts) == 1 else np.concatenate([np.arange(r.start, r.stop)
+                                                             for r in parts])
 
 
 def _from_one_set(base: Path, spec: DatasetSpec) -> tuple[dict, list[Path]]:

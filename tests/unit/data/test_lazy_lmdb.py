@@ -47,6 +47,7 @@ def test_lazy_split_equals_the_eager_read_entry_for_entry(tmp_path, oc20_frames)
     _shards(tmp_path / "train", frames, (3, 4))
     split = load_splits(DatasetSpec("oc20", path=tmp_path)).train
     assert isinstance(split, LazyStructures) and len(split) == 7
+    assert split.indices == range(7)  # one folder: no memory per entry
     eager = S2efShards(sorted((tmp_path / "train").glob("*.lmdb"))).read(range(7))
     for lazy_s, eager_s, ref in zip(split, eager, frames, strict=True):
         _same(lazy_s, eager_s)
