@@ -25,7 +25,7 @@ from bench.data.structure import Structure
 from bench.data.torch_data import to_data
 
 #: a whole-split pass over a lazy split reads at most this many structures
-MAX_PASS = 10_000
+MAX_PASS = 2_000
 #: seed of the sample of :func:`bounded`
 PASS_SEED = 0
 
