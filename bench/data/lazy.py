@@ -31,9 +31,12 @@ PASS_SEED = 0
 
 
 class Reader(Protocol):
-    """What a lazy split reads from: one checked structure per global index."""
+    """What a lazy split reads from: one checked structure per global index, and the source
+    file of each index without reading it."""
 
     def get(self, index: int) -> Structure: ...
+
+    def sources(self, indices) -> list[str]: ...
 
 
 class LazyStructures(Sequence[Structure]):
@@ -57,6 +60,10 @@ class LazyStructures(Sequence[Structure]):
         if isinstance(i, slice):
             return LazyStructures(self.reader, self.indices[i])
         return self.reader.get(int(self.indices[i]))
+
+    def sources(self) -> list[str]:
+        """The source file of each structure (its ``info["source"]``), read from no entry."""
+        return self.reader.sources(self.indices)
 
     def subset(self, positions) -> LazyStructures:
         """The structures at ``positions`` (int [k], indices into this sequence)."""

@@ -182,6 +182,12 @@ class S2efShards:
             raise DataError(path, f"entry {key}", "missing key")
         return entry_to_structure(_unpickle(raw, path, key), path, key)
 
+    def sources(self, indices) -> list[str]:
+        """The shard file (as ``info["source"]`` names it) of each global index."""
+        shards = np.searchsorted(self.starts, np.asarray(indices), side="right") - 1
+        names = [str(f) for f in self.files]
+        return [names[k] for k in shards.tolist()]
+
     def _env(self, shard: int) -> lmdb.Environment:
         if self._pid != os.getpid():  # a forked or unpickled copy: drop the parent's handles
             self._envs, self._pid = {}, os.getpid()

@@ -12,6 +12,7 @@ from torch_geometric.data import Batch
 
 from bench.data import checksums, lazy, s2ef_lmdb
 from bench.data.lazy import LazyData, LazyStructures
+from bench.data.oc20_subsplits import subsplit_of, subsplits_of
 from bench.data.registry import DatasetSpec, load_splits
 from bench.data.s2ef_lmdb import S2efShards, write_s2ef_lmdb
 from bench.errors import BenchError, DataError
@@ -62,6 +63,11 @@ def test_max_structures_and_random_split_select_without_reading(tmp_path, oc20_f
     split = load_splits(DatasetSpec("oc20", path=tmp_path, max_structures=2))
     assert [s.id for s in split.val] == ["data.0000.lmdb:0", "data.0000.lmdb:1"] * 2
     assert ["val_ood_ads" in s.info["source"] for s in split.val] == [False] * 2 + [True] * 2
+    assert (
+        subsplits_of(split.val)
+        == [subsplit_of(s) for s in split.val]
+        == ["id"] * 2 + ["ood_ads"] * 2
+    )
     one = load_splits(DatasetSpec("oc20", path=tmp_path / "train", n_train=4, n_val=1))
     assert sorted(
         one.train.indices.tolist() + one.val.indices.tolist() + one.test.indices.tolist()
