@@ -1,5 +1,6 @@
 """The lazy S2EF LMDB reader (bench.data.lazy, bench.data.s2ef_lmdb) and the checksum cache."""
 
+import json
 import os
 import pickle
 
@@ -158,6 +159,8 @@ def test_bad_entry_met_mid_run_fails_the_run_naming_shard_and_key(
     assert isinstance(info.value, BenchError)  # the CLI's one line and exit 2
     record = read_record(tmp_path / "runs" / cfg.run_id)
     assert record.status == "failed" and f"entry {bad}: pos" in record.failure
+    stats = json.loads((tmp_path / "runs" / cfg.run_id / "stats.json").read_text())
+    assert stats["train_stats_pass"] == {"structures": 1, "of": 4, "kind": "seeded sample (seed 0)"}
 
 
 def test_missing_middle_key_is_named_when_read(tmp_path, oc20_frames):
