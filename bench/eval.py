@@ -156,7 +156,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", data_root: str | None
     config (``data_root`` replaces the recorded one), normalisation comes from the weights.
     The predictions are written to ``<run_dir>/predictions.npz`` (bench.eval_file).
     """
-    from bench.data.oc20_subsplits import subsplits_of
+    from bench.data.oc20_subsplits import subsplit_of
     from bench.eval_file import write_predictions
     from bench.records import PREDICTIONS_FILE
     from bench.train.setup import load_run_model, load_split, to_data_list
@@ -172,7 +172,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", data_root: str | None
         raise DataError(None, split, f"the {split} split of run {cfg.run_id!r} is empty")
     data = to_data_list(structures, cfg.dtype)
     p = predict(model, data, cfg.train.eval_batch_size, torch.device(device), f"eval {split}")
-    results = subsplit_metrics(p, subsplits_of(structures), splits.periodic, split)
+    results = subsplit_metrics(p, [subsplit_of(s) for s in structures], splits.periodic, split)
     write_predictions(Path(run_dir) / PREDICTIONS_FILE, p, structures, f"{split} split")
     out = {"run_id": cfg.run_id, "split": split, "metrics": results.pop(split, {})}
     if results:
