@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +14,13 @@ torch.set_num_threads(1)  # tests are tiny: one thread per worker (pytest -n 2)
 
 TESTS_DIR = Path(__file__).parent
 DATA_DIR = TESTS_DIR / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _user_cache(tmp_path_factory) -> None:
+    """A session-private ``$XDG_CACHE_HOME`` (the checksum cache of bench.data.checksums),
+    inherited by the CLI subprocesses of the integration tests."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ separately. A structure's sub-split is known when a folder of its source path
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from bench.data.structure import Structure
@@ -25,6 +26,18 @@ def subsplit_of(structure: Structure) -> str | None:
     """The sub-split of ``structure`` from its source path (:func:`subsplit_of_path`)."""
     source = structure.info.get("source")
     return None if source is None else subsplit_of_path(source)
+
+
+def subsplits_of(structures: Sequence[Structure]) -> list[str | None]:
+    """:func:`subsplit_of` of each structure; a lazy split (bench.data.lazy.LazyStructures)
+    answers from its source file names, reading no entry."""
+    from bench.data.lazy import LazyStructures
+
+    if not isinstance(structures, LazyStructures):
+        return [subsplit_of(s) for s in structures]
+    sources = structures.sources()
+    by_file = {source: subsplit_of_path(source) for source in set(sources)}
+    return [by_file[s] for s in sources]
 
 
 def subsplit_of_path(path: str | Path) -> str | None:

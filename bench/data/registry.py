@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,11 +74,15 @@ class DatasetSpec:
 
 @dataclass
 class SplitData:
-    """Train/val/test structures plus provenance (source files and their checksums)."""
+    """Train/val/test structures plus provenance (source files and their checksums).
 
-    train: list[Structure]
-    val: list[Structure]
-    test: list[Structure]
+    A split is a list, or a lazy sequence read on demand (bench.data.lazy.LazyStructures:
+    the S2EF LMDB reader); code that passes over a whole split uses bench.data.lazy.bounded.
+    """
+
+    train: Sequence[Structure]
+    val: Sequence[Structure]
+    test: Sequence[Structure]
     periodic: bool
     energy_kind: str = "total"  # "total" or "referenced" (OC20 S2EF adsorption energies)
     sources: dict[str, str] = field(default_factory=dict)  # path -> sha256

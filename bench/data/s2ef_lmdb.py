@@ -12,11 +12,19 @@ labelled ``test/``; instead of ``val/`` (``test/``) the published sub-split fold
 into val (test), each structure keeping its sub-split (bench.data.oc20_subsplits). Without split
 folders: seeded permutation, 80 % / 10 % / rest (``n_train`` / ``n_val`` override).
 ``max_structures`` reads only that many per split folder (so per sub-split).
+
+Splits are lazy (bench.data.lazy.LazyStructures): an entry is read, unpickled and checked
+when a split is indexed, so S2EF-2M opens in seconds and memory does not grow with the data.
+Up to CHECK_AHEAD entries per split (all of a small split) are read when the splits are
+opened, so bad data in a small set fails before a run starts; elsewhere a bad entry fails
+the run when it is met, with a DataError naming the shard and the key.
 """
 
 from __future__ import annotations
 
+import os
 import pickle
+import weakref
 from pathlib import Path
 
 import lmdb
@@ -25,6 +33,7 @@ import torch
 
 from bench.data.checks import check_atomic_numbers, check_real, check_shape, check_structure
 from bench.data.checksums import sha256_files
+from bench.data.lazy import LazyStructures, bounded
 from bench.data.oc20_subsplits import SUBSPLITS
 from bench.data.paths import dataset_dir
 from bench.data.registry import DatasetSpec, SplitData
@@ -35,6 +44,8 @@ from bench.errors import DataError
 
 DEFAULT_FRACTIONS = (0.8, 0.1)
 #: Structure attribute -> the S2EF field name (used in error messages)
+#: entries read (checked) per split when the splits are opened (bench.data.lazy.bounded)
+CHECK_AHEAD = 500
 _FIELDS = {"z": "atomic_numbers", "pos": "pos", "forces": "force", "cell": "cell"}
 
 
@@ -54,6 +65,8 @@ def _load(spec: DatasetSpec, name: str, energy_kind: str) -> SplitData:
         splits, files = _from_split_folders(base, spec.max_structures)
     else:
         splits, files = _from_one_set(base, spec)
+    for part in splits.values():
+        check_ahead(part)
     return SplitData(
         train=splits["train"],
         val=splits.get("val", []),
@@ -62,6 +75,14 @@ def _load(spec: DatasetSpec, name: str, energy_kind: str) -> SplitData:
         energy_kind=energy_kind,
         sources=sha256_files(files),
     )
+
+
+def check_ahead(split: LazyStructures) -> None:
+    """Read (and so check) :func:`bench.data.lazy.bounded` ``(split, CHECK_AHEAD)``: all of a
+    small split, a seeded sample of a large one, before a run starts; the other entries are
+    checked when read."""
+    for _ in bounded(split, CHECK_AHEAD):
+        pass
 
 
 def _from_split_folders(base: Path, limit: int | None) -> tuple[dict, list[Path]]:
@@ -76,26 +97,37 @@ def _from_split_folders(base: Path, limit: int | None) -> tuple[dict, list[Path]
                                                            for name in SUBSPLITS]
     splits, files = {}, []
     for split, paths in folders.items():
-        readers = [S2efShards(shard_files(p)) for p in paths if p.is_dir()]
-        if readers:
-            splits[split] = [s for r in readers for s in _read_first(r, limit)]
-            files += [f for r in readers for f in r.files]
+        groups = [shard_files(p) for p in paths if p.is_dir()]
+        if groups:
+            reader = S2efShards([f for g in groups for f in g])
+            splits[split] = LazyStructures(reader, _first_of_each(reader, groups, limit))
+            files += reader.files
     return splits, files
 
 
-def _read_first(reader: S2efShards, limit: int | None) -> list[Structure]:
-    return reader.read(range(len(reader) if limit is None else min(limit, len(reader))))
+def _first_of_each(reader: S2efShards, groups: list[list[Path]], limit: int | None):
+    """Global indices of the first ``limit`` entries (all with None) of each folder's shards
+    (``groups``, in the order ``reader.files`` holds them): a ``range`` for one folder (no
+    memory per entry), else an int64 array."""
+    parts, shard = [], 0
+    for group in groups:
+        start, stop = int(reader.starts[shard]), int(reader.starts[shard + len(group)])
+        parts.append(range(start, stop if limit is None else min(stop, start + limit)))
+        shard += len(group)
+    return parts[0] if len(parts) == 1 else np.concatenate([np.arange(r.start, r.stop)
+                                                             for r in parts])
 
 
 def _from_one_set(base: Path, spec: DatasetSpec) -> tuple[dict, list[Path]]:
-    """One set of shards split by a seeded permutation; only the selected entries are read."""
+    """One set of shards split by a seeded permutation."""
     reader = S2efShards(shard_files(base))
     n = len(reader)
     n_train = int(DEFAULT_FRACTIONS[0] * n) if spec.n_train is None else spec.n_train
     n_val = int(DEFAULT_FRACTIONS[1] * n) if spec.n_val is None else spec.n_val
     idx = random_split(n, n_train, n_val, spec.split_seed, base)
     lim = spec.max_structures
-    splits = {k: reader.read(i[:lim]) for k, i in zip(("train", "val", "test"), idx, strict=True)}
+    splits = {k: LazyStructures(reader, i[:lim])
+              for k, i in zip(("train", "val", "test"), idx, strict=True)}
     return splits, reader.files
 
 
@@ -112,32 +144,85 @@ def shard_files(path: Path) -> list[Path]:
 
 
 class S2efShards:
-    """Read-only view of one or more S2EF LMDB shards as one indexable sequence."""
+    """Read-only view of one or more S2EF LMDB shards as one indexable sequence.
+
+    Opening counts each shard's entries (O(1) per shard); entries are read, unpickled and
+    checked one at a time by :meth:`get`. Environments come from :func:`shard_env` (one per
+    file and process): a copy made by ``fork`` or by pickling (DataLoader workers) opens its
+    own on its first read and never uses its parent's.
+    """
 
     def __init__(self, files: list[Path]):
         self.files = files
-        self._envs = [open_lmdb(f) for f in files]
-        self._counts = [_entry_count(env, f) for env, f in zip(self._envs, files, strict=True)]
-        self._starts = np.cumsum([0, *self._counts])
+        envs = [shard_env(f) for f in files]
+        counts = [_entry_count(env, f) for env, f in zip(envs, files, strict=True)]
+        self.starts = np.cumsum([0, *counts])
+        self._envs, self._pid = dict(enumerate(envs)), os.getpid()
 
     def __len__(self) -> int:
-        return int(self._starts[-1])
+        return int(self.starts[-1])
+
+    def __getstate__(self) -> dict:
+        return self.__dict__ | {"_envs": {}, "_pid": None}
 
     def read(self, indices) -> list[Structure]:
         """Structures at the given global indices (in that order)."""
-        return [self._get(int(i)) for i in indices]
+        return [self.get(int(i)) for i in indices]
 
-    def _get(self, i: int) -> Structure:
-        shard = int(np.searchsorted(self._starts, i, side="right") - 1)
-        key, path = str(i - self._starts[shard]), self.files[shard]
+    def get(self, i: int) -> Structure:
+        """The checked structure at global index ``i`` (DataError naming shard and key)."""
+        shard = int(np.searchsorted(self.starts, i, side="right") - 1)
+        key, path = str(i - self.starts[shard]), self.files[shard]
         try:
-            with self._envs[shard].begin() as txn:
+            with self._env(shard).begin() as txn:
                 raw = txn.get(key.encode("ascii"))
         except lmdb.Error as exc:
             raise DataError(path, f"entry {key}", f"corrupt LMDB ({exc})") from exc
         if raw is None:
             raise DataError(path, f"entry {key}", "missing key")
         return entry_to_structure(_unpickle(raw, path, key), path, key)
+
+    def sources(self, indices) -> list[str]:
+        """The shard file (as ``info["source"]`` names it) of each global index."""
+        shards = np.searchsorted(self.starts, np.asarray(indices), side="right") - 1
+        names = [str(f) for f in self.files]
+        return [names[k] for k in shards.tolist()]
+
+    def _env(self, shard: int) -> lmdb.Environment:
+        if self._pid != os.getpid():  # a forked or unpickled copy: drop the parent's handles
+            self._envs, self._pid = {}, os.getpid()
+        if shard not in self._envs:
+            self._envs[shard] = shard_env(self.files[shard])
+        return self._envs[shard]
+
+
+#: this process's shard environments, real path -> env (weakly held: an env closes with the
+#: last S2efShards using it); LMDB refuses to open one file twice in a process
+_OPEN: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+#: real path -> (inode, size, mtime_ns) of the file each env of _OPEN opened
+_STAMPS: dict[str, tuple[int, int, int]] = {}
+_OPEN_PID = [os.getpid()]
+
+
+def shard_env(path: Path) -> lmdb.Environment:
+    """This process's read-only environment of ``path`` (:func:`open_lmdb`), shared by every
+    reader of the file; reopened when the file changed. In a forked child the inherited
+    environments are closed (in the child only) before any is opened."""
+    if _OPEN_PID[0] != os.getpid():
+        for env in list(_OPEN.values()):
+            env.close()
+        _OPEN.clear()
+        _OPEN_PID[0] = os.getpid()
+    real, st = os.path.realpath(path), path.stat()
+    stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+    env = _OPEN.get(real)
+    if env is not None and _STAMPS.get(real) != stamp:
+        env.close()  # the file was replaced or rewritten: readers holding it fail cleanly
+        env = None
+    if env is None:
+        env = _OPEN[real] = open_lmdb(path)
+        _STAMPS[real] = stamp
+    return env
 
 
 def open_lmdb(path: Path) -> lmdb.Environment:
@@ -159,15 +244,18 @@ def open_lmdb(path: Path) -> lmdb.Environment:
 
 
 def _entry_count(env: lmdb.Environment, path: Path) -> int:
-    """Number of entries "0".."N-1"; a "length" entry, if any, must hold that number."""
+    """Number of entries "0".."N-1" without reading them: the entries besides "length" (N),
+    keys "0" and "N-1" present; a "length" entry, if any, must hold N. Any other hole in the
+    keys is a DataError when that entry is read."""
     with env.begin() as txn:
-        keys = [k for k in txn.cursor().iternext(keys=True, values=False) if k != b"length"]
         length = txn.get(b"length")
-    if sorted(int(k) if k.isdigit() else -1 for k in keys) != list(range(len(keys))):
+        n = env.stat()["entries"] - (length is not None)
+        ends_ok = n == 0 or None not in (txn.get(b"0"), txn.get(str(n - 1).encode("ascii")))
+    if not ends_ok:
         raise DataError(path, "keys", "expected keys '0'..'N-1' (fairchem S2EF layout)")
     if length is not None:
-        _check_length(length, len(keys), path)
-    return len(keys)
+        _check_length(length, n, path)
+    return n
 
 
 def _check_length(raw: bytes, n: int, path: Path) -> None:

@@ -8,13 +8,19 @@
   atoms need the OC20 settings, else the energy errors are in the 10^6 meV range.
 - Elements of val/test that train never shows are a warning: the model has learned no
   embedding (nor reference energy) for them.
+
+The last two read each split once: a lazy split (bench.data.lazy) of more than MAX_PASS
+structures through a seeded sample of that many (bench.data.lazy.bounded); the warning then
+says so.
 """
 
 from __future__ import annotations
 
 import warnings
 
+from bench.data.lazy import bounded
 from bench.data.registry import SplitData
+from bench.data.structure import Structure
 from bench.errors import ConfigError, DataError
 
 SPLITS = ("train", "val", "test")
@@ -27,10 +33,12 @@ OC20_FIX = (
 
 def check_splits(split: SplitData, data_cfg, need: tuple[str, ...] = SPLITS) -> None:
     """Run every check on ``split`` loaded for ``data_cfg`` (a bench.config.DataConfig);
-    only the splits in ``need`` must be non-empty."""
+    only the splits in ``need`` must be non-empty. Lazy splits are checked on their bounded
+    sample (bench.data.lazy.bounded)."""
     check_nonempty(split, data_cfg, need)
-    check_slabs_not_molecules(split, data_cfg)
-    warn_unseen_elements(split)
+    read = {name: list(bounded(getattr(split, name))) for name in SPLITS}
+    check_slabs_not_molecules(read, data_cfg)
+    warn_unseen_elements(read, len(split.train))
 
 
 def data_name(data_cfg) -> str:
@@ -56,9 +64,10 @@ def check_nonempty(split: SplitData, data_cfg, need: tuple[str, ...] = SPLITS) -
         )
 
 
-def check_slabs_not_molecules(split: SplitData, data_cfg) -> None:
-    """ConfigError when fixed-atom periodic frames are read with the molecule profile."""
-    frames = [s for name in SPLITS for s in getattr(split, name)]
+def check_slabs_not_molecules(read: dict[str, list[Structure]], data_cfg) -> None:
+    """ConfigError when fixed-atom periodic frames are read with the molecule profile
+    (``read``: split name -> its structures, or a sample of them)."""
+    frames = [s for name in SPLITS for s in read[name]]
     slabs = [s for s in frames if s.periodic and s.fixed is not None and s.fixed.any()]
     if slabs and data_cfg.kind == "md17":
         raise ConfigError(
@@ -67,14 +76,16 @@ def check_slabs_not_molecules(split: SplitData, data_cfg) -> None:
         )
 
 
-def warn_unseen_elements(split: SplitData) -> None:
-    """A warning listing the elements of val/test that no train structure has."""
-    seen = {int(z) for s in split.train for z in s.z}
+def warn_unseen_elements(read: dict[str, list[Structure]], n_train: int) -> None:
+    """A warning listing the elements of val/test that no train structure has (``read``: as
+    for :func:`check_slabs_not_molecules`; ``n_train``: the size of the whole train split)."""
+    seen = {int(z) for s in read["train"] for z in s.z}
+    where = "" if len(read["train"]) == n_train else f" (a sample of {len(read['train'])})"
     for name in ("val", "test"):
-        unseen = sorted({int(z) for s in getattr(split, name) for z in s.z} - seen)
+        unseen = sorted({int(z) for s in read[name] for z in s.z} - seen)
         if unseen:
             warnings.warn(
-                f"{name} split holds elements Z={unseen} that the train split never "
+                f"{name} split holds elements Z={unseen} that the train split{where} never "
                 "shows; the model has learned nothing about them",
                 stacklevel=2,
             )

@@ -44,7 +44,8 @@ class EpochBatches:
     always dropped, so every rank has B structures in every step.
 
     Args:
-        data: structures as PyG ``Data`` (bench.data.torch_data.to_data).
+        data: structures as PyG ``Data`` (bench.data.torch_data.to_data): a list, or a lazy
+            sequence read per batch (bench.data.lazy.LazyData).
         batch_size: structures per batch and rank (>= 1).
         seed: run seed. drop_last: drop the incomplete last batch of an epoch (when the
             epoch has at least one full batch; one process only).
@@ -59,7 +60,7 @@ class EpochBatches:
             raise ValueError(f"need 0 <= rank < world_size, got {rank!r}, {world_size!r}")
         if len(data) == 0:
             raise ValueError("no training structures")
-        self.data, self.batch_size, self.seed = list(data), int(batch_size), int(seed)
+        self.data, self.batch_size, self.seed = data, int(batch_size), int(seed)
         self.rank, self.world_size = int(rank), int(world_size)
         full, rest = divmod(len(self.data), self.batch_size * self.world_size)
         if self.world_size > 1 and full == 0:

@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from bench.config import RunConfig, is_paper_scale
-from bench.data.oc20_subsplits import subsplit_of
+from bench.data.oc20_subsplits import subsplits_of
 from bench.errors import ConfigError
 from bench.eval import evaluate, split_metrics
 from bench.io import (
@@ -209,7 +209,7 @@ def _train_and_evaluate(cfg, run_dir, record, model, method, split, norm, resume
     with trainer.eval_weights():
         metrics = {}
         for name, structures, data in (("val", split.val, val), ("test", split.test, test)):
-            metrics |= split_metrics(model, data, [subsplit_of(s) for s in structures],
+            metrics |= split_metrics(model, data, subsplits_of(structures),
                                      cfg.train.eval_batch_size, dev, split.periodic, name)
         _save_weights(model, run_dir / CHECKPOINT_DIR / MODEL_FILE)
     record.status, record.metrics = "done", metrics

@@ -14,6 +14,7 @@ from torch_geometric.data import Data
 
 from bench.config import DEVICES, RunConfig, load_yaml
 from bench.data.element_refs import reference_stats
+from bench.data.lazy import LazyData, bounded, pass_note
 from bench.data.registry import DatasetSpec, SplitData, load_splits
 from bench.data.split_checks import check_splits
 from bench.data.stats import source_files
@@ -50,8 +51,11 @@ def _spec_value(name: str, value):
     return Path(value) if name in paths and value is not None else value
 
 
-def to_data_list(structures: Sequence[Structure], dtype: str) -> list[Data]:
-    """Structures as PyG ``Data`` in ``dtype`` ("float32" or "float64")."""
+def to_data_list(structures: Sequence[Structure], dtype: str) -> Sequence[Data]:
+    """Structures as PyG ``Data`` in ``dtype`` ("float32" or "float64"): a list converted once
+    from a list, a bench.data.lazy.LazyData converting on each read from a lazy split."""
+    if not isinstance(structures, list):
+        return LazyData(structures, getattr(torch, dtype))
     return [to_data(s, getattr(torch, dtype)) for s in structures]
 
 
@@ -64,15 +68,18 @@ def normalization(data_cfg, train: Sequence[Structure], e0s: dict | None = None)
     ``element_refs`` selects (bench.data.element_refs: the fit, the files' isolated-atom
     ``e0s``, or none), and ``force_std`` is the energy std (``force_std_source: energy``, MD17
     and OC20 convention) or the std of the free-atom force components (``forces``).
-    ``normalization: fixed``: the configured constants. (The released MD17 code uses torch's
+    ``normalization: fixed``: the configured constants. A lazy train split of more than
+    bench.data.lazy.MAX_PASS structures gives its statistics from a seeded sample of that
+    many (``"train_stats_pass"`` records which). (The released MD17 code uses torch's
     unbiased std of the train energies; the population std used here differs by a factor
     sqrt(950/949) at the paper's split size.)
     """
     fixed = data_cfg.normalization == "fixed"  # its constants hold no references: auto = off
     mode = False if fixed and data_cfg.element_refs == "auto" else data_cfg.element_refs
-    stats, refs = reference_stats(train, mode, e0s)
-    out = {"train_stats": stats.to_dict(), "atom_ref": stats.element_refs_ev,
-           "element_refs": refs}
+    sample = bounded(train)
+    stats, refs = reference_stats(sample, mode, e0s)
+    out = {"train_stats": stats.to_dict(), "train_stats_pass": pass_note(train, sample),
+           "atom_ref": stats.element_refs_ev, "element_refs": refs}
     if fixed:
         return out | {"energy_mean": data_cfg.energy_mean, "energy_std": data_cfg.energy_std,
                       "force_std": data_cfg.force_std, "atom_ref": None}
@@ -80,7 +87,7 @@ def normalization(data_cfg, train: Sequence[Structure], e0s: dict | None = None)
     std = stats.residual_std_ev if refs["used"] else stats.energy_std_ev
     force_std = std if data_cfg.force_std_source == "energy" else stats.force_std_ev_per_a
     if not (std > 0 and force_std > 0):
-        raise DataError(source_files(train), "energy",
+        raise DataError(source_files(sample), "energy",
                         f"train split has zero energy or force spread (std {std!r}, "
                         f"force std {force_std!r}); cannot normalise")
     return out | {"energy_mean": mean, "energy_std": std, "force_std": force_std}
