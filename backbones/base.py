@@ -149,9 +149,7 @@ class Backbone(nn.Module):
             energy = self.denormalize_energy(out[keys.OUT_ENERGY], batch.z, batch.batch)
             result = {keys.OUT_ENERGY: energy}
             if gradient:
-                (grad,) = torch.autograd.grad(
-                    energy.sum(), pos, create_graph=outer_grad
-                )
+                (grad,) = torch.autograd.grad(energy.sum(), pos, create_graph=outer_grad)
                 result[keys.OUT_FORCES] = -grad
             else:
                 result[keys.OUT_FORCES] = out[keys.OUT_FORCES] * self.force_std

@@ -211,12 +211,12 @@ class Equiformer(Backbone):
         return out
 
 
-
 def _edges_into(edges: Edges, batch, targets_key: str) -> Edges:
     """The edges into the atoms of the batch's bool mask ``targets_key`` (all edges when the
     batch has no such field): a head run on them is exact at those atoms, zero elsewhere."""
     targets = getattr(batch, targets_key, None)
     return edges if targets is None else edges.incoming(targets)
+
 
 class EquiformerBlock(nn.Module):
     """Pre-norm transformer block: ``x + GA(LN(x))``, then ``S(x) + FFN(LN(x))``.

@@ -105,14 +105,20 @@ class ESCN(Backbone):
     ) -> None:
         super().__init__(cutoff, max_neighbors, force_mode, dens, neighbor_rule)
         self.checkpoint_blocks = bool(checkpoint_blocks)
-        for name, value in dict(num_layers=num_layers, sphere_channels=sphere_channels,
-                                hidden_channels=hidden_channels, edge_channels=edge_channels,
-                                num_elements=num_elements).items():
+        for name, value in dict(
+            num_layers=num_layers,
+            sphere_channels=sphere_channels,
+            hidden_channels=hidden_channels,
+            edge_channels=edge_channels,
+            num_elements=num_elements,
+        ).items():
             if value < 1:
                 raise ValueError(f"{name} must be positive, got {value!r}")
         if lmax < 1 or distance_resolution <= 0:
-            raise ValueError(f"need lmax >= 1 and distance_resolution > 0, got lmax={lmax!r}, "
-                             f"distance_resolution={distance_resolution!r}")
+            raise ValueError(
+                f"need lmax >= 1 and distance_resolution > 0, got lmax={lmax!r}, "
+                f"distance_resolution={distance_resolution!r}"
+            )
         self.layout = SHLayout(lmax, mmax)
         self.num_elements = num_elements
         self.sphere_embedding = nn.Embedding(num_elements, sphere_channels)
@@ -125,8 +131,16 @@ class ESCN(Backbone):
             self.layout, res or default_resolution(lmax, mmax), "integral", rescale=False
         )
         self.layers = nn.ModuleList(
-            LayerBlock(self.layout, sphere_channels, hidden_channels, edge_channels,
-                       num_gaussians, num_elements, node_grid, edge_grid)
+            LayerBlock(
+                self.layout,
+                sphere_channels,
+                hidden_channels,
+                edge_channels,
+                num_gaussians,
+                num_elements,
+                node_grid,
+                edge_grid,
+            )
             for _ in range(num_layers)
         )
         vectors, sh, weights = _sphere_samples(num_sphere_samples, head_quadrature_degree, lmax)
@@ -146,10 +160,13 @@ class ESCN(Backbone):
         if int(z.max()) >= self.num_elements:
             raise ValueError(f"atomic number {int(z.max())} >= num_elements={self.num_elements}")
         edges = EdgeContext(
-            src=graph.src, dst=graph.dst, num_nodes=z.shape[0],
+            src=graph.src,
+            dst=graph.dst,
+            num_nodes=z.shape[0],
             rotation=self.rotation(graph.edge_vec),
             distance_basis=self.distance_expansion(graph.edge_len),
-            z_src=z[graph.src], z_dst=z[graph.dst],
+            z_src=z[graph.src],
+            z_dst=z[graph.dst],
         )
         x = F.pad(self.sphere_embedding(z)[:, None], (0, 0, 0, self.layout.dim - 1)).to(pos.dtype)
         if self.force_encoder is not None:
@@ -167,11 +184,13 @@ class ESCN(Backbone):
         out = {keys.OUT_ENERGY: 0.001 * energy}
         points = self.sphere_points.to(x.dtype)
         if self.force_head is not None:
-            out[keys.OUT_FORCES] = _vectors(self.force_head, samples, points, batch,
-                                            keys.FORCE_ATOMS)
+            out[keys.OUT_FORCES] = _vectors(
+                self.force_head, samples, points, batch, keys.FORCE_ATOMS
+            )
         if self.noise_head is not None:
-            out[keys.OUT_NOISE] = _vectors(self.noise_head, samples, points, batch,
-                                           keys.NOISE_ATOMS)
+            out[keys.OUT_NOISE] = _vectors(
+                self.noise_head, samples, points, batch, keys.NOISE_ATOMS
+            )
         return out
 
 
@@ -200,8 +219,10 @@ def _sphere_samples(
     ``w_p = P q_p`` for unit points u_p with quadrature weights q_p summing to 1.
     """
     if (num_points is None) == (quadrature_degree is None):
-        raise ValueError("give exactly one of num_sphere_samples and head_quadrature_degree, "
-                         f"got {num_points!r} and {quadrature_degree!r}")
+        raise ValueError(
+            "give exactly one of num_sphere_samples and head_quadrature_degree, "
+            f"got {num_points!r} and {quadrature_degree!r}"
+        )
     if quadrature_degree is None:
         vectors = _golden_spiral(num_points)
         sh = o3.spherical_harmonics(list(range(lmax + 1)), vectors, normalize=False)
@@ -238,8 +259,10 @@ class SphereMLP(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(channels, channels), nn.SiLU(),
-            nn.Linear(channels, channels), nn.SiLU(),
+            nn.Linear(channels, channels),
+            nn.SiLU(),
+            nn.Linear(channels, channels),
+            nn.SiLU(),
             nn.Linear(channels, 1, bias=False),
         )
 
@@ -281,8 +304,7 @@ class SO2Block(nn.Module):
         self.fc1_m0 = nn.Linear(n0, hidden_channels, bias=False)
         self.fc2_m0 = nn.Linear(hidden_channels, n0, bias=False)
         self.orders = nn.ModuleList(
-            SO2OrderConv(n * channels, hidden_channels, edge_channels)
-            for n in layout.m_sizes[1:]
+            SO2OrderConv(n * channels, hidden_channels, edge_channels) for n in layout.m_sizes[1:]
         )
 
     def forward(self, x: Tensor, edge_feat: Tensor) -> Tensor:
@@ -333,8 +355,10 @@ class LayerBlock(nn.Module):
         self.so2_target = SO2Block(layout, channels, hidden_channels, edge_channels)
         self.node_grid, self.edge_grid = node_grid, edge_grid
         self.grid_mlp = nn.Sequential(
-            nn.Linear(2 * channels, channels, bias=False), nn.SiLU(),
-            nn.Linear(channels, channels, bias=False), nn.SiLU(),
+            nn.Linear(2 * channels, channels, bias=False),
+            nn.SiLU(),
+            nn.Linear(channels, channels, bias=False),
+            nn.SiLU(),
             nn.Linear(channels, channels, bias=False),
         )
 

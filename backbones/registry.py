@@ -39,8 +39,9 @@ def preset_config(name: str, preset: str = "ci", dataset: str = "md17") -> dict[
         raise ConfigError(f"{path}: preset {did_you_mean(preset, tuple(table))}")
     by_dataset = table[preset]
     if dataset not in by_dataset:
-        raise ConfigError(f"{path}: preset {preset!r} has no dataset {dataset!r}; "
-                          f"known: {', '.join(by_dataset)}")
+        raise ConfigError(
+            f"{path}: preset {preset!r} has no dataset {dataset!r}; known: {', '.join(by_dataset)}"
+        )
     cfg = dict(by_dataset[dataset])
     while "inherit" in cfg:
         parent = dict(by_dataset[cfg.pop("inherit")])

@@ -65,9 +65,13 @@ class SchNet(Backbone):
         max_z: int = 100,
     ) -> None:
         super().__init__(cutoff, max_neighbors, force_mode, dens)
-        sizes = {"hidden_channels": (hidden_channels, 2), "num_filters": (num_filters, 1),
-                 "num_interactions": (num_interactions, 1), "num_gaussians": (num_gaussians, 2),
-                 "max_z": (max_z, 2)}
+        sizes = {
+            "hidden_channels": (hidden_channels, 2),
+            "num_filters": (num_filters, 1),
+            "num_interactions": (num_interactions, 1),
+            "num_gaussians": (num_gaussians, 2),
+            "max_z": (max_z, 2),
+        }
         for arg, (value, low) in sizes.items():
             if value < low:
                 raise ValueError(f"{arg} must be >= {low}, got {value!r}")
@@ -100,9 +104,7 @@ class SchNet(Backbone):
         for block in self.interactions:
             h = h + block(h, graph.edge_index, graph.edge_len, edge_attr)
         atom_energy = self.energy_head(h).squeeze(-1)
-        energy = atom_energy.new_zeros(batch.num_graphs).index_add(
-            0, batch.batch, atom_energy
-        )
+        energy = atom_energy.new_zeros(batch.num_graphs).index_add(0, batch.batch, atom_energy)
         out = {keys.OUT_ENERGY: energy}
         if self.force_head is not None:
             out[keys.OUT_FORCES] = self.force_head(h, edge_attr, graph)
@@ -143,7 +145,11 @@ class EdgeVectorHead(nn.Module):
     """
 
     def __init__(
-        self, hidden_channels: int, num_filters: int, num_gaussians: int, cutoff: float,
+        self,
+        hidden_channels: int,
+        num_filters: int,
+        num_gaussians: int,
+        cutoff: float,
         unit: bool,
     ) -> None:
         super().__init__()
@@ -161,7 +167,8 @@ class EdgeVectorHead(nn.Module):
     def forward(self, h: Tensor, edge_attr: Tensor, graph: Graph) -> Tensor:
         """h: [N, hidden], edge_attr: [E, num_gaussians] -> [N, 3]."""
         pair = self.lin_centre(h).index_select(0, graph.dst) + self.lin_neighbour(h).index_select(
-            0, graph.src)
+            0, graph.src
+        )
         envelope = 0.5 * (torch.cos(graph.edge_len * math.pi / self.cutoff) + 1.0)
         w = self.weight(pair * self.filter(edge_attr)) * envelope.unsqueeze(-1)
         vec = graph.edge_vec / graph.edge_len.unsqueeze(-1) if self.unit else graph.edge_vec

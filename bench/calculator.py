@@ -66,13 +66,17 @@ class DensBenchCalculator(Calculator):
         self.conservative = self.model.force_mode == "gradient"
         self.n_calls = 0
         if not self.conservative:
-            warnings.warn(f"{self.source}: {self.config.model.backbone} predicts forces "
-                          "directly (force_mode: direct); they are not the gradient of the "
-                          "energy, so molecular dynamics with them does not conserve energy "
-                          "(NVE heats up); use a gradient-force model for MD", stacklevel=2)
+            warnings.warn(
+                f"{self.source}: {self.config.model.backbone} predicts forces "
+                "directly (force_mode: direct); they are not the gradient of the "
+                "energy, so molecular dynamics with them does not conserve energy "
+                "(NVE heats up); use a gradient-force model for MD",
+                stacklevel=2,
+            )
 
-    def calculate(self, atoms: Atoms | None = None, properties=("energy",),
-                  system_changes=all_changes) -> None:
+    def calculate(
+        self, atoms: Atoms | None = None, properties=("energy",), system_changes=all_changes
+    ) -> None:
         """Fill ``self.results`` with energy, free_energy (= energy), forces [n, 3] and, when
         asked for, stress [6]."""
         super().calculate(atoms, properties, system_changes)
@@ -90,7 +94,8 @@ class DensBenchCalculator(Calculator):
         if not self.conservative:
             raise PropertyNotImplementedError(
                 "stress is not implemented for direct-force models (no energy-consistent "
-                "virial); use a gradient-force backbone preset")
+                "virial); use a gradient-force backbone preset"
+            )
         if not all(self.atoms.pbc):
             raise PropertyNotImplementedError("stress needs a cell periodic in x, y and z")
 
@@ -119,8 +124,9 @@ class TorchScriptCalculator(Calculator):
         super().__init__(**kwargs)
         self.model = load_torchscript(model)
 
-    def calculate(self, atoms: Atoms | None = None, properties=("energy",),
-                  system_changes=all_changes) -> None:
+    def calculate(
+        self, atoms: Atoms | None = None, properties=("energy",), system_changes=all_changes
+    ) -> None:
         """Fill ``self.results`` with energy, free_energy (= energy) and forces [n, 3]."""
         super().calculate(atoms, properties, system_changes)
         cell = pbc = None
@@ -134,8 +140,11 @@ class TorchScriptCalculator(Calculator):
 
 def _results(out: dict) -> dict:
     energy = float(out[keys.OUT_ENERGY][0].detach())
-    return {"energy": energy, "free_energy": energy,
-            "forces": out[keys.OUT_FORCES].detach().cpu().double().numpy()}
+    return {
+        "energy": energy,
+        "free_energy": energy,
+        "forces": out[keys.OUT_FORCES].detach().cpu().double().numpy(),
+    }
 
 
 def atoms_to_inputs(atoms: Atoms, structure_id: str = "atoms") -> Structure:

@@ -95,9 +95,13 @@ class Check:
     problem: str | None = None
 
 
-def ci_spec(results: str | Path, data_root: str | Path | None = None,
-            runner: list[str] | None = None, jobs: int = 2,
-            settings: dict[str, Any] | None = None) -> MatrixSpec:
+def ci_spec(
+    results: str | Path,
+    data_root: str | Path | None = None,
+    runner: list[str] | None = None,
+    jobs: int = 2,
+    settings: dict[str, Any] | None = None,
+) -> MatrixSpec:
     """The fixed CI matrix writing into ``results``: ``settings`` (a matrix spec dict; by
     default the exact check's, every backbone x method)."""
     from backbones.registry import BACKBONES
@@ -106,15 +110,20 @@ def ci_spec(results: str | Path, data_root: str | Path | None = None,
     if settings is None:
         settings = dict(CI_SETTINGS, backbones=sorted(BACKBONES), methods=list(METHODS))
     settings = dict(settings)
-    settings.update(results=str(results), jobs=jobs, launcher="local",
-                    data_root=str(data_root or DEFAULT_DATA_ROOT))
+    settings.update(
+        results=str(results),
+        jobs=jobs,
+        launcher="local",
+        data_root=str(data_root or DEFAULT_DATA_ROOT),
+    )
     if runner:
         settings["runner"] = list(runner)
     return spec_from_dict(settings, "ci-check")
 
 
-def collect(result: MatrixResult, tolerances: dict[str, Tolerance]
-            ) -> tuple[dict[str, dict[str, float]], dict[str, str]]:
+def collect(
+    result: MatrixResult, tolerances: dict[str, Tolerance]
+) -> tuple[dict[str, dict[str, float]], dict[str, str]]:
     """(label -> {"split/metric": value}, label -> failure) for the matrix's runs."""
     metrics, failures = {}, {}
     for run in result.runs:
@@ -132,8 +141,12 @@ def collect(result: MatrixResult, tolerances: dict[str, Tolerance]
     return metrics, failures
 
 
-def compare(baseline: dict[str, dict[str, float]], current: dict[str, dict[str, float]],
-            tolerances: dict[str, Tolerance], failures: dict[str, str]) -> list[Check]:
+def compare(
+    baseline: dict[str, dict[str, float]],
+    current: dict[str, dict[str, float]],
+    tolerances: dict[str, Tolerance],
+    failures: dict[str, str],
+) -> list[Check]:
     """Every baseline metric of every run against the current one."""
     checks = []
     for run in sorted(set(baseline) | set(current) | set(failures)):
@@ -144,13 +157,16 @@ def compare(baseline: dict[str, dict[str, float]], current: dict[str, dict[str, 
         elif run not in current:
             checks.append(Check(run, "-", problem="in the baseline but not run"))
         else:
-            checks += [_check(run, m, v, current[run].get(m), tolerances)
-                       for m, v in sorted(baseline[run].items())]
+            checks += [
+                _check(run, m, v, current[run].get(m), tolerances)
+                for m, v in sorted(baseline[run].items())
+            ]
     return checks
 
 
-def _check(run: str, metric: str, base: float, cur: float | None,
-           tolerances: dict[str, Tolerance]) -> Check:
+def _check(
+    run: str, metric: str, base: float, cur: float | None, tolerances: dict[str, Tolerance]
+) -> Check:
     tol = tolerances.get(metric.split("/", 1)[-1])
     if tol is None:
         return Check(run, metric, base, cur, problem="no tolerance for this metric")
@@ -165,14 +181,29 @@ def _check(run: str, metric: str, base: float, cur: float | None,
 def format_report(checks: list[Check], baseline_path: str | Path) -> str:
     """A readable diff: one summary line, then a table of every failing check."""
     bad = [c for c in checks if c.problem]
-    head = (f"ci-check: {len(checks) - len(bad)} of {len(checks)} checks within tolerance "
-            f"of {baseline_path}")
+    head = (
+        f"ci-check: {len(checks) - len(bad)} of {len(checks)} checks within tolerance "
+        f"of {baseline_path}"
+    )
     if not bad:
         return head + "\n"
-    rows = [[c.run, c.metric, _num(c.baseline), _num(c.current), _change(c),
-             "" if c.bound is None else f"±{c.bound:.4g}", c.problem] for c in bad]
-    table = tabulate(rows, headers=["run", "metric", "baseline", "current", "change",
-                                    "allowed", "problem"], disable_numparse=True)
+    rows = [
+        [
+            c.run,
+            c.metric,
+            _num(c.baseline),
+            _num(c.current),
+            _change(c),
+            "" if c.bound is None else f"±{c.bound:.4g}",
+            c.problem,
+        ]
+        for c in bad
+    ]
+    table = tabulate(
+        rows,
+        headers=["run", "metric", "baseline", "current", "change", "allowed", "problem"],
+        disable_numparse=True,
+    )
     return f"{head}; {len(bad)} FAILED:\n{table}\n"
 
 
@@ -207,26 +238,40 @@ def load_baseline(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def write_baseline(path: str | Path, spec: MatrixSpec, metrics: dict[str, dict[str, float]],
-                   tolerances: dict[str, Tolerance]) -> Path:
+def write_baseline(
+    path: str | Path,
+    spec: MatrixSpec,
+    metrics: dict[str, dict[str, float]],
+    tolerances: dict[str, Tolerance],
+) -> Path:
     """Write the baseline with its provenance."""
-    return write_json_atomic(path, {
-        "about": "Final metrics of the `bench ci-check` matrix; regenerate with "
-                 "`bench ci-check --update-baseline` on the reference CPU.",
-        "produced_by": provenance(spec),
-        "matrix": matrix_settings(spec),
-        "tolerances": {k: asdict(v) for k, v in sorted(tolerances.items())},
-        "tolerance_note": TOLERANCE_NOTE,
-        "runs": metrics,
-    })
+    return write_json_atomic(
+        path,
+        {
+            "about": "Final metrics of the `bench ci-check` matrix; regenerate with "
+            "`bench ci-check --update-baseline` on the reference CPU.",
+            "produced_by": provenance(spec),
+            "matrix": matrix_settings(spec),
+            "tolerances": {k: asdict(v) for k, v in sorted(tolerances.items())},
+            "tolerance_note": TOLERANCE_NOTE,
+            "runs": metrics,
+        },
+    )
 
 
 def matrix_settings(spec: MatrixSpec) -> dict[str, Any]:
     """What defines the CI matrix's numbers (compared with the baseline's)."""
-    return {"backbones": list(spec.backbones), "methods": list(spec.methods),
-            "datasets": list(spec.datasets), "molecules": list(spec.molecules),
-            "seeds": list(spec.seeds), "preset": spec.preset, "max_steps": spec.max_steps,
-            "threads_per_run": spec.threads_per_run(), "overrides": dict(spec.overrides)}
+    return {
+        "backbones": list(spec.backbones),
+        "methods": list(spec.methods),
+        "datasets": list(spec.datasets),
+        "molecules": list(spec.molecules),
+        "seeds": list(spec.seeds),
+        "preset": spec.preset,
+        "max_steps": spec.max_steps,
+        "threads_per_run": spec.threads_per_run(),
+        "overrides": dict(spec.overrides),
+    }
 
 
 def provenance(spec: MatrixSpec) -> dict[str, Any]:
@@ -256,10 +301,16 @@ class CiOutcome:
     text: str
 
 
-def run_ci_check(baseline: str | Path = DEFAULT_BASELINE, update: bool = False,
-                 results: str | Path | None = None, data_root: str | Path | None = None,
-                 runner: list[str] | None = None, console: Console | None = None,
-                 jobs: int = 2, exact: bool = False) -> CiOutcome:
+def run_ci_check(
+    baseline: str | Path = DEFAULT_BASELINE,
+    update: bool = False,
+    results: str | Path | None = None,
+    data_root: str | Path | None = None,
+    runner: list[str] | None = None,
+    console: Console | None = None,
+    jobs: int = 2,
+    exact: bool = False,
+) -> CiOutcome:
     """Run the learning check, or with ``exact`` (implied by ``update``) the CI matrix
     compared with, or with ``update`` rewriting, ``baseline``; in a temporary results
     directory unless ``results`` is given, kept when the check fails."""
@@ -275,8 +326,13 @@ def run_ci_check(baseline: str | Path = DEFAULT_BASELINE, update: bool = False,
     return outcome
 
 
-def _learning(results: str | Path, data_root: str | Path | None, runner: list[str] | None,
-              console: Console | None, jobs: int) -> CiOutcome:
+def _learning(
+    results: str | Path,
+    data_root: str | Path | None,
+    runner: list[str] | None,
+    console: Console | None,
+    jobs: int,
+) -> CiOutcome:
     """bench.ci_learning: every run of the learning grid (one matrix per backbone, for its
     steps and learning rate) must lower its loss and force MAE."""
     from bench.ci_learning import judge, matrices, read_log, report, settings
@@ -295,9 +351,15 @@ def _learning(results: str | Path, data_root: str | Path | None, runner: list[st
     return CiOutcome(ok, report(judged, failures, data["factors"]))
 
 
-def _exact(baseline: str | Path, update: bool, results: str | Path,
-           data_root: str | Path | None, runner: list[str] | None, console: Console | None,
-           jobs: int) -> CiOutcome:
+def _exact(
+    baseline: str | Path,
+    update: bool,
+    results: str | Path,
+    data_root: str | Path | None,
+    runner: list[str] | None,
+    console: Console | None,
+    jobs: int,
+) -> CiOutcome:
     """The exact matrix against (or, with ``update``, written to) ``baseline``."""
     if Path(baseline).exists() or not update:
         tolerances = load_baseline(baseline)["tolerances"]
@@ -310,22 +372,32 @@ def _exact(baseline: str | Path, update: bool, results: str | Path,
         return CiOutcome(True, f"ci-check: wrote {baseline} ({len(metrics)} runs)\n")
     if update:
         checks = compare({}, {}, tolerances, failures)
-        return CiOutcome(False, "ci-check: baseline NOT updated\n"
-                         + format_report(checks, baseline))
+        return CiOutcome(
+            False, "ci-check: baseline NOT updated\n" + format_report(checks, baseline)
+        )
     return _against(load_baseline(baseline), baseline, spec, metrics, failures)
 
 
-def _against(base: dict[str, Any], path: str | Path, spec: MatrixSpec,
-             metrics: dict[str, dict[str, float]], failures: dict[str, str]) -> CiOutcome:
+def _against(
+    base: dict[str, Any],
+    path: str | Path,
+    spec: MatrixSpec,
+    metrics: dict[str, dict[str, float]],
+    failures: dict[str, str],
+) -> CiOutcome:
     settings = matrix_settings(spec)
     changed = sorted(k for k in settings if base["matrix"].get(k) != settings[k])
     checks = compare(base["runs"], metrics, base["tolerances"], failures)
     text = format_report(checks, path)
     if changed:
-        text = (f"ci-check: the baseline was produced with another matrix ({', '.join(changed)}"
-                f" differ); regenerate it with --update-baseline\n" + text)
+        text = (
+            f"ci-check: the baseline was produced with another matrix ({', '.join(changed)}"
+            f" differ); regenerate it with --update-baseline\n" + text
+        )
     cpu = base["produced_by"].get("cpu")
     if cpu != cpu_model():
-        text = (f"note: the baseline was produced on {cpu!r}, this CPU is {cpu_model()!r}: "
-                "small deviations may be float noise\n" + text)
+        text = (
+            f"note: the baseline was produced on {cpu!r}, this CPU is {cpu_model()!r}: "
+            "small deviations may be float noise\n" + text
+        )
     return CiOutcome(not changed and all(c.problem is None for c in checks), text)

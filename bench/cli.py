@@ -65,8 +65,10 @@ def main() -> None:
     except Exception as exc:
         if os.environ.get(DEBUG_VAR, "") not in ("", "0"):
             raise
-        _fail(f"error: unexpected {type(exc).__name__}: {exc} (set {DEBUG_VAR}=1 for the "
-              "traceback)", 1)
+        _fail(
+            f"error: unexpected {type(exc).__name__}: {exc} (set {DEBUG_VAR}=1 for the traceback)",
+            1,
+        )
 
 
 def _help_hint(exc: Exception) -> str:

@@ -50,7 +50,8 @@ class _Loader(yaml.SafeLoader):
 
 
 _Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
     list("-+0123456789."),
 )
 
@@ -256,33 +257,84 @@ def validate(cfg: RunConfig) -> None:
         (cfg.device in DEVICES, "device", f"one of {DEVICES}", cfg.device),
         (cfg.dtype in DTYPES, "dtype", f"one of {DTYPES}", cfg.dtype),
         (cfg.data.kind in KINDS, "data.kind", f"one of {KINDS}", cfg.data.kind),
-        (cfg.data.energy_kind in ENERGY_KINDS, "data.energy_kind", f"one of {ENERGY_KINDS}",
-         cfg.data.energy_kind),
-        (cfg.data.split_by != "trajectory" or cfg.data.name in TRAJECTORY_DATASETS,
-         "data.split_by", "'frame' unless the dataset is ase or oc20-traj", cfg.data.split_by),
-        (cfg.data.split_by == "trajectory" or cfg.data.name != "oc20-traj", "data.split_by",
-         "'trajectory' for oc20-traj", cfg.data.split_by),
-        (cfg.data.element_refs in ELEMENT_REFS, "data.element_refs", "true, false or 'auto'",
-         cfg.data.element_refs),
-        (cfg.data.normalization in ("train", "fixed"), "data.normalization",
-         "'train' or 'fixed'", cfg.data.normalization),
-        (cfg.data.force_std_source in ("energy", "forces"), "data.force_std_source",
-         "'energy' or 'forces'", cfg.data.force_std_source),
-        (cfg.train.checkpoint_every >= 0 and cfg.train.val_every_epochs >= 0,
-         "train.checkpoint_every", ">= 0 (and val_every_epochs >= 0)",
-         cfg.train.checkpoint_every),
-        (cfg.train.schedule_unit in ("epoch", "step"), "train.schedule_unit",
-         "'epoch' or 'step'", cfg.train.schedule_unit),
-        (cfg.train.epochs is not None or cfg.train.max_steps is not None, "train.epochs",
-         "set (or train.max_steps)", None),
-        (cfg.train.batch_size >= 1 and cfg.train.eval_batch_size >= 1, "train.batch_size",
-         ">= 1 (and eval_batch_size)", cfg.train.batch_size),
-        (cfg.train.ema_decay is None or 0 < cfg.train.ema_decay < 1, "train.ema_decay",
-         "in (0, 1) or null", cfg.train.ema_decay),
-        (cfg.train.grad_clip is None or cfg.train.grad_clip > 0, "train.grad_clip",
-         "> 0 or null", cfg.train.grad_clip),
-        (cfg.train.log_every >= 1 and cfg.train.keep_checkpoints >= 1, "train.log_every",
-         ">= 1 (and keep_checkpoints >= 1)", cfg.train.log_every),
+        (
+            cfg.data.energy_kind in ENERGY_KINDS,
+            "data.energy_kind",
+            f"one of {ENERGY_KINDS}",
+            cfg.data.energy_kind,
+        ),
+        (
+            cfg.data.split_by != "trajectory" or cfg.data.name in TRAJECTORY_DATASETS,
+            "data.split_by",
+            "'frame' unless the dataset is ase or oc20-traj",
+            cfg.data.split_by,
+        ),
+        (
+            cfg.data.split_by == "trajectory" or cfg.data.name != "oc20-traj",
+            "data.split_by",
+            "'trajectory' for oc20-traj",
+            cfg.data.split_by,
+        ),
+        (
+            cfg.data.element_refs in ELEMENT_REFS,
+            "data.element_refs",
+            "true, false or 'auto'",
+            cfg.data.element_refs,
+        ),
+        (
+            cfg.data.normalization in ("train", "fixed"),
+            "data.normalization",
+            "'train' or 'fixed'",
+            cfg.data.normalization,
+        ),
+        (
+            cfg.data.force_std_source in ("energy", "forces"),
+            "data.force_std_source",
+            "'energy' or 'forces'",
+            cfg.data.force_std_source,
+        ),
+        (
+            cfg.train.checkpoint_every >= 0 and cfg.train.val_every_epochs >= 0,
+            "train.checkpoint_every",
+            ">= 0 (and val_every_epochs >= 0)",
+            cfg.train.checkpoint_every,
+        ),
+        (
+            cfg.train.schedule_unit in ("epoch", "step"),
+            "train.schedule_unit",
+            "'epoch' or 'step'",
+            cfg.train.schedule_unit,
+        ),
+        (
+            cfg.train.epochs is not None or cfg.train.max_steps is not None,
+            "train.epochs",
+            "set (or train.max_steps)",
+            None,
+        ),
+        (
+            cfg.train.batch_size >= 1 and cfg.train.eval_batch_size >= 1,
+            "train.batch_size",
+            ">= 1 (and eval_batch_size)",
+            cfg.train.batch_size,
+        ),
+        (
+            cfg.train.ema_decay is None or 0 < cfg.train.ema_decay < 1,
+            "train.ema_decay",
+            "in (0, 1) or null",
+            cfg.train.ema_decay,
+        ),
+        (
+            cfg.train.grad_clip is None or cfg.train.grad_clip > 0,
+            "train.grad_clip",
+            "> 0 or null",
+            cfg.train.grad_clip,
+        ),
+        (
+            cfg.train.log_every >= 1 and cfg.train.keep_checkpoints >= 1,
+            "train.log_every",
+            ">= 1 (and keep_checkpoints >= 1)",
+            cfg.train.log_every,
+        ),
         (len(cfg.train.betas) == 2, "train.betas", "two numbers", cfg.train.betas),
     ]
     for ok, key, expected, value in checks:
@@ -290,10 +342,13 @@ def validate(cfg: RunConfig) -> None:
             raise ConfigError(f"config key {key!r} must be {expected}, got {value!r}")
     _check_dataset_options(cfg.data)
     if cfg.data.normalization == "fixed" and None in (
-        cfg.data.energy_mean, cfg.data.energy_std, cfg.data.force_std
+        cfg.data.energy_mean,
+        cfg.data.energy_std,
+        cfg.data.force_std,
     ):
-        raise ConfigError("data.normalization 'fixed' needs data.energy_mean, energy_std, "
-                          "force_std")
+        raise ConfigError(
+            "data.normalization 'fixed' needs data.energy_mean, energy_std, force_std"
+        )
     check_ranges(cfg)
     check_method(cfg)
     from bench.data.trajectory_split import check_split_options
@@ -314,8 +369,10 @@ def _check_dataset_options(data: DataConfig) -> None:
     for keys, datasets in DATASET_OPTIONS.items():
         for key in keys:
             if getattr(data, key) is not None and data.name not in datasets:
-                raise ConfigError(f"data.{key} is read by the {' / '.join(datasets)} dataset(s) "
-                                  f"only, not by {data.name!r}")
+                raise ConfigError(
+                    f"data.{key} is read by the {' / '.join(datasets)} dataset(s) "
+                    f"only, not by {data.name!r}"
+                )
 
 
 # ----------------------------------------------------------------------------- resolution
@@ -495,11 +552,18 @@ def is_paper_scale(cfg: RunConfig) -> bool:
     if cfg.preset != "paper" or cfg.train.max_steps is not None or cfg.data.max_structures:
         return False
     ref = RunRequest(
-        cfg.model.backbone, cfg.method.name, cfg.data.name, preset="paper", profile=cfg.profile,
-        molecule=cfg.data.molecule, variant=cfg.variant,
+        cfg.model.backbone,
+        cfg.method.name,
+        cfg.data.name,
+        preset="paper",
+        profile=cfg.profile,
+        molecule=cfg.data.molecule,
+        variant=cfg.variant,
         overrides=(override("data.kind", cfg.data.kind),),
     ).resolve()
-    return (
-        (cfg.train.epochs, cfg.train.batch_size, cfg.data.n_train, cfg.data.n_val)
-        == (ref.train.epochs, ref.train.batch_size, ref.data.n_train, ref.data.n_val)
+    return (cfg.train.epochs, cfg.train.batch_size, cfg.data.n_train, cfg.data.n_val) == (
+        ref.train.epochs,
+        ref.train.batch_size,
+        ref.data.n_train,
+        ref.data.n_val,
     )

@@ -37,7 +37,10 @@ def inputs_only(batch: Batch) -> Batch:
 
 
 def predict(
-    model: nn.Module, data: Sequence[Data], batch_size: int, device: torch.device,
+    model: nn.Module,
+    data: Sequence[Data],
+    batch_size: int,
+    device: torch.device,
     name: str | None = None,
 ) -> dict[str, torch.Tensor]:
     """Predictions and labels for ``data``, concatenated on CPU.
@@ -47,11 +50,13 @@ def predict(
     ``name``, progress goes to stderr (bench.progress: a bar, or about ten plain lines).
     """
     model.eval()
-    parts: dict[str, list[torch.Tensor]] = {k: [] for k in (
-        "energy_pred", "energy_true", "forces_pred", "forces_true", "free", "structure")}
+    parts: dict[str, list[torch.Tensor]] = {
+        k: []
+        for k in ("energy_pred", "energy_true", "forces_pred", "forces_true", "free", "structure")
+    }
     with ProgressDisplay(name or "eval", len(data), show=name is not None) as bar:
         for start in range(0, len(data), batch_size):
-            _predict_batch(model, data[start:start + batch_size], start, device, parts)
+            _predict_batch(model, data[start : start + batch_size], start, device, parts)
             bar.update(min(batch_size, len(data) - start))
             if _tenth(start, batch_size, len(data)):
                 bar.line(f"{bar.done}/{len(data)} structures, ETA {format_seconds(bar.eta_s())}")
@@ -64,8 +69,13 @@ def _tenth(start: int, batch_size: int, n: int) -> bool:
     return end == n or (10 * end) // n > (10 * start) // n
 
 
-def _predict_batch(model: nn.Module, items: Sequence[Data], start: int, device: torch.device,
-                   parts: dict[str, list[torch.Tensor]]) -> None:
+def _predict_batch(
+    model: nn.Module,
+    items: Sequence[Data],
+    start: int,
+    device: torch.device,
+    parts: dict[str, list[torch.Tensor]],
+) -> None:
     """Append the predictions and labels of ``items`` (structures ``start``...) to ``parts``."""
     batch = Batch.from_data_list(list(items)).to(device)
     with torch.no_grad():
@@ -108,8 +118,9 @@ def split_metrics(
     return subsplit_metrics(p, subsplits, periodic, split)
 
 
-def subsplit_metrics(p: dict[str, torch.Tensor], subsplits: Sequence[str | None],
-                     periodic: bool, split: str) -> dict[str, dict[str, float]]:
+def subsplit_metrics(
+    p: dict[str, torch.Tensor], subsplits: Sequence[str | None], periodic: bool, split: str
+) -> dict[str, dict[str, float]]:
     """:func:`split_metrics` of the predictions ``p`` (:func:`predict`)."""
     from bench.data.oc20_subsplits import OC20_SUBSPLITS, SUBSPLITS
 
@@ -127,8 +138,15 @@ def subsplit_metrics(p: dict[str, torch.Tensor], subsplits: Sequence[str | None]
 
 
 def _metrics(p: dict[str, torch.Tensor], periodic: bool) -> dict[str, float]:
-    return s2ef_metrics(p["energy_pred"], p["energy_true"], p["forces_pred"], p["forces_true"],
-                        p["free"], p["structure"], periodic)
+    return s2ef_metrics(
+        p["energy_pred"],
+        p["energy_true"],
+        p["forces_pred"],
+        p["forces_true"],
+        p["free"],
+        p["structure"],
+        periodic,
+    )
 
 
 def _subset(p: dict[str, torch.Tensor], idx: list[int]) -> dict[str, torch.Tensor]:
@@ -147,8 +165,9 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values)
 
 
-def evaluate_run(run_dir: str | Path, split: str = "test", data_root: str | None = None,
-                 device: str = "cpu") -> dict[str, Any]:
+def evaluate_run(
+    run_dir: str | Path, split: str = "test", data_root: str | None = None, device: str = "cpu"
+) -> dict[str, Any]:
     """Re-evaluate the final (EMA when enabled) weights of a finished run on ``split``.
 
     Returns ``{"run_id", "split", "metrics": {...}}`` plus ``"subsplits": {name: {...}}`` when
@@ -176,8 +195,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", data_root: str | None
     data = to_data_list(structures, cfg.dtype)
     p = predict(model, data, cfg.train.eval_batch_size, torch.device(device), f"eval {split}")
     results = subsplit_metrics(p, [subsplit_of(s) for s in structures], splits.periodic, split)
-    written = [write_predictions(Path(run_dir) / PREDICTIONS_FILE, p, structures,
-                                 f"{split} split")]
+    written = [write_predictions(Path(run_dir) / PREDICTIONS_FILE, p, structures, f"{split} split")]
     record = record_evaluation(run_dir, split, results, _data_evaluated(cfg.data, splits, data))
     out = {"run_id": cfg.run_id, "split": split, "metrics": results.pop(split, {})}
     if record is not None:
@@ -189,6 +207,11 @@ def evaluate_run(run_dir: str | Path, split: str = "test", data_root: str | None
 
 def _data_evaluated(data_cfg, splits, data: Sequence[Data]) -> dict[str, Any]:
     """What an imported run was evaluated on (bench.imports.evaluated)."""
-    return {"dataset": data_cfg.name, "data_root": data_cfg.data_root, "path": data_cfg.path,
-            "max_structures": data_cfg.max_structures, "n_structures": len(data),
-            "sources": dict(splits.sources)}
+    return {
+        "dataset": data_cfg.name,
+        "data_root": data_cfg.data_root,
+        "path": data_cfg.path,
+        "max_structures": data_cfg.max_structures,
+        "n_structures": len(data),
+        "sources": dict(splits.sources),
+    }

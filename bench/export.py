@@ -99,8 +99,12 @@ def read_model_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise DataError(path, None, "no such run directory or model file")
     if _is_torchscript(path):
-        raise DataError(path, None, "a TorchScript file (bench export --torchscript); it is "
-                        "not read here: bench.torchscript.load_torchscript loads it")
+        raise DataError(
+            path,
+            None,
+            "a TorchScript file (bench export --torchscript); it is "
+            "not read here: bench.torchscript.load_torchscript loads it",
+        )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is one clear error

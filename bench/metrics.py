@@ -40,8 +40,11 @@ def s2ef_metrics(
         "n_structures": int(energy_true.numel()),
     }
     if periodic:
-        out.update(_periodic_extras(e_err, forces_pred.double()[free],
-                                    forces_true.double()[free], structure[free]))
+        out.update(
+            _periodic_extras(
+                e_err, forces_pred.double()[free], forces_true.double()[free], structure[free]
+            )
+        )
     return out
 
 
@@ -81,14 +84,16 @@ def prediction_metrics(
     e_err = energy_pred.double() - energy_true.double()
     f_err = (forces_pred.double() - forces_true.double())[free]
     cos = torch.nn.functional.cosine_similarity(
-        forces_pred.double()[free], forces_true.double()[free], dim=-1)
+        forces_pred.double()[free], forces_true.double()[free], dim=-1
+    )
     return {
         "energy_mae_mev": 1000.0 * float(e_err.abs().mean()),
         "energy_rmse_mev": 1000.0 * float(e_err.pow(2).mean().sqrt()),
         "energy_mae_per_atom_mev": 1000.0 * float((e_err.abs() / n_atoms.double()).mean()),
         "force_mae_mev_per_a": 1000.0 * float(f_err.abs().mean()) if f_err.numel() else 0.0,
-        "force_rmse_mev_per_a": (1000.0 * float(f_err.pow(2).mean().sqrt())
-                                 if f_err.numel() else 0.0),
+        "force_rmse_mev_per_a": (
+            1000.0 * float(f_err.pow(2).mean().sqrt()) if f_err.numel() else 0.0
+        ),
         "force_cos": float(cos.mean()) if cos.numel() else 0.0,
         "n_structures": int(energy_true.numel()),
     }

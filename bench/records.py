@@ -97,8 +97,11 @@ def read_record(run_dir: str | Path) -> RunRecord:
     return RunRecord.from_dict(data, str(path))
 
 
-def iter_records(results_dir: str | Path, status: str | None = "done",
-                 on_unreadable: Callable[[DataError], None] | None = None):
+def iter_records(
+    results_dir: str | Path,
+    status: str | None = "done",
+    on_unreadable: Callable[[DataError], None] | None = None,
+):
     """Yield (run_dir, record) for every run directory under ``results_dir`` (recursively).
 
     An unreadable record raises its DataError, or with ``on_unreadable`` is passed to it

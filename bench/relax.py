@@ -141,10 +141,18 @@ def relax_run(
             rows.append(row)
             bar.end(row)
     report = {
-        "run": str(run_dir), "run_id": cfg.run_id, "structures": str(path), "split": split,
-        "optimizer": optimizer, "fmax_ev_per_a": fmax, "steps": steps, "device": device,
-        "energy_kind": stats.get("energy_kind"), "output": str(output),
-        "summary": summarize(rows), "results": rows,
+        "run": str(run_dir),
+        "run_id": cfg.run_id,
+        "structures": str(path),
+        "split": split,
+        "optimizer": optimizer,
+        "fmax_ev_per_a": fmax,
+        "steps": steps,
+        "device": device,
+        "energy_kind": stats.get("energy_kind"),
+        "output": str(output),
+        "summary": summarize(rows),
+        "results": rows,
     }
     if record_split is not None:
         report["recorded"] = record_is2re(Path(run_dir), record_split, rows)
@@ -166,14 +174,17 @@ def record_is2re(run_dir: Path, split: str, rows: list[dict[str, Any]]) -> dict[
     if len(subs) == 1 and None not in subs:
         groups = {f"{split}/{subs.pop()}": rows}
     else:
-        groups = {split: rows} | {f"{split}/{sub}": [r for r in rows if r["subsplit"] == sub]
-                                  for sub in sorted(subs - {None})}
+        groups = {split: rows} | {
+            f"{split}/{sub}": [r for r in rows if r["subsplit"] == sub]
+            for sub in sorted(subs - {None})
+        }
     record = read_record(run_dir)
     added = {}
     for key, group in groups.items():
         summary = summarize(group)
-        added[key] = {name: summary[src] for name, src in RECORD_KEYS.items()
-                      if summary[src] is not None}
+        added[key] = {
+            name: summary[src] for name, src in RECORD_KEYS.items() if summary[src] is not None
+        }
         record.metrics.setdefault(key, {}).update(added[key])
     record.write(run_dir)
     return added
@@ -193,12 +204,15 @@ def run_trajectory_names(cfg, split: str) -> set[str]:
         raise ConfigError(f"--split must be one of {SPLIT_NAMES}, got {split!r}")
     data = cfg.data
     if data.name != "ase" or data.split_by != "trajectory":
-        raise ConfigError(f"--split needs a run trained with --dataset ase and data.split_by "
-                          f"trajectory; run {cfg.run_id!r} has dataset {data.name!r}, "
-                          f"split_by {data.split_by!r}")
+        raise ConfigError(
+            f"--split needs a run trained with --dataset ase and data.split_by "
+            f"trajectory; run {cfg.run_id!r} has dataset {data.name!r}, "
+            f"split_by {data.split_by!r}"
+        )
     files = ase_files(Path(data.path))
-    parts = split_names([f.name for f in files], data.n_train, data.n_val, data.split_seed,
-                        data.path)
+    parts = split_names(
+        [f.name for f in files], data.n_train, data.n_val, data.split_seed, data.path
+    )
     return set(parts[SPLIT_NAMES.index(split)])
 
 
@@ -219,13 +233,15 @@ def read_targets(path: Path, names: set[str] | None = None) -> list[RelaxTarget]
         except Exception as exc:  # ASE raises many types for malformed files
             raise DataError(f, None, f"ASE cannot read it ({type(exc).__name__}: {exc})") from exc
         trajectory = len(tail) >= 2
-        targets.append(RelaxTarget(
-            name=f.name,
-            initial=_bare(first),
-            energy_initial_dft=_energy(first) if trajectory else None,
-            energy_relaxed_dft=_energy(tail[-1]) if trajectory else None,
-            subsplit=subsplit_of_path(f.absolute()),
-        ))
+        targets.append(
+            RelaxTarget(
+                name=f.name,
+                initial=_bare(first),
+                energy_initial_dft=_energy(first) if trajectory else None,
+                energy_relaxed_dft=_energy(tail[-1]) if trajectory else None,
+                subsplit=subsplit_of_path(f.absolute()),
+            )
+        )
     return targets
 
 
@@ -265,21 +281,28 @@ def relax_one(
         "wall_time_s": time.perf_counter() - start,
     }
     relaxed = atoms.copy()
-    relaxed.calc = SinglePointCalculator(relaxed, energy=energy,
-                                         forces=atoms.get_forces(apply_constraint=False))
+    relaxed.calc = SinglePointCalculator(
+        relaxed, energy=energy, forces=atoms.get_forces(apply_constraint=False)
+    )
     relaxed.info.update(name=target.name, converged=converged, steps=row["steps"])
     return relaxed, row
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The summary of report rows (module docstring); metrics without data are None."""
+
     def mean(values: list[float]) -> float | None:
         return float(np.mean(values)) if values else None
 
     ref = [r for r in rows if r["energy_relaxed_dft_ev"] is not None]
     err = [abs(r["energy_relaxed_pred_ev"] - r["energy_relaxed_dft_ev"]) for r in ref]
-    d_err = [abs((r["energy_relaxed_pred_ev"] - r["energy_initial_pred_ev"])
-                 - (r["energy_relaxed_dft_ev"] - r["energy_initial_dft_ev"])) for r in ref]
+    d_err = [
+        abs(
+            (r["energy_relaxed_pred_ev"] - r["energy_initial_pred_ev"])
+            - (r["energy_relaxed_dft_ev"] - r["energy_initial_dft_ev"])
+        )
+        for r in ref
+    ]
     mae, d_mae = mean(err), mean(d_err)
     return {
         "n_structures": len(rows),
@@ -366,8 +389,12 @@ class _ProgressBar:
 
         console = Console(stderr=True)
         self.progress = Progress(
-            TextColumn("relax"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"), console=console, disable=not console.is_terminal,
+            TextColumn("relax"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            console=console,
+            disable=not console.is_terminal,
         )
         self.task = self.progress.add_task("relax", total=total, info="")
         self.name = ""
@@ -388,7 +415,9 @@ class _ProgressBar:
 
     def end(self, row: dict[str, Any]) -> None:
         state = "converged" if row["converged"] else "not converged"
-        self.progress.update(self.task, advance=1,
-                             info=f"{self.name}: {state} after {row['steps']} steps")
-        self.progress.console.print(f"{self.name}: {state}, {row['steps']} steps, "
-                                  f"E {row['energy_relaxed_pred_ev']:.4f} eV")
+        self.progress.update(
+            self.task, advance=1, info=f"{self.name}: {state} after {row['steps']} steps"
+        )
+        self.progress.console.print(
+            f"{self.name}: {state}, {row['steps']} steps, E {row['energy_relaxed_pred_ev']:.4f} eV"
+        )

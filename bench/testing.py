@@ -35,8 +35,15 @@ __all__ = [
 ]
 
 #: per-atom batch fields that follow the atoms under a permutation
-NODE_FIELDS = (keys.Z, keys.POS, keys.FORCES, keys.FIXED, keys.TAGS, keys.ENCODED_FORCES,
-               keys.NOISE_SIGMA)
+NODE_FIELDS = (
+    keys.Z,
+    keys.POS,
+    keys.FORCES,
+    keys.FIXED,
+    keys.TAGS,
+    keys.ENCODED_FORCES,
+    keys.NOISE_SIGMA,
+)
 #: per-atom vector fields (Cartesian, polar) that rotate with the structure
 VECTOR_FIELDS = (keys.FORCES, keys.ENCODED_FORCES)
 #: model outputs that are per-atom polar vectors
@@ -82,8 +89,15 @@ def random_molecules(
         pos = _points_in_ball(n, radius, min_dist, generator)
         z = torch.tensor(species)[torch.randint(len(species), (n,), generator=generator)]
         forces = torch.randn(n, 3, dtype=torch.float64, generator=generator)
-        out.append(Structure(z=z.numpy().astype(np.int64), pos=pos.numpy(), energy=0.0,
-                             forces=forces.numpy(), id=f"random:{k}"))
+        out.append(
+            Structure(
+                z=z.numpy().astype(np.int64),
+                pos=pos.numpy(),
+                energy=0.0,
+                forces=forces.numpy(),
+                id=f"random:{k}",
+            )
+        )
     return out
 
 
@@ -111,9 +125,17 @@ def random_crystals(
         pos = _spread_points(n, min_dist, _uniform_in_cell(cell, generator), images)
         z = torch.tensor(species)[torch.randint(len(species), (n,), generator=generator)]
         forces = torch.randn(n, 3, dtype=torch.float64, generator=generator)
-        out.append(Structure(z=z.numpy().astype(np.int64), pos=pos.numpy(), energy=0.0,
-                             forces=forces.numpy(), id=f"random-crystal:{k}",
-                             cell=cell.numpy(), pbc=np.ones(3, dtype=bool)))
+        out.append(
+            Structure(
+                z=z.numpy().astype(np.int64),
+                pos=pos.numpy(),
+                energy=0.0,
+                forces=forces.numpy(),
+                id=f"random-crystal:{k}",
+                cell=cell.numpy(),
+                pbc=np.ones(3, dtype=bool),
+            )
+        )
     return out
 
 

@@ -70,9 +70,7 @@ def l2mae(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
     return err.mean()
 
 
-def energy_loss(
-    outputs: dict[str, Tensor], targets: Targets, mask: Tensor | None = None
-) -> Tensor:
+def energy_loss(outputs: dict[str, Tensor], targets: Targets, mask: Tensor | None = None) -> Tensor:
     """Mean over (masked) structures of ``|E_hat - E| / energy_std`` (the MAE of the
     normalised energy); 0 when no structure is selected. mask: [B] bool.
     """
@@ -128,7 +126,12 @@ class Method:
         """Corrupt a copy of ``batch``. ``progress`` in [0, 1] drives schedules."""
         raise NotImplementedError
 
-    def loss(self, outputs: dict[str, Tensor], prepared: Prepared, targets: Targets,
-             progress: float = 0.0) -> dict[str, Tensor]:
+    def loss(
+        self,
+        outputs: dict[str, Tensor],
+        prepared: Prepared,
+        targets: Targets,
+        progress: float = 0.0,
+    ) -> dict[str, Tensor]:
         """Named, weighted loss terms; their sum is the training loss."""
         raise NotImplementedError

@@ -163,11 +163,22 @@ class DeNS(Method):
         new[keys.ENCODED_FORCES] = torch.where(mask[:, None], encoded, 0.0).to(dtype)
         if self.encode_sigma:
             new[keys.NOISE_SIGMA] = atom_sigma.to(dtype)
-        return Prepared(new, target.to(dtype), mask, dens_structure, sigma.to(dtype),
-                        force_mask=~batch.fixed & ~mask)
+        return Prepared(
+            new,
+            target.to(dtype),
+            mask,
+            dens_structure,
+            sigma.to(dtype),
+            force_mask=~batch.fixed & ~mask,
+        )
 
-    def loss(self, outputs: dict[str, Tensor], prepared: Prepared, targets: Targets,
-             progress: float = 0.0) -> dict[str, Tensor]:
+    def loss(
+        self,
+        outputs: dict[str, Tensor],
+        prepared: Prepared,
+        targets: Targets,
+        progress: float = 0.0,
+    ) -> dict[str, Tensor]:
         """``{"energy", "force", "noise"}``, weighted; see the module docstring."""
         energy_mask = None if self.dens_energy else ~prepared.dens_structure
         energy = self.energy_weight * energy_loss(outputs, targets, energy_mask)
@@ -180,14 +191,17 @@ class DeNS(Method):
             "noise": self.dens_weight(progress) * noise,
         }
 
-    def _pooled(self, outputs: dict[str, Tensor], prepared: Prepared, targets: Targets,
-                progress: float) -> dict[str, Tensor]:
+    def _pooled(
+        self, outputs: dict[str, Tensor], prepared: Prepared, targets: Targets, progress: float
+    ) -> dict[str, Tensor]:
         """The released OC20 hybrid loss, split into its force and noise partial sums."""
         std = targets.force_std
-        force_err = torch.linalg.vector_norm((outputs[keys.OUT_FORCES] - targets.forces) / std,
-                                             dim=-1)
-        noise_err = torch.linalg.vector_norm(outputs[keys.OUT_NOISE] - prepared.noise_target,
-                                             dim=-1)
+        force_err = torch.linalg.vector_norm(
+            (outputs[keys.OUT_FORCES] - targets.forces) / std, dim=-1
+        )
+        noise_err = torch.linalg.vector_norm(
+            outputs[keys.OUT_NOISE] - prepared.noise_target, dim=-1
+        )
         count = (prepared.force_mask | prepared.noise_mask).sum().clamp(min=1)
         return {
             "force": self.force_weight * force_err[prepared.force_mask].sum() / count,
@@ -214,5 +228,6 @@ def _noise_scales(
         )
     if num < 2:
         raise ValueError(f"num_sigmas must be >= 2, got {num!r}")
-    return torch.exp(torch.linspace(math.log(sigma_low), math.log(sigma_high), num,
-                                    dtype=torch.float64))
+    return torch.exp(
+        torch.linspace(math.log(sigma_low), math.log(sigma_high), num, dtype=torch.float64)
+    )

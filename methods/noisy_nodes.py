@@ -49,8 +49,10 @@ class NoisyNodes(Method):
         self.energy_weight, self.force_weight = check_weights(energy_weight, force_weight)
         if not (sigma > 0 and math.isfinite(sigma)):
             raise ValueError(f"sigma must be positive and finite, got {sigma!r}")
-        for arg, value in (("lambda_noise", lambda_noise), ("lambda_noise_final",
-                                                           lambda_noise_final)):
+        for arg, value in (
+            ("lambda_noise", lambda_noise),
+            ("lambda_noise_final", lambda_noise_final),
+        ):
             if value is not None and not (value >= 0 and math.isfinite(value)):
                 raise ValueError(f"{arg} must be finite and >= 0, got {value!r}")
         self.sigma = float(sigma)
@@ -82,8 +84,13 @@ class NoisyNodes(Method):
             force_mask=mask,
         )
 
-    def loss(self, outputs: dict[str, Tensor], prepared: Prepared, targets: Targets,
-             progress: float = 0.0) -> dict[str, Tensor]:
+    def loss(
+        self,
+        outputs: dict[str, Tensor],
+        prepared: Prepared,
+        targets: Targets,
+        progress: float = 0.0,
+    ) -> dict[str, Tensor]:
         """``{"energy", "force", "noise"}``: original labels vs noisy-input predictions."""
         noise = l2mae(outputs[keys.OUT_NOISE], prepared.noise_target, prepared.noise_mask)
         return {

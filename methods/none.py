@@ -29,8 +29,13 @@ class NoDenoising(Method):
         """An uncorrupted copy of ``batch``; no ``encoded_forces``, no noise targets."""
         return clean_prepared(batch)
 
-    def loss(self, outputs: dict[str, Tensor], prepared: Prepared, targets: Targets,
-             progress: float = 0.0) -> dict[str, Tensor]:
+    def loss(
+        self,
+        outputs: dict[str, Tensor],
+        prepared: Prepared,
+        targets: Targets,
+        progress: float = 0.0,
+    ) -> dict[str, Tensor]:
         """``{"energy", "force"}``: weighted MAE of energies, L2MAE of free-atom forces."""
         return {
             "energy": self.energy_weight * energy_loss(outputs, targets),

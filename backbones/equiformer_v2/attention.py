@@ -59,7 +59,9 @@ class SO2GraphAttention(nn.Module):
             nn.init.uniform_(emb.weight, -0.001, 0.001)
         radial = [radial_channels[0] + 2 * edge_channels, *radial_channels[1:]]
         self.conv_1 = SO2Linear(
-            layout, 2 * channels, hidden_channels,
+            layout,
+            2 * channels,
+            hidden_channels,
             extra_m0_channels=num_heads * alpha_channels + hidden_channels,
             radial_channels=radial,
         )
@@ -92,8 +94,11 @@ class SO2GraphAttention(nn.Module):
     def _edge_values(self, x: Tensor, edges: EdgeContext) -> Tensor:
         """Attention-weighted edge-frame values [E, reduced_dim, heads * value_channels]."""
         edge_scalars = torch.cat(
-            (edges.distance_basis, self.source_embedding(edges.z_src),
-             self.target_embedding(edges.z_dst)),
+            (
+                edges.distance_basis,
+                self.source_embedding(edges.z_src),
+                self.target_embedding(edges.z_dst),
+            ),
             dim=1,
         )
         pair = torch.cat((x.index_select(0, edges.src), x.index_select(0, edges.dst)), dim=2)

@@ -40,8 +40,11 @@ class EdgeDegreeEmbedding(nn.Module):
 
     def forward(self, edges: EdgeContext) -> Tensor:
         edge_scalars = torch.cat(
-            (edges.distance_basis, self.source_embedding(edges.z_src),
-             self.target_embedding(edges.z_dst)),
+            (
+                edges.distance_basis,
+                self.source_embedding(edges.z_src),
+                self.target_embedding(edges.z_dst),
+            ),
             dim=1,
         )
         m0 = self.radial(edge_scalars).unflatten(1, (-1, self.channels))

@@ -122,10 +122,16 @@ class EquiformerV2(Backbone):
             raise ValueError("encode_sigma needs dens=True (sigma is a DeNS input)")
         self.checkpoint_blocks = bool(checkpoint_blocks)
         _check_positive(
-            num_layers=num_layers, sphere_channels=sphere_channels, num_heads=num_heads,
-            attn_hidden_channels=attn_hidden_channels, attn_alpha_channels=attn_alpha_channels,
-            attn_value_channels=attn_value_channels, ffn_hidden_channels=ffn_hidden_channels,
-            edge_channels=edge_channels, num_elements=num_elements, avg_degree=avg_degree,
+            num_layers=num_layers,
+            sphere_channels=sphere_channels,
+            num_heads=num_heads,
+            attn_hidden_channels=attn_hidden_channels,
+            attn_alpha_channels=attn_alpha_channels,
+            attn_value_channels=attn_value_channels,
+            ffn_hidden_channels=ffn_hidden_channels,
+            edge_channels=edge_channels,
+            num_elements=num_elements,
+            avg_degree=avg_degree,
             avg_num_nodes=avg_num_nodes,
         )
         if lmax < 1:
@@ -143,9 +149,17 @@ class EquiformerV2(Backbone):
 
         def attention(out_channels: int, drop: float) -> SO2GraphAttention:
             return SO2GraphAttention(
-                self.layout, sphere_channels, attn_hidden_channels, num_heads,
-                attn_alpha_channels, attn_value_channels, out_channels, self._edge_grid,
-                radial, num_elements, drop,
+                self.layout,
+                sphere_channels,
+                attn_hidden_channels,
+                num_heads,
+                attn_alpha_channels,
+                attn_value_channels,
+                out_channels,
+                self._edge_grid,
+                radial,
+                num_elements,
+                drop,
             )
 
         def ffn(out_channels: int) -> GridFeedForward:
@@ -154,8 +168,13 @@ class EquiformerV2(Backbone):
             )
 
         self.blocks = nn.ModuleList(
-            TransformerBlock(attention(sphere_channels, alpha_drop), ffn(sphere_channels), lmax,
-                             sphere_channels, drop_path_rate)
+            TransformerBlock(
+                attention(sphere_channels, alpha_drop),
+                ffn(sphere_channels),
+                lmax,
+                sphere_channels,
+                drop_path_rate,
+            )
             for _ in range(num_layers)
         )
         self.norm = SeparableLayerNorm(lmax, sphere_channels)
@@ -186,8 +205,9 @@ class EquiformerV2(Backbone):
         return out
 
     @staticmethod
-    def _vectors(head: SO2GraphAttention, x: Tensor, edges: EdgeContext, batch,
-                 targets_key: str) -> Tensor:
+    def _vectors(
+        head: SO2GraphAttention, x: Tensor, edges: EdgeContext, batch, targets_key: str
+    ) -> Tensor:
         """A vector head's l = 1 output [N, 3], computed only on the edges into the atoms of
         the batch's bool mask ``targets_key`` when it has one (zeros at the other atoms)."""
         targets = getattr(batch, targets_key, None)

@@ -122,7 +122,8 @@ class GraphAttention(nn.Module):
     def forward(self, x: Tensor, edges: Edges) -> Tensor:
         """x [N, irreps_in.dim] -> [N, irreps_out.dim]."""
         message = self.merge_src(x).index_select(0, edges.src) + self.merge_dst(x).index_select(
-            0, edges.dst)
+            0, edges.dst
+        )
         message = self.tp_message(message, edges.sh, self.radial(edges.radial))
         value = self.gate(self.lin_message(message))
         value = self.lin_value(self.tp_value(value, edges.sh))

@@ -25,9 +25,15 @@ class EdgeContext:
         """The context of the edges ``index`` (long [E']), same nodes; a layer run on it gives
         exactly the full layer's output at the centres all of whose edges are kept."""
         pick = lambda t: t.index_select(0, index)  # noqa: E731
-        return EdgeContext(pick(self.src), pick(self.dst), self.num_nodes,
-                           self.rotation.subset(index), pick(self.distance_basis),
-                           pick(self.z_src), pick(self.z_dst))
+        return EdgeContext(
+            pick(self.src),
+            pick(self.dst),
+            self.num_nodes,
+            self.rotation.subset(index),
+            pick(self.distance_basis),
+            pick(self.z_src),
+            pick(self.z_dst),
+        )
 
     def incoming(self, nodes: Tensor) -> EdgeContext:
         """The edges whose centre is in the bool mask ``nodes`` [N] (``self`` when every node

@@ -82,8 +82,9 @@ class S2Grid(nn.Module):
         self.resolution = (res_beta, res_alpha)
         # float64 buffers, cast at use: float64 models keep exact grids.
         self.register_buffer("to_mat", to_mat[:, columns] * scale, persistent=False)
-        self.register_buffer("back_mat", (back_mat[:, columns] * scale).T.contiguous(),
-                             persistent=False)
+        self.register_buffer(
+            "back_mat", (back_mat[:, columns] * scale).T.contiguous(), persistent=False
+        )
 
     @classmethod
     def for_nodes(cls, lmax: int, resolution: tuple[int, int], normalization: str) -> S2Grid:

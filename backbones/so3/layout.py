@@ -76,8 +76,9 @@ class SHLayout:
         of degree ``l``, ordered by their e3nn index (m = -l..l)."""
         if not 0 <= l <= self.lmax:
             raise ValueError(f"l must be in [0, lmax={self.lmax}], got {l!r}")
-        kept = [(e3nn, pos) for pos, e3nn in enumerate(self._reduced)
-                if l * l <= e3nn < (l + 1) ** 2]
+        kept = [
+            (e3nn, pos) for pos, e3nn in enumerate(self._reduced) if l * l <= e3nn < (l + 1) ** 2
+        ]
         return torch.tensor([pos for _, pos in sorted(kept)], dtype=torch.long)
 
     def truncation_rescale(self) -> Tensor:

@@ -16,8 +16,10 @@ class GaussianSmearing(nn.Module):
     def __init__(self, start: float, stop: float, num: int, width: float) -> None:
         super().__init__()
         if num < 2 or stop <= start or width <= 0:
-            raise ValueError(f"bad Gaussian smearing: start={start!r}, stop={stop!r}, "
-                             f"num={num!r}, width={width!r}")
+            raise ValueError(
+                f"bad Gaussian smearing: start={start!r}, stop={stop!r}, "
+                f"num={num!r}, width={width!r}"
+            )
         offset = torch.linspace(start, stop, num, dtype=torch.float64)
         self.num = num
         self.coeff = -0.5 / (width * (offset[1] - offset[0]).item()) ** 2

@@ -46,8 +46,9 @@ class EdgeRotation:
 
     def subset(self, index: Tensor) -> EdgeRotation:
         """The rotations of the edges ``index`` (long [E'])."""
-        return EdgeRotation(self.to_edge.index_select(0, index),
-                            self.from_edge.index_select(0, index))
+        return EdgeRotation(
+            self.to_edge.index_select(0, index), self.from_edge.index_select(0, index)
+        )
 
 
 class EdgeRotationBuilder(nn.Module):

@@ -65,8 +65,9 @@ class SO2Linear(nn.Module):
     ) -> None:
         super().__init__()
         if in_channels < 1 or out_channels < 1 or extra_m0_channels < 0:
-            raise ValueError(f"bad widths: in={in_channels!r}, out={out_channels!r}, "
-                             f"extra={extra_m0_channels!r}")
+            raise ValueError(
+                f"bad widths: in={in_channels!r}, out={out_channels!r}, extra={extra_m0_channels!r}"
+            )
         self.layout, self.out_channels, self.extra = layout, out_channels, extra_m0_channels
         n0 = layout.m_sizes[0]
         self.fc_m0 = nn.Linear(n0 * in_channels, n0 * out_channels + extra_m0_channels)

@@ -54,8 +54,9 @@ class WignerD(nn.Module):
         self.lmax = lmax
         dim = (lmax + 1) ** 2
         full = torch.arange(dim * dim).view(dim, dim)
-        block_pos = [full[l * l : (l + 1) ** 2, l * l : (l + 1) ** 2].reshape(-1)
-                     for l in range(lmax + 1)]
+        block_pos = [
+            full[l * l : (l + 1) ** 2, l * l : (l + 1) ** 2].reshape(-1) for l in range(lmax + 1)
+        ]
         # position of every block entry in the flattened block-diagonal matrix
         self.register_buffer("block_pos", torch.cat(block_pos), persistent=False)
         for l in range(2, lmax + 1):

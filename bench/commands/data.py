@@ -104,9 +104,22 @@ def info_cmd(
     from bench.data.registry import load_splits
     from bench.data.summary import summarize
 
-    spec = build_spec(dataset, molecule, path, data_root, labels, split_index, seed, n_train,
-                      n_val, max_structures, energy_key=energy_key, forces_key=forces_key,
-                      energy_unit=energy_unit, length_unit=length_unit)
+    spec = build_spec(
+        dataset,
+        molecule,
+        path,
+        data_root,
+        labels,
+        split_index,
+        seed,
+        n_train,
+        n_val,
+        max_structures,
+        energy_key=energy_key,
+        forces_key=forces_key,
+        energy_unit=energy_unit,
+        length_unit=length_unit,
+    )
     summary = summarize(load_splits(spec))
     if as_json:
         typer.echo(json.dumps(summary, indent=2))

@@ -52,12 +52,25 @@ def matrix_cmd(
     from bench.matrix import load_spec, run_matrix, spec_from_dict
 
     given = {
-        "backbones": backbones, "methods": methods, "datasets": datasets,
-        "molecules": molecules, "seeds": seeds, "preset": preset, "profile": profile,
-        "max_steps": max_steps, "epochs": epochs, "device": device, "data_root": data_root,
-        "overrides": _pairs(overrides, "--set"), "launcher": launcher, "jobs": jobs,
-        "threads": threads, "gpus": gpus, "slurm": _pairs(slurm, "--slurm"),
-        "results": results, "runner": shlex.split(runner) if runner else None,
+        "backbones": backbones,
+        "methods": methods,
+        "datasets": datasets,
+        "molecules": molecules,
+        "seeds": seeds,
+        "preset": preset,
+        "profile": profile,
+        "max_steps": max_steps,
+        "epochs": epochs,
+        "device": device,
+        "data_root": data_root,
+        "overrides": _pairs(overrides, "--set"),
+        "launcher": launcher,
+        "jobs": jobs,
+        "threads": threads,
+        "gpus": gpus,
+        "slurm": _pairs(slurm, "--slurm"),
+        "results": results,
+        "runner": shlex.split(runner) if runner else None,
     }
     given = {k: v for k, v in given.items() if v is not None}
     matrix = load_spec(spec, **given) if spec else spec_from_dict(given, "command line")
@@ -70,9 +83,14 @@ def matrix_cmd(
 
 def ci_check_cmd(
     baseline: Annotated[Path | None, typer.Option(help="Baseline (default: packaged).")] = None,
-    exact: Annotated[bool, typer.Option(
-        "--exact", help="Compare every backbone x method with the baseline (2e-6 relative on "
-                        "forces) instead of checking that they learn.")] = False,
+    exact: Annotated[
+        bool,
+        typer.Option(
+            "--exact",
+            help="Compare every backbone x method with the baseline (2e-6 relative on "
+            "forces) instead of checking that they learn.",
+        ),
+    ] = False,
     update_baseline: Annotated[
         bool, typer.Option("--update-baseline", help="Rewrite the baseline (implies --exact).")
     ] = False,
@@ -89,8 +107,15 @@ def ci_check_cmd(
     backbone x method, 20 steps) with the baseline. Exits 1 on a regression."""
     from bench.ci_check import DEFAULT_BASELINE, run_ci_check
 
-    outcome = run_ci_check(baseline or DEFAULT_BASELINE, update_baseline, results, data_root,
-                           shlex.split(runner) if runner else None, jobs=jobs, exact=exact)
+    outcome = run_ci_check(
+        baseline or DEFAULT_BASELINE,
+        update_baseline,
+        results,
+        data_root,
+        shlex.split(runner) if runner else None,
+        jobs=jobs,
+        exact=exact,
+    )
     typer.echo(outcome.text, nl=False)
     if not outcome.ok:
         raise typer.Exit(1)

@@ -38,9 +38,10 @@ def params_cmd(
     dataset: str = typer.Option("md17", "--dataset", help="Preset dataset: md17, oc20, oc22."),
     preset: str = typer.Option("paper", "--preset", help="Preset: ci or paper."),
     dens: bool = typer.Option(False, "--dens", help="Include the DeNS force encoding and head."),
-    overrides: Annotated[list[str] | None, typer.Option(
-        "--set", help="Override a preset option, KEY=VALUE (YAML value); repeatable."
-    )] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a preset option, KEY=VALUE (YAML value); repeatable."),
+    ] = None,
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Count the parameters of a backbone at a preset."""
@@ -49,8 +50,10 @@ def params_cmd(
         typer.echo(json.dumps(result))
         return
     extra = " + DeNS" if dens else ""
-    typer.echo(f"{backbone}{extra} ({preset}, {dataset}): {result['params']:,} parameters "
-               f"({result['params_millions']:.2f}M)")
+    typer.echo(
+        f"{backbone}{extra} ({preset}, {dataset}): {result['params']:,} parameters "
+        f"({result['params_millions']:.2f}M)"
+    )
 
 
 def register(app: typer.Typer) -> None:

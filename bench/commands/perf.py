@@ -20,7 +20,8 @@ def perf_cmd(
     backbone: Annotated[str | None, _Opt(help="Backbone (component train).")] = None,
     methods: Annotated[str, _Opt(help="Comma-separated methods; overheads vs none.")] = "none,dens",
     dataset: Annotated[str, _Opt(help="md17-aspirin | oc20-relax | any bench dataset.")] = (
-        "md17-aspirin"),
+        "md17-aspirin"
+    ),
     component: Annotated[str, _Opt(help="train | graph | loader.")] = "train",
     preset: Annotated[str, _Opt(help="Backbone preset and training scale.")] = "ci",
     profile: Annotated[str, _Opt(help="paper-v1 | released.")] = "paper-v1",
@@ -34,16 +35,22 @@ def perf_cmd(
     data_root: Annotated[Path | None, _Opt(help="Data root [tests/data subset].")] = None,
     profile_top: Annotated[int, _Opt(help="Keep the N costliest ops of one profiled step.")] = 0,
     amp: Annotated[bool, _Opt("--amp", help="Also measure each method with bf16 autocast.")] = (
-        False),
+        False
+    ),
     flop_steps: Annotated[int, _Opt(help="Count matmul FLOPs over N more steps per arm.")] = 0,
-    compile_: Annotated[bool, _Opt("--compile", help="Also measure each method with "
-                                   "torch.compile (direct-force backbones).")] = False,
+    compile_: Annotated[
+        bool,
+        _Opt(
+            "--compile",
+            help="Also measure each method with torch.compile (direct-force backbones).",
+        ),
+    ] = False,
     workers: Annotated[str, _Opt(help="Loader worker counts, comma-separated.")] = "0,2",
     batches: Annotated[int, _Opt(help="Loader batches per worker count.")] = 50,
-    lmdb: Annotated[Path | None, _Opt(help="Loader: S2EF LMDB file or folder of shards.")] = (
-        None),
+    lmdb: Annotated[Path | None, _Opt(help="Loader: S2EF LMDB file or folder of shards.")] = (None),
     max_structures: Annotated[int | None, _Opt(help="Graph/loader: at most N structures.")] = (
-        None),
+        None
+    ),
     supercell: Annotated[str, _Opt(help="Graph: repeat periodic frames a,b,c times.")] = "1,1,1",
     as_json: Annotated[bool, _Opt("--json", help="Print the record as JSON.")] = False,
     output: Annotated[Path | None, _Opt(help="Record file [results/perf/<name>.json].")] = None,
@@ -88,25 +95,44 @@ def _job(component: str, a: dict):
         size, reps = a["batch_size"] or 8, tuple(_ints(a["supercell"], "--supercell"))
         if len(reps) != 3 or min(reps) < 1:
             raise ConfigError(f"--supercell needs three positive integers, got {a['supercell']!r}")
-        return lambda: run_graph_bench(a["root"], size, a["repeats"], a["max_structures"] or 64,
-                                       a["device"], reps)
+        return lambda: run_graph_bench(
+            a["root"], size, a["repeats"], a["max_structures"] or 64, a["device"], reps
+        )
     if component == "loader":
         from bench.perf.loader import run_loader_bench
 
         counts = tuple(_ints(a["workers"], "--workers"))
-        return lambda: run_loader_bench(a["dataset"], a["root"], a["lmdb"], counts,
-                                        a["batch_size"] or 8, a["batches"], a["max_structures"])
+        return lambda: run_loader_bench(
+            a["dataset"],
+            a["root"],
+            a["lmdb"],
+            counts,
+            a["batch_size"] or 8,
+            a["batches"],
+            a["max_structures"],
+        )
     from bench.perf.train import TrainBenchOptions, run_train_bench
 
     if a["backbone"] is None:
         raise ConfigError("--component train needs --backbone")
     opts = TrainBenchOptions(
-        backbone=a["backbone"], methods=tuple(m.strip() for m in a["methods"].split(",")),
-        dataset=a["dataset"], preset=a["preset"], profile=a["profile"],
-        batch_size=a["batch_size"], steps=a["steps"], warmup=a["warmup"],
-        repeats=a["repeats"], device=a["device"], seed=a["seed"], data_root=str(a["root"]),
-        overrides=tuple(a["overrides"] or ()), profile_top=a["profile_top"],
-        amp=a["amp"], compile=a["compile_"], flop_steps=a["flop_steps"],
+        backbone=a["backbone"],
+        methods=tuple(m.strip() for m in a["methods"].split(",")),
+        dataset=a["dataset"],
+        preset=a["preset"],
+        profile=a["profile"],
+        batch_size=a["batch_size"],
+        steps=a["steps"],
+        warmup=a["warmup"],
+        repeats=a["repeats"],
+        device=a["device"],
+        seed=a["seed"],
+        data_root=str(a["root"]),
+        overrides=tuple(a["overrides"] or ()),
+        profile_top=a["profile_top"],
+        amp=a["amp"],
+        compile=a["compile_"],
+        flop_steps=a["flop_steps"],
     )
     return lambda: run_train_bench(opts)
 

@@ -18,25 +18,37 @@ _Opt = typer.Option
 
 def run_cmd(
     backbone: Annotated[str | None, _Opt(help="Backbone name (bench list).")] = None,
-    method: Annotated[str | None, _Opt(
-        help="none | noisy-nodes | denoise-no-force | dens.")] = None,
-    dataset: Annotated[str | None, _Opt(
-        help="md17 | rmd17 | npz | ase | oc20-traj | oc20 | oc22.")] = None,
-    config: Annotated[Path | None, _Opt(
-        help="A run config file (YAML, the shape of a run's config.yaml); options and --set "
-             "go on top.")] = None,
+    method: Annotated[
+        str | None, _Opt(help="none | noisy-nodes | denoise-no-force | dens.")
+    ] = None,
+    dataset: Annotated[
+        str | None, _Opt(help="md17 | rmd17 | npz | ase | oc20-traj | oc20 | oc22.")
+    ] = None,
+    config: Annotated[
+        Path | None,
+        _Opt(
+            help="A run config file (YAML, the shape of a run's config.yaml); options and --set "
+            "go on top."
+        ),
+    ] = None,
     molecule: Annotated[str | None, _Opt(help="MD17/rMD17 molecule, e.g. aspirin.")] = None,
     labels: Annotated[str | None, _Opt(help="rMD17 labels: original | revised.")] = None,
     data_root: Annotated[Path | None, _Opt(help="Folder with one folder per dataset.")] = None,
     path: Annotated[Path | None, _Opt(help="A data file or folder (npz, ase, LMDB...).")] = None,
-    preset: Annotated[str | None, _Opt(
-        help="Backbone preset and training scale [default: ci].")] = None,
+    preset: Annotated[
+        str | None, _Opt(help="Backbone preset and training scale [default: ci].")
+    ] = None,
     profile: Annotated[str | None, _Opt(help="paper-v1 | released [default: paper-v1].")] = None,
-    variant: Annotated[str | None, _Opt(
-        help="A named variant of the profile (its `variants:`), e.g. epochs20, "
-             "dens-lambda-e0 (bench report --table 1e --commands lists them).")] = None,
-    seed: Annotated[int | None, _Opt(
-        help="Seed of init, data order, corruption [default: 0].")] = None,
+    variant: Annotated[
+        str | None,
+        _Opt(
+            help="A named variant of the profile (its `variants:`), e.g. epochs20, "
+            "dens-lambda-e0 (bench report --table 1e --commands lists them)."
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None, _Opt(help="Seed of init, data order, corruption [default: 0].")
+    ] = None,
     epochs: Annotated[int | None, _Opt(help="Train this many epochs.")] = None,
     max_steps: Annotated[int | None, _Opt(help="Train this many optimiser steps.")] = None,
     device: Annotated[str | None, _Opt(help="cpu | cuda [default: cpu].")] = None,
@@ -44,12 +56,20 @@ def run_cmd(
     run_id: Annotated[str | None, _Opt(help="Run directory name (default: derived).")] = None,
     resume: Annotated[bool, _Opt("--resume", help="Continue an existing run.")] = False,
     overrides: Annotated[list[str] | None, _Opt("--set", help="Dotted key=value.")] = None,
-    log: Annotated[str | None, _Opt(
-        "--log", help="Extra log outputs beside log.jsonl: csv, tensorboard, wandb "
-                      "(comma-separated).")] = None,
-    dist_backend: Annotated[str | None, _Opt(
-        help="Under torchrun: process-group backend nccl | gloo (default: nccl on cuda, "
-             "gloo on cpu).")] = None,
+    log: Annotated[
+        str | None,
+        _Opt(
+            "--log",
+            help="Extra log outputs beside log.jsonl: csv, tensorboard, wandb (comma-separated).",
+        ),
+    ] = None,
+    dist_backend: Annotated[
+        str | None,
+        _Opt(
+            help="Under torchrun: process-group backend nccl | gloo (default: nccl on cuda, "
+            "gloo on cpu)."
+        ),
+    ] = None,
 ) -> None:
     """Train one backbone x method on a dataset; the LAST stdout line is the run directory.
 
@@ -63,16 +83,31 @@ def run_cmd(
 
     sinks = check_sinks([x.strip() for x in log.split(",") if x.strip()] if log else [])
     request = RunRequest(
-        backbone=backbone, method=method, dataset=dataset, config=config, seed=seed,
-        preset=preset, molecule=molecule, labels=labels, path=path, profile=profile,
-        variant=variant, max_steps=max_steps, epochs=epochs, device=device,
-        data_root=data_root, overrides=tuple(overrides or ()), results=results, run_id=run_id,
+        backbone=backbone,
+        method=method,
+        dataset=dataset,
+        config=config,
+        seed=seed,
+        preset=preset,
+        molecule=molecule,
+        labels=labels,
+        path=path,
+        profile=profile,
+        variant=variant,
+        max_steps=max_steps,
+        epochs=epochs,
+        device=device,
+        data_root=data_root,
+        overrides=tuple(overrides or ()),
+        results=results,
+        run_id=run_id,
     )
     train_request(request, resume, dist_backend, sinks)
 
 
-def train_request(request, resume: bool = False, backend: str | None = None,
-                  sinks: tuple[str, ...] = ()) -> None:
+def train_request(
+    request, resume: bool = False, backend: str | None = None, sinks: tuple[str, ...] = ()
+) -> None:
     """Resolve ``request`` (a bench.run_request.RunRequest), train it, print its metrics
     and, last, its run directory; exit 1 unless the run is done."""
     from bench.records import read_record
@@ -82,8 +117,13 @@ def train_request(request, resume: bool = False, backend: str | None = None,
 
     cfg = request.resolve()
     try:
-        run_dir = run_training(cfg, command=shlex.join(["bench", *sys.argv[1:]]), resume=resume,
-                               backend=backend, log_sinks=sinks)
+        run_dir = run_training(
+            cfg,
+            command=shlex.join(["bench", *sys.argv[1:]]),
+            resume=resume,
+            backend=backend,
+            log_sinks=sinks,
+        )
     except RunInterrupted as exc:
         raise InterruptedRunError(exc) from exc
     record = read_record(run_dir)
@@ -102,8 +142,9 @@ def train_request(request, resume: bool = False, backend: str | None = None,
 def eval_cmd(
     run: Annotated[Path, _Opt(help="A finished run directory, or a bench export model file.")],
     split: Annotated[str, _Opt(help="train | val | test (without --path).")] = "test",
-    path: Annotated[Path | None, _Opt(
-        help="Evaluate on this file instead (extxyz, .traj, ASE db, npz).")] = None,
+    path: Annotated[
+        Path | None, _Opt(help="Evaluate on this file instead (extxyz, .traj, ASE db, npz).")
+    ] = None,
     output: Annotated[Path | None, _Opt(help="--path: write predictions here (extxyz).")] = None,
     data_root: Annotated[Path | None, _Opt(help="Data root (default: the run's).")] = None,
     device: Annotated[str, _Opt(help="cpu | cuda.")] = "cpu",
@@ -124,8 +165,9 @@ def eval_cmd(
     elif not run.exists():
         raise ConfigError(f"{run}: no such run directory")
     elif not run.is_dir():
-        raise ConfigError(f"{run}: --split needs a run directory (a model file has no data; "
-                          "give --path FILE)")
+        raise ConfigError(
+            f"{run}: --split needs a run directory (a model file has no data; give --path FILE)"
+        )
     else:
         result = evaluate_run(run, split, None if data_root is None else str(data_root), device)
     if as_json:
@@ -142,9 +184,13 @@ def eval_cmd(
 def export_cmd(
     run: Annotated[Path, _Opt(help="A finished run directory.")],
     output: Annotated[Path, _Opt(help="The model file to write (e.g. model.pt).")],
-    torchscript: Annotated[bool, _Opt(
-        help="Write a traced TorchScript energy model instead (bench.torchscript); "
-             "gradient-force models only.")] = False,
+    torchscript: Annotated[
+        bool,
+        _Opt(
+            help="Write a traced TorchScript energy model instead (bench.torchscript); "
+            "gradient-force models only."
+        ),
+    ] = False,
 ) -> None:
     """Write one self-contained model file (config, normalisation, weights, version) that
     `bench eval --run FILE` and bench.calculator.DensBenchCalculator load on their own, or with

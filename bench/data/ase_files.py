@@ -55,8 +55,13 @@ from bench.errors import ConfigError, DataError
 SUFFIXES = (".xyz", ".extxyz", ".traj", ".db")
 ADSORBATE_ELEMENTS = (1, 6, 7, 8)  # H, C, N, O: the only elements of OC20 adsorbates
 #: Structure attribute -> the name ASE gives it (used in error messages)
-_FIELDS = {"z": "numbers", "pos": "positions", "energy": "energy", "forces": "forces",
-           "cell": "cell"}
+_FIELDS = {
+    "z": "numbers",
+    "pos": "positions",
+    "energy": "energy",
+    "forces": "forces",
+    "cell": "cell",
+}
 
 
 def load_ase(spec: DatasetSpec) -> SplitData:
@@ -82,8 +87,15 @@ def load_by_trajectory(spec: DatasetSpec, files: list[Path], keys: LabelKeys) ->
     whole trajectories spread across it (bench.data.trajectory_split)."""
     per_file, e0s = read_files(files, keys, spec.path)
     trajectories = {name: frames for name, frames in per_file.items() if frames}
-    parts = trajectory_split(trajectories, spec.n_train, spec.n_val, spec.split_seed,
-                             spec.early_frames, spec.path, spec.max_structures)
+    parts = trajectory_split(
+        trajectories,
+        spec.n_train,
+        spec.n_val,
+        spec.split_seed,
+        spec.early_frames,
+        spec.path,
+        spec.max_structures,
+    )
     periodic = any(s.periodic for t in trajectories.values() for s in t)
     return SplitData(*parts, periodic=periodic, sources=sha256_files(files), e0s=e0s)
 
@@ -91,9 +103,11 @@ def load_by_trajectory(spec: DatasetSpec, files: list[Path], keys: LabelKeys) ->
 def _load_explicit(spec: DatasetSpec, keys: LabelKeys) -> SplitData:
     """One file or folder per split; splits without a path are carved from the train files."""
     if spec.path is not None or spec.train_path is None or spec.split_by != "frame":
-        raise ConfigError("data.train_path (with optional val_path / test_path) replaces "
-                          "data.path and needs split_by 'frame'; got path "
-                          f"{spec.path}, train_path {spec.train_path}, split_by {spec.split_by!r}")
+        raise ConfigError(
+            "data.train_path (with optional val_path / test_path) replaces "
+            "data.path and needs split_by 'frame'; got path "
+            f"{spec.path}, train_path {spec.train_path}, split_by {spec.split_by!r}"
+        )
     paths = {"train": spec.train_path, "val": spec.val_path, "test": spec.test_path}
     files = {k: ase_files(p) for k, p in paths.items() if p is not None}
     read = {k: read_files(f, keys, paths[k]) for k, f in files.items()}
@@ -101,7 +115,9 @@ def _load_explicit(spec: DatasetSpec, keys: LabelKeys) -> SplitData:
     train, val, test = carve_splits(frames, spec)
     everything = [s for part in frames.values() for s in part]
     return SplitData(
-        train, val, test,
+        train,
+        val,
+        test,
         periodic=any(s.periodic for s in everything),
         sources=sha256_files([f for fs in files.values() for f in fs]),
         e0s=merge_e0s([e0 or {} for _, e0 in read.values()], spec.train_path),
@@ -164,9 +180,7 @@ def read_ase_frames(
     return structures, e0s
 
 
-def atoms_to_structure(
-    atoms: Atoms, path: Path, i: int, keys: LabelKeys = CALCULATOR
-) -> Structure:
+def atoms_to_structure(atoms: Atoms, path: Path, i: int, keys: LabelKeys = CALCULATOR) -> Structure:
     """One labelled ASE Atoms -> Structure (labels found as bench.data.labels says).
 
     Raises:

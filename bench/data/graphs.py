@@ -146,8 +146,9 @@ def periodic_radius_graph(
         shift = torch.cat([offset[:0], *(o @ lattice[b] for b, o in enumerate(blocks))])
         if rule != "nearest":
             strict = rule == "fairchem-strict"
-            keep = fairchem_keep(pos, batch, cell, pbc, (src, dst, shift), cutoff, max_neighbors,
-                                 strict)
+            keep = fairchem_keep(
+                pos, batch, cell, pbc, (src, dst, shift), cutoff, max_neighbors, strict
+            )
             src, dst, shift = src[keep], dst[keep], shift[keep]
         elif max_neighbors is not None:
             dist = (pos[src] - pos[dst] + shift).norm(dim=-1)
@@ -168,8 +169,9 @@ def _batch_pairs(
     for b, n in enumerate(counts):
         dst, src, offset = _no_pairs()
         if n:
-            dst, src, offset, _ = neighbor_pairs(pos64[start : start + n], cutoff, cell64[b],
-                                                 pbc_np[b])
+            dst, src, offset, _ = neighbor_pairs(
+                pos64[start : start + n], cutoff, cell64[b], pbc_np[b]
+            )
         parts.append((dst + start, src + start, offset))
         start += n
     dst, src, offset = (np.concatenate(x) for x in zip(_no_pairs(), *parts, strict=True))

@@ -97,7 +97,9 @@ def load_splits(spec: DatasetSpec) -> SplitData:
 
     check_split_options(spec.split_by, spec.early_frames)
     if spec.split_by == "trajectory" and spec.name not in TRAJECTORY_DATASETS:
-        raise ConfigError(f"data.split_by 'trajectory' is supported by the ase reader only "
-                          f"(one file = one trajectory; oc20-traj always splits so), not by "
-                          f"{spec.name!r}")
+        raise ConfigError(
+            f"data.split_by 'trajectory' is supported by the ase reader only "
+            f"(one file = one trajectory; oc20-traj always splits so), not by "
+            f"{spec.name!r}"
+        )
     return resolve(DATASETS, spec.name, "dataset")(spec)

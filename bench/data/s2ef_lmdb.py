@@ -93,8 +93,9 @@ def _from_split_folders(base: Path, limit: int | None) -> tuple[dict, list[Path]
     folders = {"train": [base / "train"]}
     for split in ("val", "test"):
         whole = base / split
-        folders[split] = [whole] if whole.is_dir() else [base / f"{split}_{name}"
-                                                           for name in SUBSPLITS]
+        folders[split] = (
+            [whole] if whole.is_dir() else [base / f"{split}_{name}" for name in SUBSPLITS]
+        )
     splits, files = {}, []
     for split, paths in folders.items():
         groups = [shard_files(p) for p in paths if p.is_dir()]
@@ -114,8 +115,9 @@ def _first_of_each(reader: S2efShards, groups: list[list[Path]], limit: int | No
         start, stop = int(reader.starts[shard]), int(reader.starts[shard + len(group)])
         parts.append(range(start, stop if limit is None else min(stop, start + limit)))
         shard += len(group)
-    return parts[0] if len(parts) == 1 else np.concatenate([np.arange(r.start, r.stop)
-                                                             for r in parts])
+    return (
+        parts[0] if len(parts) == 1 else np.concatenate([np.arange(r.start, r.stop) for r in parts])
+    )
 
 
 def _from_one_set(base: Path, spec: DatasetSpec) -> tuple[dict, list[Path]]:
@@ -126,8 +128,10 @@ def _from_one_set(base: Path, spec: DatasetSpec) -> tuple[dict, list[Path]]:
     n_val = int(DEFAULT_FRACTIONS[1] * n) if spec.n_val is None else spec.n_val
     idx = random_split(n, n_train, n_val, spec.split_seed, base)
     lim = spec.max_structures
-    splits = {k: LazyStructures(reader, i[:lim])
-              for k, i in zip(("train", "val", "test"), idx, strict=True)}
+    splits = {
+        k: LazyStructures(reader, i[:lim])
+        for k, i in zip(("train", "val", "test"), idx, strict=True)
+    }
     return splits, reader.files
 
 
@@ -287,8 +291,9 @@ def _data_fields(obj, path: Path, key: str) -> dict:
     from torch_geometric.data.storage import GlobalStorage
 
     if type(obj) is not Data:
-        raise DataError(path, f"entry {key}", f"not a torch_geometric Data object "
-                        f"(got {type(obj).__name__})")
+        raise DataError(
+            path, f"entry {key}", f"not a torch_geometric Data object (got {type(obj).__name__})"
+        )
     attrs = obj.__dict__
     if "_store" not in attrs:  # pickled by torch_geometric < 2.0: plain attributes
         return {k: v for k, v in attrs.items() if v is not None}

@@ -45,8 +45,9 @@ def check_split_options(split_by: str, early_frames: int | None) -> None:
     if early_frames is not None and early_frames < 1:
         raise ConfigError(f"data.early_frames must be >= 1 or null, got {early_frames!r}")
     if early_frames is not None and split_by != "trajectory":
-        raise ConfigError("data.early_frames needs data.split_by 'trajectory' "
-                          f"(got split_by {split_by!r})")
+        raise ConfigError(
+            f"data.early_frames needs data.split_by 'trajectory' (got split_by {split_by!r})"
+        )
 
 
 def split_names(

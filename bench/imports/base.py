@@ -53,7 +53,7 @@ def strip_prefixes(
     for key, value in state.items():
         name = key
         while name.startswith(prefixes):
-            name = name[len(next(p for p in prefixes if name.startswith(p))):]
+            name = name[len(next(p for p in prefixes if name.startswith(p))) :]
         out[name] = value
     return out
 

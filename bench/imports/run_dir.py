@@ -58,8 +58,10 @@ def write_run_dir(
             "results": str(out.parent),
             "data": {"name": kind, "kind": kind, "energy_kind": _ENERGY_KIND.get(kind, "total")},
             # the method (from the weights) decides the DeNS heads, not a layout's flag
-            "model": {"backbone": imported.backbone,
-                      "options": {k: v for k, v in imported.options.items() if k != "dens"}},
+            "model": {
+                "backbone": imported.backbone,
+                "options": {k: v for k, v in imported.options.items() if k != "dens"},
+            },
             "method": {"name": "dens" if dens else "none"},
         },
         str(source),

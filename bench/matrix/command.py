@@ -30,5 +30,12 @@ def torchrun_argv(nproc_per_node: int, args: list[str]) -> list[str]:
     GPUs (DistributedDataParallel inside ``bench run``)."""
     if nproc_per_node < 1:
         raise ValueError(f"nproc_per_node must be >= 1, got {nproc_per_node!r}")
-    return ["torchrun", "--standalone", "--nproc_per_node", str(nproc_per_node),
-            "-m", "bench.cli", *args]
+    return [
+        "torchrun",
+        "--standalone",
+        "--nproc_per_node",
+        str(nproc_per_node),
+        "-m",
+        "bench.cli",
+        *args,
+    ]

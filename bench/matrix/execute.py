@@ -90,8 +90,13 @@ def execute_task(task: RunTask) -> Outcome:
         log.write(f"$ {' '.join(task.argv)}\n")
         log.flush()
         try:
-            proc = subprocess.run(task.argv, env=task_env(task.threads, task.env),
-                                  stdout=log, stderr=subprocess.STDOUT, check=False)
+            proc = subprocess.run(
+                task.argv,
+                env=task_env(task.threads, task.env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
             returncode = proc.returncode
         except OSError as exc:
             returncode, start_error = None, f"could not start: {exc}"
@@ -99,8 +104,12 @@ def execute_task(task: RunTask) -> Outcome:
             start_error = None
     outcome = judge(task, returncode, start_error)
     if outcome.status != "skipped":
-        index.update(task.run_id, status=outcome.status, failure=outcome.failure,
-                     config_sha256=config_sha256(task.run_dir))
+        index.update(
+            task.run_id,
+            status=outcome.status,
+            failure=outcome.failure,
+            config_sha256=config_sha256(task.run_dir),
+        )
     return outcome
 
 

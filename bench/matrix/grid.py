@@ -45,17 +45,26 @@ class GridPoint:
         }
         return {k: v for k, v in d.items() if v is not None}
 
-    def request(self, results: str | None = None, run_id: str | None = None,
-                data_root: str | None = None) -> RunRequest:
+    def request(
+        self, results: str | None = None, run_id: str | None = None, data_root: str | None = None
+    ) -> RunRequest:
         """The ``bench run`` request of this point (bench.run_request); ``results``,
         ``run_id`` and ``data_root`` say where, not what."""
         return RunRequest(
-            backbone=self.backbone, method=self.method, dataset=self.dataset, seed=self.seed,
-            preset=self.preset, molecule=self.molecule, profile=self.profile,
-            max_steps=self.max_steps, epochs=self.epochs, device=self.device,
+            backbone=self.backbone,
+            method=self.method,
+            dataset=self.dataset,
+            seed=self.seed,
+            preset=self.preset,
+            molecule=self.molecule,
+            profile=self.profile,
+            max_steps=self.max_steps,
+            epochs=self.epochs,
+            device=self.device,
             data_root=data_root,
             overrides=tuple(override(k, self.overrides[k]) for k in sorted(self.overrides)),
-            results=results, run_id=run_id,
+            results=results,
+            run_id=run_id,
         )
 
     def run_id(self) -> str:
@@ -80,9 +89,7 @@ def expand(spec: MatrixSpec) -> list[GridPoint]:
     point is resolved here: a misspelt key or name is a ConfigError before anything runs.
     """
     points: dict[str, GridPoint] = {}
-    for backbone, method, dataset in itertools.product(
-        spec.backbones, spec.methods, spec.datasets
-    ):
+    for backbone, method, dataset in itertools.product(spec.backbones, spec.methods, spec.datasets):
         molecules = spec.molecules if dataset in MOLECULE_DATASETS and spec.molecules else (None,)
         for molecule, seed in itertools.product(molecules, spec.seeds):
             point = GridPoint(

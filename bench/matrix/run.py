@@ -71,8 +71,9 @@ def plan_matrix(spec: MatrixSpec, resolver: Resolver | None = None) -> list[Plan
     return planned
 
 
-def build_task(point: GridPoint, spec: MatrixSpec, decision: Decision,
-               run_id: str | None = None) -> RunTask:
+def build_task(
+    point: GridPoint, spec: MatrixSpec, decision: Decision, run_id: str | None = None
+) -> RunTask:
     """The command line of one run for the spec's launcher, with its thread budget
     (a SLURM job's CPUs are split over its GPUs, one torchrun process each). Always
     ``--resume`` (a no-op for a new run; see the module docstring); ``task.resume`` says
@@ -132,8 +133,13 @@ def run_matrix(
     return MatrixResult(planned, {p.task.run_id: entries[p.task.run_id] for p in planned})
 
 
-def _launch(spec: MatrixSpec, todo: list[RunTask], tick: Callable[[], None],
-            slurm_cluster: str, poll_s: float) -> list[Outcome]:
+def _launch(
+    spec: MatrixSpec,
+    todo: list[RunTask],
+    tick: Callable[[], None],
+    slurm_cluster: str,
+    poll_s: float,
+) -> list[Outcome]:
     if spec.launcher == "slurm":
         folder = Path(spec.results).resolve() / MATRIX_DIR / "slurm"
         executor = slurm.make_executor(folder, spec.slurm, "bench-matrix", slurm_cluster)
@@ -164,8 +170,10 @@ def dry_run(spec: MatrixSpec) -> str:
     SLURM the sbatch script of the job array. Nothing is written."""
     validate_names(spec)
     planned = plan_matrix(spec)
-    lines = [f"# {p.decision.action:<7} {p.point.label()}  ({p.task.run_id}): {p.decision.reason}"
-             for p in planned]
+    lines = [
+        f"# {p.decision.action:<7} {p.point.label()}  ({p.task.run_id}): {p.decision.reason}"
+        for p in planned
+    ]
     todo = [p.task for p in planned if p.decision.action != "skip"]
     if spec.launcher == "slurm" and todo:
         folder = Path(spec.results).resolve() / MATRIX_DIR / "slurm"

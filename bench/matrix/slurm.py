@@ -87,7 +87,9 @@ def submit(executor: submitit.Executor, tasks: list[RunTask]) -> list[submitit.J
 
 
 def wait(
-    jobs: list[submitit.Job], tasks: list[RunTask], on_tick: Callable[[], None],
+    jobs: list[submitit.Job],
+    tasks: list[RunTask],
+    on_tick: Callable[[], None],
     poll_s: float = 5.0,
 ) -> list[Outcome]:
     """Poll until every job ended; a job that died without recording (time-out, node
@@ -107,16 +109,21 @@ def wait(
     return outcomes
 
 
-def dry_run_script(tasks: list[RunTask], resources: SlurmResources, folder: str | Path,
-                   name: str) -> str:
+def dry_run_script(
+    tasks: list[RunTask], resources: SlurmResources, folder: str | Path, name: str
+) -> str:
     """The sbatch script submitit would submit for ``tasks`` plus, as comments, the
     command each array task runs."""
     from submitit.slurm.slurm import _make_sbatch_string  # submitit's own script writer
 
     params = sbatch_parameters(resources, name)
     command = f"{shlex.quote(sys.executable)} -u -m submitit.core._submit"
-    script = _make_sbatch_string(command=f"{command} {shlex.quote(str(folder))}",
-                                 folder=str(folder), map_count=len(tasks), **params)
+    script = _make_sbatch_string(
+        command=f"{command} {shlex.quote(str(folder))}",
+        folder=str(folder),
+        map_count=len(tasks),
+        **params,
+    )
     lines = [script.rstrip("\n"), "", "# array tasks (SLURM_ARRAY_TASK_ID: run)"]
     for i, task in enumerate(tasks):
         lines.append(f"# {i}: OMP_NUM_THREADS={task.threads} {shlex.join(task.argv)}")

@@ -114,10 +114,12 @@ class MatrixSpec:
         if self.launcher not in LAUNCHERS:
             raise ConfigError(f"matrix: launcher {did_you_mean(self.launcher, LAUNCHERS)}")
         torchrun = self.launcher == "torchrun" or (
-            self.launcher == "slurm" and self.slurm.gpus_per_node > 1)
+            self.launcher == "slurm" and self.slurm.gpus_per_node > 1
+        )
         if self.runner and torchrun:
-            raise ConfigError("matrix: 'runner' cannot be used with torchrun, which always "
-                              "starts `-m bench.cli`")
+            raise ConfigError(
+                "matrix: 'runner' cannot be used with torchrun, which always starts `-m bench.cli`"
+            )
         if self.max_steps is not None and self.epochs is not None:
             raise ConfigError("matrix: give 'max_steps' or 'epochs', not both")
         for name in ("jobs", "gpus", "threads", "max_steps", "epochs"):

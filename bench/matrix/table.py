@@ -10,8 +10,13 @@ from rich.table import Table
 
 from bench.matrix.index import IndexEntry
 
-STYLES = {"queued": "dim", "running": "cyan", "done": "green", "failed": "red",
-          "interrupted": "yellow"}
+STYLES = {
+    "queued": "dim",
+    "running": "cyan",
+    "done": "green",
+    "failed": "red",
+    "interrupted": "yellow",
+}
 
 
 class StateTable:

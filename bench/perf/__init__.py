@@ -22,8 +22,13 @@ def measure(
     env = environment(device)
     payload = run()
     env["hardware"]["load_avg_1m_end"] = load_average()
-    return PerfRecord(component=component, config=payload["config"],
-                      results=payload["results"], command=command, **env)
+    return PerfRecord(
+        component=component,
+        config=payload["config"],
+        results=payload["results"],
+        command=command,
+        **env,
+    )
 
 
 __all__ = ["PerfRecord", "measure"]

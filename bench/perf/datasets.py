@@ -19,14 +19,18 @@ from bench.data.registry import DatasetSpec
 #: data root)
 SHORTCUTS: dict[str, tuple[str, dict[str, Any]]] = {
     "md17-aspirin": ("rmd17", {"molecule": "aspirin", "labels": "original"}),
-    "oc20-relax": ("ase", {"path": "{root}/oc20_relax", "overrides": ("data.kind=oc20",),
-                           "variant": "total-energy"}),
+    "oc20-relax": (
+        "ase",
+        {"path": "{root}/oc20_relax", "overrides": ("data.kind=oc20",), "variant": "total-energy"},
+    ),
 }
 
 #: shortcut -> (cutoff A, neighbour cap) of the paper's backbones for its data: Equiformer on
 #: MD17 (5 A, no cap), EquiformerV2 on OC20 (12 A, 20 neighbours)
-GRAPH_OF: dict[str, tuple[float, int | None]] = {"md17-aspirin": (5.0, None),
-                                                 "oc20-relax": (12.0, 20)}
+GRAPH_OF: dict[str, tuple[float, int | None]] = {
+    "md17-aspirin": (5.0, None),
+    "oc20-relax": (12.0, 20),
+}
 
 
 def default_data_root() -> Path:
@@ -49,9 +53,14 @@ def dataset_spec(name: str, data_root: Path, max_structures: int | None = None) 
     dataset, keys = dataset_options(name, data_root)
     path = keys.get("path")
     return DatasetSpec(
-        name=dataset, data_root=data_root, molecule=keys.get("molecule"),
-        labels=keys.get("labels", "original"), path=None if path is None else Path(path),
-        n_train=0, n_val=0, max_structures=max_structures,
+        name=dataset,
+        data_root=data_root,
+        molecule=keys.get("molecule"),
+        labels=keys.get("labels", "original"),
+        path=None if path is None else Path(path),
+        n_train=0,
+        n_val=0,
+        max_structures=max_structures,
     )
 
 

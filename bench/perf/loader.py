@@ -60,11 +60,19 @@ def loader_throughput(
     processes. ``startup_s`` is the time to the first batch; ``structures_per_s`` and
     ``batch_time_s`` cover the batches after it (steady state)."""
     if workers < 0 or batch_size < 1 or batches < 2:
-        raise ValueError(f"need workers >= 0, batch_size >= 1, batches >= 2, got {workers!r}, "
-                         f"{batch_size!r}, {batches!r}")
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=workers,
-                        collate_fn=Batch.from_data_list, persistent_workers=workers > 0,
-                        generator=torch.Generator().manual_seed(seed))
+        raise ValueError(
+            f"need workers >= 0, batch_size >= 1, batches >= 2, got {workers!r}, "
+            f"{batch_size!r}, {batches!r}"
+        )
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=True,
+        num_workers=workers,
+        collate_fn=Batch.from_data_list,
+        persistent_workers=workers > 0,
+        generator=torch.Generator().manual_seed(seed),
+    )
     start = last = time.perf_counter()
     times, structures, atoms, startup = [], 0, 0, None
     while len(times) < batches - 1:
@@ -78,26 +86,44 @@ def loader_throughput(
             last = now
             if len(times) == batches - 1:
                 break
-    return {"workers": workers, "startup_s": startup, "batch_time_s": summarize(times),
-            "structures_per_s": structures / sum(times), "atoms_per_s": atoms / sum(times)}
+    return {
+        "workers": workers,
+        "startup_s": startup,
+        "batch_time_s": summarize(times),
+        "structures_per_s": structures / sum(times),
+        "atoms_per_s": atoms / sum(times),
+    }
 
 
 def run_loader_bench(
-    dataset: str, data_root: Path, lmdb_path: Path | None = None,
-    workers: Sequence[int] = (0, 2), batch_size: int = 8, batches: int = 50,
+    dataset: str,
+    data_root: Path,
+    lmdb_path: Path | None = None,
+    workers: Sequence[int] = (0, 2),
+    batch_size: int = 8,
+    batches: int = 50,
     max_structures: int | None = None,
 ) -> dict[str, Any]:
     """Loader throughput per worker count from the S2EF shards at ``lmdb_path`` (a file or a
     folder of ``*.lmdb``), or from a temporary shard of the shortcut ``dataset`` (removed
     afterwards)."""
-    config = {"dataset": dataset, "data_root": str(data_root), "workers": list(workers),
-              "batch_size": batch_size, "batches": batches, "max_structures": max_structures}
+    config = {
+        "dataset": dataset,
+        "data_root": str(data_root),
+        "workers": list(workers),
+        "batch_size": batch_size,
+        "batches": batches,
+        "max_structures": max_structures,
+    }
     if lmdb_path is not None:
-        return {"config": config | {"lmdb": str(lmdb_path)},
-                "results": _per_workers(ShardStructures(lmdb_path), workers, batch_size, batches)}
+        return {
+            "config": config | {"lmdb": str(lmdb_path)},
+            "results": _per_workers(ShardStructures(lmdb_path), workers, batch_size, batches),
+        }
     if dataset not in SHORTCUTS:
-        raise ValueError(f"without --lmdb, dataset must be one of {sorted(SHORTCUTS)}, "
-                         f"got {dataset!r}")
+        raise ValueError(
+            f"without --lmdb, dataset must be one of {sorted(SHORTCUTS)}, got {dataset!r}"
+        )
     structures = load_splits(dataset_spec(dataset, data_root, max_structures)).test
     with tempfile.TemporaryDirectory(prefix="bench-perf-lmdb-") as tmp:
         shard = write_s2ef_lmdb(Path(tmp) / "data.lmdb", structures)

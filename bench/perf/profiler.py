@@ -23,7 +23,11 @@ def top_ops(run: Callable[[], Any], k: int, device: str = "cpu") -> list[dict[st
     total = "device_time_total" if device == "cuda" else "cpu_time_total"
     rows = sorted(events, key=lambda e: getattr(e, attr), reverse=True)[:k]
     return [
-        {"name": e.key, "calls": int(e.count), "self_ms": getattr(e, attr) / 1e3,
-         "total_ms": getattr(e, total) / 1e3}
+        {
+            "name": e.key,
+            "calls": int(e.count),
+            "self_ms": getattr(e, attr) / 1e3,
+            "total_ms": getattr(e, total) / 1e3,
+        }
         for e in rows
     ]

@@ -45,9 +45,7 @@ def blocks(n: int, repeats: int) -> list[range]:
     return out
 
 
-def block_ratios(
-    times: Sequence[float], baseline: Sequence[float], repeats: int
-) -> list[float]:
+def block_ratios(times: Sequence[float], baseline: Sequence[float], repeats: int) -> list[float]:
     """Per repeat (block of paired steps), ``sum(times) / sum(baseline)``.
 
     ``times[k]`` and ``baseline[k]`` are the two methods' k-th interleaved steps, so each ratio
@@ -56,6 +54,5 @@ def block_ratios(
     if len(times) != len(baseline):
         raise ValueError(f"unpaired step counts {len(times)} and {len(baseline)}")
     return [
-        sum(times[i] for i in b) / sum(baseline[i] for i in b)
-        for b in blocks(len(times), repeats)
+        sum(times[i] for i in b) / sum(baseline[i] for i in b) for b in blocks(len(times), repeats)
     ]

@@ -79,8 +79,13 @@ def switch_effects(
     for arm, (method, switches) in arms.items():
         if not switches:
             continue
-        ratios = block_ratios([s["total"] for s in samples[arm]],
-                              [s["total"] for s in samples[method]], repeats)
-        out[arm] = {"method": method, "switches": list(switches), "ratio": summarize(ratios),
-                    "per_repeat": ratios}
+        ratios = block_ratios(
+            [s["total"] for s in samples[arm]], [s["total"] for s in samples[method]], repeats
+        )
+        out[arm] = {
+            "method": method,
+            "switches": list(switches),
+            "ratio": summarize(ratios),
+            "per_repeat": ratios,
+        }
     return out

@@ -93,11 +93,14 @@ class TrainBenchOptions:
         if not self.methods or len(set(self.methods)) != len(self.methods):
             raise ValueError(f"methods must be non-empty and distinct, got {self.methods!r}")
         if min(self.warmup, self.profile_top, self.flop_steps) < 0:
-            raise ValueError(f"warmup, profile_top and flop_steps must be >= 0, got "
-                             f"{self.warmup!r}, {self.profile_top!r}, {self.flop_steps!r}")
+            raise ValueError(
+                f"warmup, profile_top and flop_steps must be >= 0, got "
+                f"{self.warmup!r}, {self.profile_top!r}, {self.flop_steps!r}"
+            )
         if not 1 <= self.repeats <= self.steps:
-            raise ValueError(f"need 1 <= repeats <= steps, got repeats={self.repeats!r}, "
-                             f"steps={self.steps!r}")
+            raise ValueError(
+                f"need 1 <= repeats <= steps, got repeats={self.repeats!r}, steps={self.steps!r}"
+            )
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size!r}")
 
@@ -128,13 +131,23 @@ def run_config(opts: TrainBenchOptions, method: str, switches: tuple[str, ...] =
         sets.append(override("train.batch_size", opts.batch_size))
     steps = opts.warmup + opts.steps + opts.flop_steps + (opts.profile_top > 0)
     cfg = RunRequest(
-        backbone=opts.backbone, method=method, dataset=dataset, preset=opts.preset,
-        profile=opts.profile, seed=opts.seed, device=opts.device, max_steps=steps,
-        overrides=(*sets, *opts.overrides), **fields,
+        backbone=opts.backbone,
+        method=method,
+        dataset=dataset,
+        preset=opts.preset,
+        profile=opts.profile,
+        seed=opts.seed,
+        device=opts.device,
+        max_steps=steps,
+        overrides=(*sets, *opts.overrides),
+        **fields,
     ).resolve()
     user_data = parse_overrides(list(opts.overrides)).get("data", {})
-    for key, value in (("n_train", POOL_BATCHES * cfg.train.batch_size), ("n_val", 0),
-                       ("max_structures", None)):
+    for key, value in (
+        ("n_train", POOL_BATCHES * cfg.train.batch_size),
+        ("n_val", 0),
+        ("max_structures", None),
+    ):
         if key not in user_data:
             setattr(cfg.data, key, value)
     cfg.train.val_every_epochs = 0
@@ -148,8 +161,15 @@ def build_trainer(cfg: RunConfig, split) -> Trainer:
     norm = normalization(cfg.data, split.train)
     method = build_run_method(cfg)
     model = build_model(cfg, method, norm)
-    return Trainer(model, method, to_data_list(split.train, cfg.dtype), cfg.train, cfg.seed,
-                   norm["energy_std"], norm["force_std"])
+    return Trainer(
+        model,
+        method,
+        to_data_list(split.train, cfg.dtype),
+        cfg.train,
+        cfg.seed,
+        norm["energy_std"],
+        norm["force_std"],
+    )
 
 
 def run_train_bench(opts: TrainBenchOptions) -> dict[str, Any]:
@@ -169,7 +189,8 @@ def run_train_bench(opts: TrainBenchOptions) -> dict[str, Any]:
     for a in arms:
         batch = configs[a].train.batch_size
         results["methods"][a] |= {
-            "params": params[a], "peak_memory_mb": peaks[a],
+            "params": params[a],
+            "peak_memory_mb": peaks[a],
             "peak_memory_per_structure_mb": (peaks[a] - baseline_mb) / batch,
             "warmup_step_s": warmup[a],
         }
@@ -178,8 +199,9 @@ def run_train_bench(opts: TrainBenchOptions) -> dict[str, Any]:
         results["flops"] = _flops(trainers, opts.flop_steps, opts.baseline)
     results["memory"] = {"scope": memory.scope, "baseline_mb": baseline_mb}
     if opts.profile_top:
-        results["profile"] = {a: top_ops(trainers[a].one_step, opts.profile_top, opts.device)
-                              for a in arms}
+        results["profile"] = {
+            a: top_ops(trainers[a].one_step, opts.profile_top, opts.device) for a in arms
+        }
     config = opts.to_dict() | {
         "batch_size": configs[opts.baseline].train.batch_size,
         "n_train": len(split.train),
@@ -192,8 +214,9 @@ def run_train_bench(opts: TrainBenchOptions) -> dict[str, Any]:
 def _flops(trainers: dict, steps: int, baseline: str) -> dict[str, Any]:
     """``{arm: {"per_step": mean matmul FLOPs of ``steps`` more steps, "ratio": per_step /
     the baseline's}}``; the arms take the same batches (same seed and step index)."""
-    per_step = {a: sum(count_flops(t.one_step) for _ in range(steps)) / steps
-                for a, t in trainers.items()}
+    per_step = {
+        a: sum(count_flops(t.one_step) for _ in range(steps)) / steps for a, t in trainers.items()
+    }
     return {a: {"per_step": f, "ratio": f / per_step[baseline]} for a, f in per_step.items()}
 
 

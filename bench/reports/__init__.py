@@ -40,8 +40,10 @@ def report_table(
 
     if table_id in hyper_ids():
         if commands or molecule or preset or paper_scale_only:
-            raise ConfigError(f"table {table_id} lists hyper-parameters: no runs, commands or "
-                              "filters (--commands, --molecule, --preset, --paper-scale-only)")
+            raise ConfigError(
+                f"table {table_id} lists hyper-parameters: no runs, commands or "
+                "filters (--commands, --molecule, --preset, --paper-scale-only)"
+            )
         return render_hyper(table_id, fmt, profile or "paper-v1")
     table = load_table(table_id, Path(paper_tables))
     if molecule is not None:
@@ -57,6 +59,15 @@ def report_table(
 
 
 __all__ = [
-    "FORMATS", "PAPER_TABLES_DIR", "Comparison", "PaperTable", "Run", "compare", "load_runs",
-    "load_table", "render", "report_table", "table_ids",
+    "FORMATS",
+    "PAPER_TABLES_DIR",
+    "Comparison",
+    "PaperTable",
+    "Run",
+    "compare",
+    "load_runs",
+    "load_table",
+    "render",
+    "report_table",
+    "table_ids",
 ]

@@ -88,8 +88,9 @@ def compare(table: PaperTable, runs: list[Run], profile: str | None = None) -> C
 
 def _groups(table: PaperTable, row: Row, runs: list[Run], profile: str | None) -> tuple[Group, ...]:
     method = row.match["method"]
-    values: dict[tuple[Scale, str | None, str], dict[str, list[tuple[str, float]]]] = (
-        defaultdict(lambda: defaultdict(list)))
+    values: dict[tuple[Scale, str | None, str], dict[str, list[tuple[str, float]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
     for run in runs:
         if not profile_fits(method, run, profile):
             continue
@@ -101,13 +102,22 @@ def _groups(table: PaperTable, row: Row, runs: list[Run], profile: str | None) -
             run_profile = None if method in PROFILE_FREE_METHODS else run.profile
             device = str(run.config.get("device", "cpu"))
             values[(run_scale(run, match.data_note), run_profile, device)][col.key].append(
-                (run.name, value))
+                (run.name, value)
+            )
     groups = []
     for (scale, run_profile, device), cells in sorted(values.items(), key=_group_order):
         stats = {key: summarize(pairs) for key, pairs in cells.items()}
         names = tuple(sorted({name for pairs in cells.values() for name, _ in pairs}))
-        groups.append(Group(scale, run_profile, _reference(row, run_profile, profile, table),
-                            stats, names, device))
+        groups.append(
+            Group(
+                scale,
+                run_profile,
+                _reference(row, run_profile, profile, table),
+                stats,
+                names,
+                device,
+            )
+        )
     return tuple(groups)
 
 
@@ -116,8 +126,9 @@ def _group_order(item: tuple[tuple[Scale, str | None, str], object]) -> tuple:
     return (not scale.paper, scale.label, run_profile or "", device)
 
 
-def _reference(row: Row, run_profile: str | None, wanted: str | None,
-               table: PaperTable) -> str | None:
+def _reference(
+    row: Row, run_profile: str | None, wanted: str | None, table: PaperTable
+) -> str | None:
     """The paper profile a group is compared against (None: no comparable paper value)."""
     if run_profile is not None:
         return run_profile if row.values.get(run_profile) else None

@@ -110,9 +110,15 @@ def _resolved(items: tuple[tuple[str, Any], ...], profile: str) -> tuple[dict, d
     from bench.run_request import RunRequest
 
     spec = dict(items)
-    cfg = RunRequest(spec["backbone"], spec["method"], spec["dataset"], preset="paper",
-                     profile=profile, molecule=spec.get("molecule") or None,
-                     variant=spec.get("variant") or None).resolve()
+    cfg = RunRequest(
+        spec["backbone"],
+        spec["method"],
+        spec["dataset"],
+        preset="paper",
+        profile=profile,
+        molecule=spec.get("molecule") or None,
+        variant=spec.get("variant") or None,
+    ).resolve()
     preset = preset_config(spec["backbone"], "paper", spec.get("backbone_preset", cfg.data.kind))
     return cfg.to_dict(), {**preset, **cfg.model.options}
 

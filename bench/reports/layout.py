@@ -48,8 +48,7 @@ def layout(comparison: Comparison) -> list[Line]:
     return lines
 
 
-def _row_lines(columns: tuple[Column, ...], result: RowResult,
-               wanted: str | None) -> list[Line]:
+def _row_lines(columns: tuple[Column, ...], result: RowResult, wanted: str | None) -> list[Line]:
     row = result.row
     label = row.label + (" [inferred]" if row.inferred else "")
     out = []
@@ -79,12 +78,18 @@ def _group_lines(columns: tuple[Column, ...], row: Row, group: Group) -> list[Li
         profile += f" (no paper value of profile {group.profile})"
     source = f"ours: {group.scale.label}{profile}; {n_runs} run{'s' if n_runs > 1 else ''}"
     source += f"; {group.device}"
-    ours = tuple(_ours_text(group.cells.get(col.key), _reference_text(row, group, col), col,
-                            group.device) for col in columns)
+    ours = tuple(
+        _ours_text(group.cells.get(col.key), _reference_text(row, group, col), col, group.device)
+        for col in columns
+    )
     lines = [Line("ours", "", source, ours)]
     if group.reference is not None and group.scale.paper:
-        deltas = tuple(_delta_text(group.cells.get(col.key), _reference_text(row, group, col))
-                       if _comparable(col, group.device) else NO_VALUE for col in columns)
+        deltas = tuple(
+            _delta_text(group.cells.get(col.key), _reference_text(row, group, col))
+            if _comparable(col, group.device)
+            else NO_VALUE
+            for col in columns
+        )
         lines.append(Line("delta", "", f"vs paper ({group.reference})", deltas))
     return lines
 
@@ -92,6 +97,7 @@ def _group_lines(columns: tuple[Column, ...], row: Row, group: Group) -> list[Li
 def _released_lines(columns: tuple[Column, ...], row: Row, released: Released) -> list[Line]:
     """The line of a released checkpoint evaluated here (kind ``released``) and its relative
     differences from the paper's values of ``released.reference``."""
+
     def ref(col: Column) -> str | None:
         return None if released.reference is None else row.value(released.reference, col.key)
 
@@ -139,8 +145,9 @@ def duration_text(stat: Stat, device: str) -> str:
     ``37 CPU-s`` (hours below one are shown in minutes, minutes below one in seconds)."""
     unit = "GPU" if device == "cuda" else "CPU"
     hours = stat.mean
-    scale, suffix, digits = ((1.0, "h", 2) if hours >= 1 else (60.0, "min", 1)
-                             if hours * 60 >= 1 else (3600.0, "s", 0))
+    scale, suffix, digits = (
+        (1.0, "h", 2) if hours >= 1 else (60.0, "min", 1) if hours * 60 >= 1 else (3600.0, "s", 0)
+    )
     text = f"{hours * scale:.{digits}f} {unit}-{suffix}"
     if stat.std is not None:
         text += f" ± {stat.std * scale:.{digits}f} (n={stat.n})"

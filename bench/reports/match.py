@@ -95,9 +95,11 @@ def run_scale(run: Run, data_note: str | None = None) -> Scale:
     elif scale.get("paper_scale") is True:
         label, paper = "paper scale", True
     else:
-        parts = [f"preset {scale['preset']}" if "preset" in scale else None,
-                 f"{scale['epochs']:g} epochs" if scale.get("epochs") is not None else None,
-                 f"n_train {scale['n_train']}" if scale.get("n_train") is not None else None]
+        parts = [
+            f"preset {scale['preset']}" if "preset" in scale else None,
+            f"{scale['epochs']:g} epochs" if scale.get("epochs") is not None else None,
+            f"n_train {scale['n_train']}" if scale.get("n_train") is not None else None,
+        ]
         label = "SMALLER SCALE: " + ", ".join(p for p in parts if p)
         paper = False
     if data_note:

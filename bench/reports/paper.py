@@ -27,8 +27,19 @@ QUANTITIES = ("metric", "train_time", "params", "throughput")
 PROFILES = ("paper-v1", "released")
 _TABLE_KEYS = {"id", "title", "sources", "notes", "defaults", "paper_scale", "columns", "rows"}
 _COLUMN_KEYS = {"key", "header", "group", "label", "quantity", "split", "metric", "unit", "match"}
-_ROW_KEYS = {"id", "label", "printed", "match", "values", "external", "inferred", "note",
-             "gpu_hours", "run", "checkpoints"}
+_ROW_KEYS = {
+    "id",
+    "label",
+    "printed",
+    "match",
+    "values",
+    "external",
+    "inferred",
+    "note",
+    "gpu_hours",
+    "run",
+    "checkpoints",
+}
 
 
 @dataclass(frozen=True)
@@ -122,9 +133,14 @@ def _parse_table(raw: Any, path: Path) -> PaperTable:
     if len(set(ids)) != len(ids):
         raise DataError(path, "rows", f"duplicate row ids in {ids}")
     return PaperTable(
-        id=str(raw["id"]), title=raw["title"], sources=_sources(raw.get("sources"), path),
-        notes=tuple(raw.get("notes") or ()), defaults=dict(raw.get("defaults") or {}),
-        columns=columns, rows=rows, path=path,
+        id=str(raw["id"]),
+        title=raw["title"],
+        sources=_sources(raw.get("sources"), path),
+        notes=tuple(raw.get("notes") or ()),
+        defaults=dict(raw.get("defaults") or {}),
+        columns=columns,
+        rows=rows,
+        path=path,
         paper_scale=raw.get("paper_scale"),
     )
 
@@ -136,18 +152,21 @@ def _sources(raw: Any, path: Path) -> dict[str, str]:
         raise DataError(path, "sources", "expected a mapping profile -> source file")
     for profile in raw:
         if profile not in PROFILES:
-            raise DataError(path, "sources", f"unknown profile {profile!r}; known: "
-                            f"{', '.join(PROFILES)}")
+            raise DataError(
+                path, "sources", f"unknown profile {profile!r}; known: {', '.join(PROFILES)}"
+            )
     return dict(raw)
 
 
 def _parse_column(raw: Any, path: Path, index: int) -> Column:
     where = f"columns[{index}]"
-    _check_keys(raw, _COLUMN_KEYS, {"key", "header", "group", "label", "quantity", "unit"},
-                path, where)
+    _check_keys(
+        raw, _COLUMN_KEYS, {"key", "header", "group", "label", "quantity", "unit"}, path, where
+    )
     if raw["quantity"] not in QUANTITIES:
-        raise DataError(path, f"{where}.quantity",
-                        f"must be one of {QUANTITIES}, got {raw['quantity']!r}")
+        raise DataError(
+            path, f"{where}.quantity", f"must be one of {QUANTITIES}, got {raw['quantity']!r}"
+        )
     if raw["quantity"] == "metric" and not (raw.get("split") and raw.get("metric")):
         raise DataError(path, where, "a metric column needs 'split' and 'metric'")
     return Column(**{**raw, "match": dict(raw.get("match") or {})})
@@ -159,14 +178,20 @@ def _parse_row(raw: Any, path: Path, index: int, columns: set[str]) -> Row:
     values = raw.get("values") or {}
     for profile, cells in values.items():
         if profile not in PROFILES:
-            raise DataError(path, f"{where}.values", f"unknown profile {profile!r}; "
-                            f"known: {', '.join(PROFILES)}")
+            raise DataError(
+                path,
+                f"{where}.values",
+                f"unknown profile {profile!r}; known: {', '.join(PROFILES)}",
+            )
         for key, text in (cells or {}).items():
             if key not in columns:
                 raise DataError(path, f"{where}.values.{profile}", f"unknown column {key!r}")
             if not isinstance(text, str):
-                raise DataError(path, f"{where}.values.{profile}.{key}",
-                                f"write values as quoted text (printed precision), got {text!r}")
+                raise DataError(
+                    path,
+                    f"{where}.values.{profile}.{key}",
+                    f"write values as quoted text (printed precision), got {text!r}",
+                )
             _number(text, path, f"{where}.values.{profile}.{key}")
     for key in ("backbone", "method", "dataset"):
         if key not in raw["match"]:
@@ -174,8 +199,13 @@ def _parse_row(raw: Any, path: Path, index: int, columns: set[str]) -> Row:
     checkpoints = raw.get("checkpoints") or []
     if not isinstance(checkpoints, list) or not all(isinstance(c, str) for c in checkpoints):
         raise DataError(path, f"{where}.checkpoints", "expected a list of file names")
-    return Row(**{**raw, "values": {p: dict(c or {}) for p, c in values.items()},
-                  "checkpoints": tuple(checkpoints)})
+    return Row(
+        **{
+            **raw,
+            "values": {p: dict(c or {}) for p, c in values.items()},
+            "checkpoints": tuple(checkpoints),
+        }
+    )
 
 
 def _check_keys(raw: Any, allowed: set[str], required: set[str], path: Path, where: str) -> None:
@@ -231,8 +261,16 @@ def paper_cells(table: PaperTable) -> Iterator[dict[str, Any]]:
             for col in table.columns:
                 if col.key in cells:
                     yield {
-                        "table": table.id, "row": row.id, "label": row.label,
-                        **row.match, **col.match, "column": col.key, "quantity": col.quantity,
-                        "split": col.split, "metric": col.metric, "unit": col.unit,
-                        "profile": profile, "value": cells[col.key],
+                        "table": table.id,
+                        "row": row.id,
+                        "label": row.label,
+                        **row.match,
+                        **col.match,
+                        "column": col.key,
+                        "quantity": col.quantity,
+                        "split": col.split,
+                        "metric": col.metric,
+                        "unit": col.unit,
+                        "profile": profile,
+                        "value": cells[col.key],
                     }

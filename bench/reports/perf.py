@@ -15,8 +15,22 @@ import pandas as pd
 
 from bench.perf.record import PerfRecord, read_perf_record
 
-COLUMNS = ("record", "backbone", "preset", "dataset", "batch", "threads", "device", "arm",
-           "s_per_step", "structures_per_s", "vs_baseline", "flops_ratio", "peak_mb", "params")
+COLUMNS = (
+    "record",
+    "backbone",
+    "preset",
+    "dataset",
+    "batch",
+    "threads",
+    "device",
+    "arm",
+    "s_per_step",
+    "structures_per_s",
+    "vs_baseline",
+    "flops_ratio",
+    "peak_mb",
+    "params",
+)
 
 
 def load_perf_records(folder: Path) -> list[tuple[Path, PerfRecord]]:
@@ -34,19 +48,31 @@ def perf_frame(records: list[tuple[Path, PerfRecord]]) -> pd.DataFrame:
         res, cfg = rec.results, rec.config
         for arm, m in res["methods"].items():
             over = res["overhead"].get(arm)
-            ratio = ("baseline" if over is None else
-                     f"{over['ratio']['median']:.3f} [{over['ratio']['min']:.3f}, "
-                     f"{over['ratio']['max']:.3f}]")
+            ratio = (
+                "baseline"
+                if over is None
+                else f"{over['ratio']['median']:.3f} [{over['ratio']['min']:.3f}, "
+                f"{over['ratio']['max']:.3f}]"
+            )
             flops = res.get("flops", {}).get(arm, {}).get("ratio")
-            rows.append({
-                "record": path.stem, "backbone": cfg["backbone"], "preset": cfg["preset"],
-                "dataset": cfg["dataset"], "batch": cfg["batch_size"],
-                "threads": rec.hardware.get("torch_threads"), "device": cfg["device"],
-                "arm": arm, "s_per_step": f"{m['step_time_s']['median']:.4g}",
-                "structures_per_s": f"{m['structures_per_s']:.3g}", "vs_baseline": ratio,
-                "flops_ratio": None if flops is None else f"{flops:.4f}",
-                "peak_mb": round(m["peak_memory_mb"]), "params": m["params"],
-            })
+            rows.append(
+                {
+                    "record": path.stem,
+                    "backbone": cfg["backbone"],
+                    "preset": cfg["preset"],
+                    "dataset": cfg["dataset"],
+                    "batch": cfg["batch_size"],
+                    "threads": rec.hardware.get("torch_threads"),
+                    "device": cfg["device"],
+                    "arm": arm,
+                    "s_per_step": f"{m['step_time_s']['median']:.4g}",
+                    "structures_per_s": f"{m['structures_per_s']:.3g}",
+                    "vs_baseline": ratio,
+                    "flops_ratio": None if flops is None else f"{flops:.4f}",
+                    "peak_mb": round(m["peak_memory_mb"]),
+                    "params": m["params"],
+                }
+            )
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 

@@ -37,10 +37,20 @@ PNG_DPI = 300  # raster resolution (PNG); PDF and SVG are vector
 #: ``{"step", "epoch", "split": "train" | "val", <name>: value, ...}``)
 CURVE_KEY = "val/force_mae_mev_per_a"
 METHOD_COLORS = {"none": "C0", "noisy-nodes": "C1", "denoise-no-force": "C2", "dens": "C3"}
-BACKBONE_STYLES = {"equiformer": "-", "equiformer-v2": "--", "escn": "-.", "segnn": ":",
-                   "schnet": (0, (5, 1, 1, 1))}
-BACKBONE_MARKERS = {"equiformer": "o", "equiformer-v2": "s", "escn": "^", "segnn": "D",
-                    "schnet": "v"}
+BACKBONE_STYLES = {
+    "equiformer": "-",
+    "equiformer-v2": "--",
+    "escn": "-.",
+    "segnn": ":",
+    "schnet": (0, (5, 1, 1, 1)),
+}
+BACKBONE_MARKERS = {
+    "equiformer": "o",
+    "equiformer-v2": "s",
+    "escn": "^",
+    "segnn": "D",
+    "schnet": "v",
+}
 
 
 def make_plot(kind: str, runs: list[Run], output: str | Path) -> Path:
@@ -49,10 +59,15 @@ def make_plot(kind: str, runs: list[Run], output: str | Path) -> Path:
         raise ConfigError(f"unknown plot {kind!r}; known: {', '.join(PLOTS)}")
     fmt = Path(output).suffix.lower().lstrip(".")
     if fmt not in FORMATS:
-        raise ConfigError(f"--output {output}: unknown figure format {fmt!r}; use "
-                          f"{', '.join('.' + f for f in FORMATS)}")
-    draw = {"learning-curves": learning_curves, "parity": parity,
-            "sample-efficiency": sample_efficiency}[kind]
+        raise ConfigError(
+            f"--output {output}: unknown figure format {fmt!r}; use "
+            f"{', '.join('.' + f for f in FORMATS)}"
+        )
+    draw = {
+        "learning-curves": learning_curves,
+        "parity": parity,
+        "sample-efficiency": sample_efficiency,
+    }[kind]
     fig = draw(runs)
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, dpi=PNG_DPI, bbox_inches="tight")
@@ -71,8 +86,10 @@ def _backbone(run: Run) -> str:
 
 def _style(run: Run) -> dict:
     """Colour by method, line style by backbone."""
-    return {"color": METHOD_COLORS.get(_method(run)),
-            "linestyle": BACKBONE_STYLES.get(_backbone(run), "-")}
+    return {
+        "color": METHOD_COLORS.get(_method(run)),
+        "linestyle": BACKBONE_STYLES.get(_backbone(run), "-"),
+    }
 
 
 def _by_split(line: dict) -> dict:
@@ -80,8 +97,9 @@ def _by_split(line: dict) -> dict:
     split = line.get("split")
     if split is None:
         return dict(line)
-    return {k if k in ("step", "epoch") else f"{split}/{k}": v for k, v in line.items()
-            if k != "split"}
+    return {
+        k if k in ("step", "epoch") else f"{split}/{k}": v for k, v in line.items() if k != "split"
+    }
 
 
 def learning_curves(runs: list[Run]) -> Figure:
@@ -92,14 +110,24 @@ def learning_curves(runs: list[Run]) -> Figure:
         if points:
             curves.append((run, points))
     if not curves:
-        raise DataError(None, None, f"no run has a log.jsonl with validation force MAE "
-                        f"({CURVE_KEY}; bench run logs it every train.val_every_epochs)")
+        raise DataError(
+            None,
+            None,
+            f"no run has a log.jsonl with validation force MAE "
+            f"({CURVE_KEY}; bench run logs it every train.val_every_epochs)",
+        )
     fig = Figure(figsize=(7, 4.5))
     ax = fig.subplots()
     for run, points in curves:
         x = "epoch" if all("epoch" in p for p in points) else "step"
-        ax.plot([p[x] for p in points], [p[CURVE_KEY] for p in points], marker="o", ms=3,
-                label=f"{_backbone(run)} / {_method(run)} ({run.name})", **_style(run))
+        ax.plot(
+            [p[x] for p in points],
+            [p[CURVE_KEY] for p in points],
+            marker="o",
+            ms=3,
+            label=f"{_backbone(run)} / {_method(run)} ({run.name})",
+            **_style(run),
+        )
     ax.set(xlabel="epoch", ylabel="validation force MAE (meV/Å)", title="Learning curves")
     _legend_beside(ax)
     return fig
@@ -110,8 +138,12 @@ def parity(runs: list[Run]) -> Figure:
     ``predictions.npz``."""
     found = [(run, _predictions(run)) for run in runs if (run.run_dir / PREDICTIONS_FILE).is_file()]
     if not found:
-        raise DataError(None, None, f"no run has {PREDICTIONS_FILE} (forces_pred, forces_true "
-                        "[N, 3] eV/Angstrom; bench eval --run RUN writes it)")
+        raise DataError(
+            None,
+            None,
+            f"no run has {PREDICTIONS_FILE} (forces_pred, forces_true "
+            "[N, 3] eV/Angstrom; bench eval --run RUN writes it)",
+        )
     methods = sorted({_method(run) for run, _ in found}, key=_method_order)
     fig = Figure(figsize=(4.2 * len(methods), 4.4))
     axes = fig.subplots(1, len(methods), squeeze=False, sharex=True, sharey=True)[0]
@@ -123,12 +155,17 @@ def parity(runs: list[Run]) -> Figure:
             if _method(run) != method:
                 continue
             mae = float(np.abs(pred - true).mean()) * 1000.0
-            ax.scatter(true.ravel(), pred.ravel(), s=4, alpha=0.5, color=METHOD_COLORS.get(
-                method), marker=BACKBONE_MARKERS.get(_backbone(run), "o"),
-                label=f"{_backbone(run)}, MAE {mae:.1f} meV/Å\n{run.name}")
+            ax.scatter(
+                true.ravel(),
+                pred.ravel(),
+                s=4,
+                alpha=0.5,
+                color=METHOD_COLORS.get(method),
+                marker=BACKBONE_MARKERS.get(_backbone(run), "o"),
+                label=f"{_backbone(run)}, MAE {mae:.1f} meV/Å\n{run.name}",
+            )
         ax.set(title=method, xlabel="true force component (eV/Å)", aspect="equal")
-        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.16),
-                  borderaxespad=0.0)
+        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.16), borderaxespad=0.0)
     axes[0].set_ylabel("predicted force component (eV/Å)")
     return fig
 
@@ -154,8 +191,9 @@ def _predictions(run: Run) -> tuple[np.ndarray, np.ndarray]:
         free = np.asarray(data["free"], dtype=bool) if "free" in data else None
     pred, true = arrays
     if pred.shape != true.shape or pred.ndim != 2 or pred.shape[1] != 3:
-        raise DataError(path, "forces_pred", f"expected two [N, 3] arrays, got {pred.shape} "
-                        f"and {true.shape}")
+        raise DataError(
+            path, "forces_pred", f"expected two [N, 3] arrays, got {pred.shape} and {true.shape}"
+        )
     if free is not None and free.shape == (len(pred),):
         pred, true = pred[free], true[free]
     return pred, true
@@ -184,22 +222,30 @@ def sample_efficiency(runs: list[Run]) -> Figure:
         stds = [statistics.stdev(points[n]) if len(points[n]) > 1 else 0.0 for n in sizes]
         run = styles[label]
         ax.errorbar(sizes, means, yerr=stds, marker="o", capsize=3, label=label, **_style(run))
-    ax.set(xscale="log", yscale="log", xlabel="training structures",
-           ylabel="test force MAE (meV/Å)", title="Sample efficiency")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="training structures",
+        ylabel="test force MAE (meV/Å)",
+        title="Sample efficiency",
+    )
     _legend_beside(ax)
     return fig
 
 
 def _curve_label(run: Run) -> str:
     """``backbone / method (dataset molecule, lmax L, variant V), B steps [preset P]``."""
+
     def known(key: str) -> bool:
         return run.value(key) not in (None, MISSING)
 
     data = " ".join(str(run.value(k)) for k in ("dataset", "molecule") if known(k))
     extra = [data] + [f"{k} {run.value(k)}" for k in ("lmax", "variant") if known(k)]
     scale = run.record.scale
-    return (f"{_backbone(run)} / {_method(run)} ({', '.join(extra)}), {_budget(run)} "
-            f"[preset {scale.get('preset', run.value('preset'))}]")
+    return (
+        f"{_backbone(run)} / {_method(run)} ({', '.join(extra)}), {_budget(run)} "
+        f"[preset {scale.get('preset', run.value('preset'))}]"
+    )
 
 
 def _budget(run: Run) -> str:

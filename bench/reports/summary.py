@@ -15,8 +15,7 @@ from bench.reports.match import run_scale
 from bench.reports.runs import MISSING, Run
 
 GROUP_KEYS = ("backbone", "dataset", "molecule", "lmax", "variant", "scale")
-CONFIG_COLUMNS = ("backbone", "method", "dataset", "molecule", "lmax", "variant", "profile",
-                  "seed")
+CONFIG_COLUMNS = ("backbone", "method", "dataset", "molecule", "lmax", "variant", "profile", "seed")
 #: the columns the regime comparison averages and compares
 COMPARED = ("test/energy_mae_mev", "test/force_mae_mev_per_a")
 
@@ -31,9 +30,12 @@ def runs_frame(runs: list[Run]) -> pd.DataFrame:
             value = run.value(key)
             row[key] = None if value is MISSING else value
         rec = run.record
-        row.update(scale=run_scale(run).label, params=rec.params,
-                   train_h=None if rec.wall_time_s is None else rec.wall_time_s / 3600.0,
-                   samples_per_s=rec.samples_per_s)
+        row.update(
+            scale=run_scale(run).label,
+            params=rec.params,
+            train_h=None if rec.wall_time_s is None else rec.wall_time_s / 3600.0,
+            samples_per_s=rec.samples_per_s,
+        )
         for split in sorted(rec.metrics):
             for name, value in sorted(rec.metrics[split].items()):
                 row[f"{split}/{name}"] = value
@@ -79,8 +81,10 @@ def mean_std_text(regimes: pd.DataFrame) -> pd.DataFrame:
     out = regimes.copy()
     for c in COMPARED:
         if c in out:
-            out[c] = ["-" if pd.isna(m) else f"{m:.2f}" if pd.isna(sd) else f"{m:.2f} ± {sd:.2f}"
-                      for m, sd in zip(out[c], out.pop(f"{c}_std"), strict=True)]
+            out[c] = [
+                "-" if pd.isna(m) else f"{m:.2f}" if pd.isna(sd) else f"{m:.2f} ± {sd:.2f}"
+                for m, sd in zip(out[c], out.pop(f"{c}_std"), strict=True)
+            ]
     return out.rename(columns={c: f"{c} (mean ± std)" for c in COMPARED if c in out})
 
 
@@ -102,6 +106,8 @@ def render_summary(runs: list[Run], fmt: str = "md", sort: str | None = None) ->
     if fmt == "csv":
         return runs_text
     regimes = mean_std_text(regimes_frame(frame))
-    title = ("Regimes: test MAE mean ± sample std over seeds; improvement over none (%) = "
-             "(none - method) / none, per group")
+    title = (
+        "Regimes: test MAE mean ± sample std over seeds; improvement over none (%) = "
+        "(none - method) / none, per group"
+    )
     return runs_text + "\n" + frame_text(regimes, fmt, title)

@@ -52,8 +52,15 @@ class EpochBatches:
         rank, world_size: this rank and the number of data-parallel ranks.
     """
 
-    def __init__(self, data: Sequence[Data], batch_size: int, seed: int, drop_last: bool = True,
-                 rank: int = 0, world_size: int = 1):
+    def __init__(
+        self,
+        data: Sequence[Data],
+        batch_size: int,
+        seed: int,
+        drop_last: bool = True,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
         if not 0 <= rank < world_size:
@@ -64,8 +71,10 @@ class EpochBatches:
         self.rank, self.world_size = int(rank), int(world_size)
         full, rest = divmod(len(self.data), self.batch_size * self.world_size)
         if self.world_size > 1 and full == 0:
-            raise ValueError(f"{len(self.data)} training structures cannot fill one global "
-                             f"batch of {self.world_size} ranks x {self.batch_size}")
+            raise ValueError(
+                f"{len(self.data)} training structures cannot fill one global "
+                f"batch of {self.world_size} ranks x {self.batch_size}"
+            )
         keep_rest = not drop_last and self.world_size == 1
         self.steps_per_epoch = full + (rest > 0) if keep_rest or full == 0 else full
         self._cache: tuple[int, torch.Tensor] | None = None
@@ -85,5 +94,5 @@ class EpochBatches:
         if not 0 <= index < self.steps_per_epoch:
             raise IndexError(f"batch index {index} out of range [0, {self.steps_per_epoch})")
         start = (index * self.world_size + self.rank) * self.batch_size
-        idx = self.order(epoch)[start:start + self.batch_size]
+        idx = self.order(epoch)[start : start + self.batch_size]
         return Batch.from_data_list([self.data[i] for i in idx.tolist()])

@@ -58,6 +58,7 @@ def load_latest(directory: str | Path) -> tuple[Path, dict[str, Any]] | None:
         try:
             return path, torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 - any unreadable file falls back
-            warnings.warn(f"{path}: unreadable checkpoint ({exc}); trying the previous one",
-                          stacklevel=2)
+            warnings.warn(
+                f"{path}: unreadable checkpoint ({exc}); trying the previous one", stacklevel=2
+            )
     return None

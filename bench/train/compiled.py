@@ -23,8 +23,10 @@ def compiled_blocks(model: Backbone) -> nn.ModuleList:
     """The blocks ``compile_backbone`` compiles (ConfigError when the backbone names none)."""
     blocks = getattr(model, model.repeated_blocks or "", None)
     if not isinstance(blocks, nn.ModuleList):
-        raise ConfigError(f"config key 'train.compile': backbone {model.name!r} names no "
-                          "repeated blocks to compile")
+        raise ConfigError(
+            f"config key 'train.compile': backbone {model.name!r} names no "
+            "repeated blocks to compile"
+        )
     return blocks
 
 

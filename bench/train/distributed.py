@@ -88,8 +88,11 @@ class World:
         if not self.active:
             return model
         device = next(model.parameters()).device
-        ids = [device.index if device.index is not None else self.local_rank] \
-            if device.type == "cuda" else None
+        ids = (
+            [device.index if device.index is not None else self.local_rank]
+            if device.type == "cuda"
+            else None
+        )
         return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
 
@@ -103,15 +106,19 @@ def world_from_env(env: Mapping[str, str] = os.environ) -> World:
     if not present:
         return World()
     if len(present) != len(ENV_KEYS):
-        raise ConfigError(f"torch.distributed environment incomplete: {present} set, need all "
-                          f"of {list(ENV_KEYS)} (launch with torchrun)")
+        raise ConfigError(
+            f"torch.distributed environment incomplete: {present} set, need all "
+            f"of {list(ENV_KEYS)} (launch with torchrun)"
+        )
     try:
         rank, size, local = (int(env[k]) for k in ENV_KEYS)
     except ValueError as exc:
         raise ConfigError(f"torch.distributed environment: {exc}") from exc
     if not (size >= 1 and 0 <= rank < size and local >= 0):
-        raise ConfigError(f"torch.distributed environment: RANK {rank}, WORLD_SIZE {size}, "
-                          f"LOCAL_RANK {local} are inconsistent")
+        raise ConfigError(
+            f"torch.distributed environment: RANK {rank}, WORLD_SIZE {size}, "
+            f"LOCAL_RANK {local} are inconsistent"
+        )
     return World(rank, size, local)
 
 
@@ -129,8 +136,12 @@ def process_group(device: str, backend: str | None = None) -> Iterator[World]:
     if backend is not None and backend not in BACKENDS:
         raise ConfigError(f"--dist-backend must be one of {BACKENDS}, got {backend!r}")
     if dist.is_available() and dist.is_initialized():
-        yield World(dist.get_rank(), dist.get_world_size(),
-                    int(os.environ.get("LOCAL_RANK", dist.get_rank())), active=True)
+        yield World(
+            dist.get_rank(),
+            dist.get_world_size(),
+            int(os.environ.get("LOCAL_RANK", dist.get_rank())),
+            active=True,
+        )
         return
     world = world_from_env()
     if world.size == 1:
@@ -138,8 +149,9 @@ def process_group(device: str, backend: str | None = None) -> Iterator[World]:
         return
     if device == "cuda":
         torch.cuda.set_device(world.local_rank)
-    dist.init_process_group(backend or ("nccl" if device == "cuda" else "gloo"),
-                            rank=world.rank, world_size=world.size)
+    dist.init_process_group(
+        backend or ("nccl" if device == "cuda" else "gloo"), rank=world.rank, world_size=world.size
+    )
     try:
         yield World(world.rank, world.size, world.local_rank, active=True)
     finally:

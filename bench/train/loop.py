@@ -84,17 +84,21 @@ class Trainer:
         self.train_model = self.world.wrap(model)
         self.energy_std, self.force_std = float(energy_std), float(force_std)
         self.device = next(model.parameters()).device
-        self.batches = EpochBatches(train_data, cfg.batch_size, seed, cfg.drop_last,
-                                    self.world.rank, self.world.size)
+        self.batches = EpochBatches(
+            train_data, cfg.batch_size, seed, cfg.drop_last, self.world.rank, self.world.size
+        )
         self.steps_per_epoch = len(self.batches)
         self.total_steps = cfg.max_steps or cfg.epochs * self.steps_per_epoch
-        self.optimizer = build_optimizer(model, cfg.lr, cfg.weight_decay, tuple(cfg.betas),
-                                         cfg.adam_eps)
+        self.optimizer = build_optimizer(
+            model, cfg.lr, cfg.weight_decay, tuple(cfg.betas), cfg.adam_eps
+        )
         run_epochs = self.total_steps / self.steps_per_epoch
-        warmup, unit, self.schedule_note = fit_warmup(cfg.warmup_epochs, cfg.epochs, run_epochs,
-                                                      cfg.schedule_unit)
-        self.schedule = WarmupCosine(cfg.lr, cfg.warmup_lr, cfg.min_lr, warmup, run_epochs,
-                                     self.steps_per_epoch, unit)
+        warmup, unit, self.schedule_note = fit_warmup(
+            cfg.warmup_epochs, cfg.epochs, run_epochs, cfg.schedule_unit
+        )
+        self.schedule = WarmupCosine(
+            cfg.lr, cfg.warmup_lr, cfg.min_lr, warmup, run_epochs, self.steps_per_epoch, unit
+        )
         self.ema = EMA(model, cfg.ema_decay) if cfg.ema_decay else None
         self.generator = corruption_generator(seed, self.world.rank)
         self.run_dir = None if run_dir is None else Path(run_dir)
@@ -143,9 +147,18 @@ class Trainer:
         batch = self.batches.batch(epoch, index).to(self.device)
         lr = self.schedule.apply(self.optimizer, self.step)
         result = train_step(
-            self.train_model, self.method, batch, self.optimizer, self.generator,
-            self.step / self.total_steps, self.energy_std, self.force_std, self.step + 1,
-            self.cfg.grad_clip, self.cfg.amp, self.world if self.world.active else None,
+            self.train_model,
+            self.method,
+            batch,
+            self.optimizer,
+            self.generator,
+            self.step / self.total_steps,
+            self.energy_std,
+            self.force_std,
+            self.step + 1,
+            self.cfg.grad_clip,
+            self.cfg.amp,
+            self.world if self.world.active else None,
         )
         if self.ema is not None:
             self.ema.update(self.model)
@@ -161,9 +174,16 @@ class Trainer:
         last = self.step == self.total_steps
         if self.step % self.cfg.log_every == 0 or last:
             mean = {k: v / self._window_n for k, v in self._window.items()}
-            self._log({"step": self.step, "epoch": self.epochs_done, "split": "train", **mean,
-                       "structures_per_s": self.samples / max(self.train_time, 1e-9),
-                       "train_time_s": self.train_time})
+            self._log(
+                {
+                    "step": self.step,
+                    "epoch": self.epochs_done,
+                    "split": "train",
+                    **mean,
+                    "structures_per_s": self.samples / max(self.train_time, 1e-9),
+                    "train_time_s": self.train_time,
+                }
+            )
             self._window, self._window_n = {}, 0
         epochs, into = divmod(self.step, self.steps_per_epoch)
         every = self.cfg.val_every_epochs
@@ -206,18 +226,23 @@ class Trainer:
         """Everything needed to continue exactly: weights, optimiser, schedule, EMA and the
         random states of every rank (``rng[r]``; a collective under data parallelism)."""
         return {
-            "step": self.step, "train_time": self.train_time, "samples": self.samples,
-            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "step": self.step,
+            "train_time": self.train_time,
+            "samples": self.samples,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(),
             "ema": None if self.ema is None else self.ema.state_dict(),
-            "world_size": self.world.size, "rng": self.world.gather(self._rng_state()),
+            "world_size": self.world.size,
+            "rng": self.world.gather(self._rng_state()),
             "log_window": {"sums": dict(self._window), "n": self._window_n},
             "best_val": self.best_val,
         }
 
     def _rng_state(self) -> dict[str, Any]:
         return {
-            "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "python_rng": random.getstate(),
         }
@@ -226,10 +251,12 @@ class Trainer:
         """Restore :meth:`state_dict`; ConfigError when it was written by another number of
         ranks (its random streams and data slices would not continue exactly)."""
         if state["world_size"] != self.world.size:
-            raise ConfigError(f"the checkpoint at step {state['step']} was written by "
-                              f"{state['world_size']} process(es); resume it with as many "
-                              f"(torchrun --nproc_per_node {state['world_size']}), not "
-                              f"{self.world.size}")
+            raise ConfigError(
+                f"the checkpoint at step {state['step']} was written by "
+                f"{state['world_size']} process(es); resume it with as many "
+                f"(torchrun --nproc_per_node {state['world_size']}), not "
+                f"{self.world.size}"
+            )
         self.step, self.train_time = int(state["step"]), float(state["train_time"])
         self.samples = int(state["samples"])
         self.model.load_state_dict(state["model"])
@@ -255,8 +282,9 @@ class Trainer:
         state = self.state_dict()
         path = None
         if self.world.is_main:
-            path = save_checkpoint(self.run_dir / "checkpoints", self.step, state,
-                                   self.cfg.keep_checkpoints)
+            path = save_checkpoint(
+                self.run_dir / "checkpoints", self.step, state, self.cfg.keep_checkpoints
+            )
         self.world.barrier()
         return path
 
@@ -300,10 +328,10 @@ def _plain_line(entry: dict[str, Any], total: int, eta: float | None) -> str:
     """One log entry as a plain progress line: ``step 10/360 epoch 0.08 lr 1e-05 loss 1.2
     ... 14.2 structures/s ETA 4m10s`` (validation lines: ``val ...`` with its metrics)."""
     skip = {"step", "epoch", "split", "structures_per_s", "train_time_s"}
-    values = " ".join(f"{k} {v:.4g}" for k, v in entry.items()
-                      if k not in skip and isinstance(v, int | float))
+    values = " ".join(
+        f"{k} {v:.4g}" for k, v in entry.items() if k not in skip and isinstance(v, int | float)
+    )
     head = f"step {entry['step']}/{total} epoch {entry['epoch']:.2f}"
     if entry.get("split") != "train":
         return f"{head} {entry.get('split')} {values}"
-    return (f"{head} {values} {entry['structures_per_s']:.1f} structures/s "
-            f"ETA {format_seconds(eta)}")
+    return f"{head} {values} {entry['structures_per_s']:.1f} structures/s ETA {format_seconds(eta)}"

@@ -46,6 +46,4 @@ def build_optimizer(
     """AdamW over :func:`param_groups`; ``lr`` is the initial (peak) learning rate."""
     if lr <= 0 or weight_decay < 0:
         raise ValueError(f"need lr > 0 and weight_decay >= 0, got {lr!r}, {weight_decay!r}")
-    return torch.optim.AdamW(
-        param_groups(model, weight_decay), lr=lr, betas=tuple(betas), eps=eps
-    )
+    return torch.optim.AdamW(param_groups(model, weight_decay), lr=lr, betas=tuple(betas), eps=eps)

@@ -41,8 +41,10 @@ def check_batch_size(global_batch: int, n_train: int) -> None:
     """ConfigError when a training batch (``train.batch_size`` times the processes) is larger
     than the train split: no full batch could be drawn (it used to be clipped silently)."""
     if global_batch > n_train:
-        raise ConfigError(f"config key 'train.batch_size' must be at most the train split size "
-                          f"{n_train} (times the processes), got {global_batch}")
+        raise ConfigError(
+            f"config key 'train.batch_size' must be at most the train split size "
+            f"{n_train} (times the processes), got {global_batch}"
+        )
 
 
 def checkpoint_bytes(model: nn.Module, ema: bool) -> int:
@@ -69,6 +71,8 @@ def check_free_space(run_dir: str | Path, need_bytes: int) -> None:
         folder = folder.parent
     free = shutil.disk_usage(folder).free
     if free < need_bytes:
-        raise ConfigError(f"{run_dir}: results directory has {free / 2**20:.1f} MiB free, the "
-                          f"run needs about {need_bytes / 2**20:.1f} MiB (checkpoints, final "
-                          f"weights, logs); free space or pass another --results")
+        raise ConfigError(
+            f"{run_dir}: results directory has {free / 2**20:.1f} MiB free, the "
+            f"run needs about {need_bytes / 2**20:.1f} MiB (checkpoints, final "
+            f"weights, logs); free space or pass another --results"
+        )

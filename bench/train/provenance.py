@@ -19,9 +19,12 @@ _REPO = Path(__file__).resolve().parents[2]
 
 def git_revision() -> str | None:
     """``HEAD`` of the source tree (``+dirty`` when tracked files differ), or None."""
+
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(_REPO), *args], capture_output=True, text=True,
-                              check=True, timeout=10).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(_REPO), *args], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+
     try:
         head = git("rev-parse", "HEAD")
         dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
@@ -32,15 +35,20 @@ def git_revision() -> str | None:
 
 def versions() -> dict[str, str]:
     """Versions of python, torch, e3nn, torch_geometric and bench (without importing e3nn)."""
+
     def installed(name: str) -> str:
         try:
             return metadata.version(name)
         except metadata.PackageNotFoundError:
             return "not installed"
 
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "e3nn": installed("e3nn"), "torch_geometric": installed("torch_geometric"),
-            "bench": bench.__version__}
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "e3nn": installed("e3nn"),
+        "torch_geometric": installed("torch_geometric"),
+        "bench": bench.__version__,
+    }
 
 
 def cpu_model() -> str:

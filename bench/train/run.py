@@ -89,8 +89,15 @@ def default_run_id(cfg: RunConfig) -> str:
     if identity["data"]["path"] is not None:
         identity["data"]["path"] = _portable_path(identity["data"]["path"], root)
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
-    parts = [cfg.data.name, cfg.data.molecule, cfg.model.backbone, cfg.method.name, cfg.preset,
-             f"s{cfg.seed}", digest]
+    parts = [
+        cfg.data.name,
+        cfg.data.molecule,
+        cfg.model.backbone,
+        cfg.method.name,
+        cfg.preset,
+        f"s{cfg.seed}",
+        digest,
+    ]
     return "-".join(str(p) for p in parts if p)
 
 
@@ -102,8 +109,13 @@ def _portable_path(path: str, root: str | None) -> str:
     return path_.name
 
 
-def run_training(cfg: RunConfig, command: str = "", resume: bool = False,
-                 backend: str | None = None, log_sinks: tuple[str, ...] = ()) -> Path:
+def run_training(
+    cfg: RunConfig,
+    command: str = "",
+    resume: bool = False,
+    backend: str | None = None,
+    log_sinks: tuple[str, ...] = (),
+) -> Path:
     """Train, evaluate (val and test) and record one run; returns its directory.
 
     With ``resume``: an existing run of the same config continues from its newest checkpoint
@@ -120,8 +132,9 @@ def run_training(cfg: RunConfig, command: str = "", resume: bool = False,
         return _run(cfg, command, resume, world, check_sinks(log_sinks))
 
 
-def _run(cfg: RunConfig, command: str, resume: bool, world: World,
-         log_sinks: tuple[str, ...] = ()) -> Path:
+def _run(
+    cfg: RunConfig, command: str, resume: bool, world: World, log_sinks: tuple[str, ...] = ()
+) -> Path:
     run_dir = Path(cfg.results) / cfg.run_id
     previous = _check_existing(run_dir, cfg, resume)
     if previous is not None and previous.status == "done":
@@ -147,19 +160,29 @@ def _run(cfg: RunConfig, command: str, resume: bool, world: World,
             _write_inputs(run_dir, cfg, command, norm)
             record.write(run_dir)
         _seed_rank(cfg.seed, world.rank)
-        _train_recorded(cfg, run_dir, record, model, method, split, norm, resume, world,
-                        log_sinks)
+        _train_recorded(cfg, run_dir, record, model, method, split, norm, resume, world, log_sinks)
         world.barrier()  # the record is final before any rank returns
     return run_dir
 
 
-def _train_recorded(cfg, run_dir, record, model, method, split, norm, resume,
-                    world: World, log_sinks: tuple[str, ...] = ()) -> None:
+def _train_recorded(
+    cfg,
+    run_dir,
+    record,
+    model,
+    method,
+    split,
+    norm,
+    resume,
+    world: World,
+    log_sinks: tuple[str, ...] = (),
+) -> None:
     """Train and evaluate; whatever stops it is written to the record (rank 0): ``failed``
     with the reason, or ``interrupted`` on SIGTERM/SIGINT. A full disk is a DiskFullError."""
     try:
-        _train_and_evaluate(cfg, run_dir, record, model, method, split, norm, resume, world,
-                            log_sinks)
+        _train_and_evaluate(
+            cfg, run_dir, record, model, method, split, norm, resume, world, log_sinks
+        )
     except NonFiniteLossError as exc:
         if world.is_main:
             _finish(record, run_dir, "failed", f"non-finite loss at step {exc.step}")
@@ -174,8 +197,9 @@ def _train_recorded(cfg, run_dir, record, model, method, split, norm, resume,
         if world.is_main:
             _finish(record, run_dir, "failed", reason)
         if full:
-            raise DiskFullError(f"{run_dir}: {NO_SPACE}; free space, then run the same "
-                                f"command with --resume") from exc
+            raise DiskFullError(
+                f"{run_dir}: {NO_SPACE}; free space, then run the same command with --resume"
+            ) from exc
         raise
 
 
@@ -187,15 +211,32 @@ def _seed_rank(seed: int, rank: int) -> None:
         random.seed(derived_seed(seed, TORCH_STREAM, rank))
 
 
-def _train_and_evaluate(cfg, run_dir, record, model, method, split, norm, resume,
-                        world: World, log_sinks: tuple[str, ...] = ()) -> None:
+def _train_and_evaluate(
+    cfg,
+    run_dir,
+    record,
+    model,
+    method,
+    split,
+    norm,
+    resume,
+    world: World,
+    log_sinks: tuple[str, ...] = (),
+) -> None:
     dev = torch.device(cfg.device)
     val = to_data_list(split.val, cfg.dtype)
     trainer = Trainer(
-        model, method, to_data_list(split.train, cfg.dtype), cfg.train, cfg.seed,
-        norm["energy_std"], norm["force_std"], run_dir,
+        model,
+        method,
+        to_data_list(split.train, cfg.dtype),
+        cfg.train,
+        cfg.seed,
+        norm["energy_std"],
+        norm["force_std"],
+        run_dir,
         validate=lambda: evaluate(model, val, cfg.train.eval_batch_size, dev, split.periodic),
-        world=world, sinks=log_sinks,
+        world=world,
+        sinks=log_sinks,
     )
     if world.is_main:
         for line in startup_lines(cfg, split, norm, record.params, trainer, world.size):
@@ -209,8 +250,15 @@ def _train_and_evaluate(cfg, run_dir, record, model, method, split, norm, resume
     with trainer.eval_weights():
         metrics = {}
         for name, structures, data in (("val", split.val, val), ("test", split.test, test)):
-            metrics |= split_metrics(model, data, subsplits_of(structures),
-                                     cfg.train.eval_batch_size, dev, split.periodic, name)
+            metrics |= split_metrics(
+                model,
+                data,
+                subsplits_of(structures),
+                cfg.train.eval_batch_size,
+                dev,
+                split.periodic,
+                name,
+            )
         _save_weights(model, run_dir / CHECKPOINT_DIR / MODEL_FILE)
     record.status, record.metrics = "done", metrics
     record.wall_time_s, record.steps = trainer.train_time, trainer.step
@@ -218,10 +266,17 @@ def _train_and_evaluate(cfg, run_dir, record, model, method, split, norm, resume
     record.epochs = trainer.epochs_done
     record.peak_memory_mb = provenance.peak_memory_mb(cfg.device)
     record.scale = {
-        "preset": cfg.preset, "profile": cfg.profile, "variant": cfg.variant,
-        "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test),
-        "epochs": trainer.epochs_done, "steps": trainer.step, "batch_size": cfg.train.batch_size,
-        "world_size": world.size, "global_batch_size": cfg.train.batch_size * world.size,
+        "preset": cfg.preset,
+        "profile": cfg.profile,
+        "variant": cfg.variant,
+        "n_train": len(split.train),
+        "n_val": len(split.val),
+        "n_test": len(split.test),
+        "epochs": trainer.epochs_done,
+        "steps": trainer.step,
+        "batch_size": cfg.train.batch_size,
+        "world_size": world.size,
+        "global_batch_size": cfg.train.batch_size * world.size,
         "paper_scale": is_paper_scale(cfg),
     }
     record.finished_at = _now()
@@ -234,8 +289,10 @@ def _check_existing(run_dir: Path, cfg: RunConfig, resume: bool) -> RunRecord | 
         return None
     record = read_record(run_dir)
     if not resume:
-        raise ConfigError(f"{run_dir}: a run with status {record.status!r} exists; pass --resume "
-                          f"to continue it, or another --run-id")
+        raise ConfigError(
+            f"{run_dir}: a run with status {record.status!r} exists; pass --resume "
+            f"to continue it, or another --run-id"
+        )
     if record.config != cfg.to_dict():
         diff = sorted(_diff_keys(record.config, cfg.to_dict()))
         raise ConfigError(f"{run_dir}: --resume with a different config (keys {diff})")
@@ -267,11 +324,16 @@ def _write_inputs(run_dir: Path, cfg: RunConfig, command: str, norm: dict) -> No
         raise ConfigError(f"{run_dir}: cannot write the run directory ({exc})") from exc
 
 
-def _start_record(cfg: RunConfig, command: str, model, previous: RunRecord | None,
-                  world: World) -> RunRecord:
+def _start_record(
+    cfg: RunConfig, command: str, model, previous: RunRecord | None, world: World
+) -> RunRecord:
     return RunRecord(
-        run_id=cfg.run_id, status="running", config=cfg.to_dict(), seed=cfg.seed,
-        command=command, git_revision=provenance.git_revision(),
+        run_id=cfg.run_id,
+        status="running",
+        config=cfg.to_dict(),
+        seed=cfg.seed,
+        command=command,
+        git_revision=provenance.git_revision(),
         versions=provenance.versions(),
         hardware=provenance.hardware(cfg.device) | {"processes": world.size},
         params=sum(p.numel() for p in model.parameters()),

@@ -22,13 +22,23 @@ class WarmupCosine:
         steps_per_epoch: optimiser steps per epoch (>= 1). unit: ``"epoch"`` or ``"step"``.
     """
 
-    def __init__(self, lr: float, warmup_lr: float, min_lr: float, warmup: float,
-                 total: float, steps_per_epoch: int, unit: str = "epoch") -> None:
+    def __init__(
+        self,
+        lr: float,
+        warmup_lr: float,
+        min_lr: float,
+        warmup: float,
+        total: float,
+        steps_per_epoch: int,
+        unit: str = "epoch",
+    ) -> None:
         if unit not in ("epoch", "step"):
             raise ValueError(f"unit must be 'epoch' or 'step', got {unit!r}")
         if total <= 0 or warmup < 0 or steps_per_epoch < 1:
-            raise ValueError(f"need total > 0, warmup >= 0, steps_per_epoch >= 1, got "
-                             f"{total!r}, {warmup!r}, {steps_per_epoch!r}")
+            raise ValueError(
+                f"need total > 0, warmup >= 0, steps_per_epoch >= 1, got "
+                f"{total!r}, {warmup!r}, {steps_per_epoch!r}"
+            )
         self.lr, self.warmup_lr, self.min_lr = lr, warmup_lr, min_lr
         self.warmup, self.total = warmup, total
         self.steps_per_epoch, self.unit = steps_per_epoch, unit
@@ -60,8 +70,9 @@ class WarmupCosine:
         self.last_step = int(state["last_step"])
 
 
-def fit_warmup(warmup: float, configured_epochs: int | None, run_epochs: float,
-               unit: str) -> tuple[float, str, str | None]:
+def fit_warmup(
+    warmup: float, configured_epochs: int | None, run_epochs: float, unit: str
+) -> tuple[float, str, str | None]:
     """``(warmup, unit, warning)``: the warm-up (epochs) and schedule unit a run of
     ``run_epochs`` uses, and a warning when they had to change.
 
@@ -79,11 +90,15 @@ def fit_warmup(warmup: float, configured_epochs: int | None, run_epochs: float,
     if warmup < run_epochs:
         return warmup, unit, None
     if configured_epochs is None or warmup >= configured_epochs:
-        raise ConfigError(f"train.warmup_epochs {warmup:g} does not fit a run of "
-                          f"{run_epochs:.4g} epochs (train.epochs {configured_epochs}); "
-                          f"set a shorter train.warmup_epochs")
+        raise ConfigError(
+            f"train.warmup_epochs {warmup:g} does not fit a run of "
+            f"{run_epochs:.4g} epochs (train.epochs {configured_epochs}); "
+            f"set a shorter train.warmup_epochs"
+        )
     fitted = warmup * run_epochs / configured_epochs
-    note = (f"train.warmup_epochs {warmup:g} does not fit a run of {run_epochs:.4g} epochs "
-            f"(train.max_steps); warm-up rescaled to {fitted:.3g} epochs, its share "
-            f"{warmup:g}/{configured_epochs} of the configured schedule, stepped per step")
+    note = (
+        f"train.warmup_epochs {warmup:g} does not fit a run of {run_epochs:.4g} epochs "
+        f"(train.max_steps); warm-up rescaled to {fitted:.3g} epochs, its share "
+        f"{warmup:g}/{configured_epochs} of the configured schedule, stepped per step"
+    )
     return fitted, "step", note

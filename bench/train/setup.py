@@ -32,15 +32,24 @@ MODEL_FILE = "model.pt"
 def load_split(data_cfg, need: tuple[str, ...] = ("train", "val", "test")) -> SplitData:
     """Train/val/test structures of ``data_cfg`` (a bench.config.DataConfig), checked
     (bench.data.split_checks; only the splits in ``need`` must be non-empty)."""
-    spec = DatasetSpec(**{f.name: _spec_value(f.name, getattr(data_cfg, f.name))
-                          for f in dataclasses.fields(DatasetSpec)})
+    spec = DatasetSpec(
+        **{
+            f.name: _spec_value(f.name, getattr(data_cfg, f.name))
+            for f in dataclasses.fields(DatasetSpec)
+        }
+    )
     split = load_splits(spec)
     if split.energy_kind != data_cfg.energy_kind:
-        hint = ("; for total-energy trajectories use --set variant=total-energy (train-split "
-                "normalisation with per-element references)"
-                if split.energy_kind == "total" and data_cfg.kind == "oc20" else "")
-        raise ConfigError(f"data.energy_kind is {data_cfg.energy_kind!r} but dataset "
-                          f"{data_cfg.name!r} gives {split.energy_kind} energies{hint}")
+        hint = (
+            "; for total-energy trajectories use --set variant=total-energy (train-split "
+            "normalisation with per-element references)"
+            if split.energy_kind == "total" and data_cfg.kind == "oc20"
+            else ""
+        )
+        raise ConfigError(
+            f"data.energy_kind is {data_cfg.energy_kind!r} but dataset "
+            f"{data_cfg.name!r} gives {split.energy_kind} energies{hint}"
+        )
     check_splits(split, data_cfg, need)
     return split
 
@@ -78,25 +87,40 @@ def normalization(data_cfg, train: Sequence[Structure], e0s: dict | None = None)
     mode = False if fixed and data_cfg.element_refs == "auto" else data_cfg.element_refs
     sample = bounded(train)
     stats, refs = reference_stats(sample, mode, e0s)
-    out = {"train_stats": stats.to_dict(), "train_stats_pass": pass_note(train, sample),
-           "atom_ref": stats.element_refs_ev, "element_refs": refs}
+    out = {
+        "train_stats": stats.to_dict(),
+        "train_stats_pass": pass_note(train, sample),
+        "atom_ref": stats.element_refs_ev,
+        "element_refs": refs,
+    }
     if fixed:
-        return out | {"energy_mean": data_cfg.energy_mean, "energy_std": data_cfg.energy_std,
-                      "force_std": data_cfg.force_std, "atom_ref": None}
+        return out | {
+            "energy_mean": data_cfg.energy_mean,
+            "energy_std": data_cfg.energy_std,
+            "force_std": data_cfg.force_std,
+            "atom_ref": None,
+        }
     mean = stats.residual_mean_ev if refs["used"] else stats.energy_mean_ev
     std = stats.residual_std_ev if refs["used"] else stats.energy_std_ev
     force_std = std if data_cfg.force_std_source == "energy" else stats.force_std_ev_per_a
     if not (std > 0 and force_std > 0):
-        raise DataError(source_files(sample), "energy",
-                        f"train split has zero energy or force spread (std {std!r}, "
-                        f"force std {force_std!r}); cannot normalise")
+        raise DataError(
+            source_files(sample),
+            "energy",
+            f"train split has zero energy or force spread (std {std!r}, "
+            f"force std {force_std!r}); cannot normalise",
+        )
     return out | {"energy_mean": mean, "energy_std": std, "force_std": force_std}
 
 
 def build_run_method(cfg: RunConfig) -> Method:
     """The training regime of ``cfg`` with its loss weights and hyper-parameters."""
-    return build_method(cfg.method.name, energy_weight=cfg.loss.energy_weight,
-                        force_weight=cfg.loss.force_weight, **cfg.method.params)
+    return build_method(
+        cfg.method.name,
+        energy_weight=cfg.loss.energy_weight,
+        force_weight=cfg.loss.force_weight,
+        **cfg.method.params,
+    )
 
 
 def build_model(cfg: RunConfig, method: Method, norm: dict) -> nn.Module:
@@ -107,10 +131,18 @@ def build_model(cfg: RunConfig, method: Method, norm: dict) -> nn.Module:
 
     sigma = {"encode_sigma": True} if method.needs_sigma_input else {}
     if sigma and not resolve(BACKBONES, cfg.model.backbone, "backbone").sigma_encoding:
-        raise ConfigError(f"method option encode_sigma needs a backbone that encodes sigma; "
-                          f"{cfg.model.backbone!r} does not (its sigma_encoding is False)")
-    model = build_backbone(cfg.model.backbone, cfg.preset, cfg.data.kind,
-                           dens=method.needs_noise_head, **sigma, **cfg.model.options)
+        raise ConfigError(
+            f"method option encode_sigma needs a backbone that encodes sigma; "
+            f"{cfg.model.backbone!r} does not (its sigma_encoding is False)"
+        )
+    model = build_backbone(
+        cfg.model.backbone,
+        cfg.preset,
+        cfg.data.kind,
+        dens=method.needs_noise_head,
+        **sigma,
+        **cfg.model.options,
+    )
     atom_ref = None
     if norm.get("atom_ref"):
         atom_ref = torch.zeros(119, dtype=torch.float64)
@@ -125,8 +157,9 @@ def check_device(device: str) -> None:
     if device not in DEVICES:
         raise ConfigError(f"--device must be one of {DEVICES}, got {device!r}")
     if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda: no CUDA device is available (torch.cuda.is_available()"
-                          " is False)")
+        raise ConfigError(
+            "--device cuda: no CUDA device is available (torch.cuda.is_available() is False)"
+        )
 
 
 def load_run_model(run_dir: str | Path, device: str = "cpu") -> tuple[nn.Module, RunConfig]:
@@ -144,8 +177,9 @@ def load_run_model(run_dir: str | Path, device: str = "cpu") -> tuple[nn.Module,
         model.load_state_dict(torch.load(weights, map_location=device, weights_only=True))
     except (RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise DataError(weights, None, f"unreadable weights, truncated or corrupt ({detail})") \
-            from exc
+        raise DataError(
+            weights, None, f"unreadable weights, truncated or corrupt ({detail})"
+        ) from exc
     return model, cfg
 
 

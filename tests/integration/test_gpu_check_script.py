@@ -18,8 +18,14 @@ SCRIPT = ROOT / "tools" / "gpu_check.sh"
 
 
 def _script(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True,
-                          cwd=ROOT, env={**os.environ, **env}, timeout=900)
+    return subprocess.run(
+        ["bash", str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        timeout=900,
+    )
 
 
 def _option(argv: list[str], name: str) -> str:
@@ -36,8 +42,9 @@ def test_dry_run_prints_the_cuda_checks_and_writes_nothing(tmp_path):
     assert install[1:4] == ["-m", "pip", "install"] and "--no-index" in install
     assert pytest_gpu[1:5] == ["-m", "pytest", "-m", "gpu"]
     runs = [c for c in commands if c[1:4] == ["-m", "bench.cli", "run"]]
-    assert sorted((_option(c, "--backbone"), c[c.index("--set") + 1:].count("train.amp=true"))
-                  for c in runs) == sorted((b, amp) for b in BACKBONES for amp in (0, 1))
+    assert sorted(
+        (_option(c, "--backbone"), c[c.index("--set") + 1 :].count("train.amp=true")) for c in runs
+    ) == sorted((b, amp) for b in BACKBONES for amp in (0, 1))
     for c in runs:
         assert (_option(c, "--device"), _option(c, "--max-steps")) == ("cuda", "20")
         assert Path(_option(c, "--results")) == out / "runs"
@@ -73,16 +80,34 @@ def test_script_is_shellcheck_clean():
 
 @pytest.mark.slow
 def test_cpu_mode_runs_every_step(tmp_path):
-    proc = _script(str(tmp_path), DEVICE="cpu", INSTALL="0", STEPS="2", PERF_PRESET="ci",
-                   PERF_STEPS="2", PERF_WARMUP="1", PERF_REPEATS="1", BACKBONES="schnet",
-                   BUDGET_S="850", OMP_NUM_THREADS="1")
+    proc = _script(
+        str(tmp_path),
+        DEVICE="cpu",
+        INSTALL="0",
+        STEPS="2",
+        PERF_PRESET="ci",
+        PERF_STEPS="2",
+        PERF_WARMUP="1",
+        PERF_REPEATS="1",
+        BACKBONES="schnet",
+        BUDGET_S="850",
+        OMP_NUM_THREADS="1",
+    )
     steps = [line.split("\t") for line in (tmp_path / "gpu-check.tsv").read_text().splitlines()]
     assert proc.returncode == 0, (steps, proc.stderr)
-    assert [s[0] for s in steps[1:]] == ["pytest-gpu", "run-schnet-amp-false",
-                                         "run-schnet-amp-true", "ddp-1-rank", "perf-schnet",
-                                         "perf-graph"]
+    assert [s[0] for s in steps[1:]] == [
+        "pytest-gpu",
+        "run-schnet-amp-false",
+        "run-schnet-amp-true",
+        "ddp-1-rank",
+        "perf-schnet",
+        "perf-graph",
+    ]
     assert {s[1] for s in steps[1:]} == {"0"}
     for name in ("gpu-train-schnet-ci.json", "gpu-graph-oc20-6x6x1.json", "gpu-pytest.xml"):
         assert (tmp_path / name).is_file()
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
-        "gpu-schnet-amp-false", "gpu-schnet-amp-true", "gpu-schnet-ddp-gloo"]
+        "gpu-schnet-amp-false",
+        "gpu-schnet-amp-true",
+        "gpu-schnet-ddp-gloo",
+    ]

@@ -77,8 +77,9 @@ def test_equiformer_md17_import_then_eval(tmp_path):
 
     source = DATA / "parity" / "equiformer_l2_dens.pt"
     run = tmp_path / "eq-md17"
-    proc = _bench("import", str(source), "--from", "equiformer", "--output", str(run),
-                  "--dtype", "float64")
+    proc = _bench(
+        "import", str(source), "--from", "equiformer", "--output", str(run), "--dtype", "float64"
+    )
     assert proc.returncode == 0, proc.stderr
     record = json.loads((run / "metrics.json").read_text())
     assert (record["status"], record["config"]["method"]["name"]) == ("imported", "dens")
@@ -92,9 +93,12 @@ def test_equiformer_md17_import_then_eval(tmp_path):
     from bench.data import keys
 
     frames = [x["batch"] == b for b in range(int(x["batch"].max()) + 1)]
-    batch = Batch.from_data_list([Data(z=x["z"][f], pos=x["pos"][f],
-                                       fixed=torch.zeros(int(f.sum()), dtype=torch.bool))
-                                  for f in frames])
+    batch = Batch.from_data_list(
+        [
+            Data(z=x["z"][f], pos=x["pos"][f], fixed=torch.zeros(int(f.sum()), dtype=torch.bool))
+            for f in frames
+        ]
+    )
     energy = model.double().eval()(batch)[keys.OUT_ENERGY]
     expected = parity["outputs"]["energy"]
     assert torch.allclose(energy, expected, rtol=1e-10, atol=0), (energy, expected)

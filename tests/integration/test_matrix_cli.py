@@ -18,19 +18,44 @@ FAKE = f"{sys.executable} {ROOT / 'tests' / 'unit' / 'matrix' / 'fake_bench.py'}
 
 def bench(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "bench.cli", *args], capture_output=True,
-                          text=True, env=full_env, cwd=ROOT, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "bench.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=ROOT,
+        timeout=600,
+    )
 
 
 def test_matrix_records_failures_exits_1_and_skips_finished_runs(tmp_path):
-    args = ["matrix", "--backbones", "schnet", "--methods", "none,dens", "--datasets", "rmd17",
-            "--molecules", "ethanol", "--results", str(tmp_path), "--runner", FAKE,
-            "--jobs", "2", "--threads", "1"]
+    args = [
+        "matrix",
+        "--backbones",
+        "schnet",
+        "--methods",
+        "none,dens",
+        "--datasets",
+        "rmd17",
+        "--molecules",
+        "ethanol",
+        "--results",
+        str(tmp_path),
+        "--runner",
+        FAKE,
+        "--jobs",
+        "2",
+        "--threads",
+        "1",
+    ]
     first = bench(*args, "--seeds", "0,13")
     assert first.returncode == 1, first.stderr
     lines = first.stdout.splitlines()
-    assert any(line.startswith("failed   schnet/dens/rmd17/ethanol/seed13")
-               and line.endswith(": non-finite loss at step 3") for line in lines)
+    assert any(
+        line.startswith("failed   schnet/dens/rmd17/ethanol/seed13")
+        and line.endswith(": non-finite loss at step 3")
+        for line in lines
+    )
     assert lines[-1] == "matrix: 4 runs: 2 done, 2 failed"
     again = bench(*args, "--seeds", "0")
     assert again.returncode == 0, again.stderr
@@ -41,9 +66,11 @@ def test_matrix_records_failures_exits_1_and_skips_finished_runs(tmp_path):
 
 def test_spec_file_slurm_dry_run_and_unknown_key(tmp_path):
     spec = tmp_path / "m.yaml"
-    spec.write_text("backbones: [equiformer]\nmethods: [dens]\ndatasets: [rmd17]\n"
-                    "molecules: [aspirin, ethanol]\nlauncher: slurm\n"
-                    "slurm: {partition: gpu, time_min: 90, gpus_per_node: 1}\n")
+    spec.write_text(
+        "backbones: [equiformer]\nmethods: [dens]\ndatasets: [rmd17]\n"
+        "molecules: [aspirin, ethanol]\nlauncher: slurm\n"
+        "slurm: {partition: gpu, time_min: 90, gpus_per_node: 1}\n"
+    )
     out = bench("matrix", "--spec", str(spec), "--results", str(tmp_path / "r"), "--dry-run")
     assert out.returncode == 0, out.stderr
     assert "#SBATCH --array=0-1%2" in out.stdout and "#SBATCH --partition=gpu" in out.stdout
@@ -66,16 +93,25 @@ def test_ci_check_passes_on_the_same_numbers_and_fails_with_a_diff(tmp_path):
     quiet = Console(file=io.StringIO())
     made = run_ci_check(baseline, True, results, runner=shlex.split(FAKE), console=quiet)
     assert made.ok and made.text == f"ci-check: wrote {baseline} (20 runs)\n"
-    same = run_ci_check(baseline, False, results, runner=shlex.split(FAKE), console=quiet,
-                        exact=True)
+    same = run_ci_check(
+        baseline, False, results, runner=shlex.split(FAKE), console=quiet, exact=True
+    )
     assert same.ok and "80 of 80 checks within tolerance" in same.text
     # the same finished (skipped) runs against a baseline whose forces were 20% lower
     data = json.loads(baseline.read_text())
     for metrics in data["runs"].values():
         metrics["test/force_mae_mev_per_a"] /= 1.2
     baseline.write_text(json.dumps(data))
-    worse = bench("ci-check", "--exact", "--baseline", str(baseline), "--runner", FAKE,
-                  "--results", str(results))
+    worse = bench(
+        "ci-check",
+        "--exact",
+        "--baseline",
+        str(baseline),
+        "--runner",
+        FAKE,
+        "--results",
+        str(results),
+    )
     assert worse.returncode == 1
     assert "60 of 80 checks within tolerance" in worse.stdout and "20 FAILED" in worse.stdout
     rows = [line for line in worse.stdout.splitlines() if "test/force_mae_mev_per_a" in line]
@@ -86,22 +122,51 @@ def test_ci_check_by_default_checks_that_every_run_learns(tmp_path):
     learns = bench("ci-check", "--runner", FAKE, "--results", str(tmp_path / "a"))
     assert learns.returncode == 0, learns.stdout + learns.stderr
     assert "ci-check (learning): 20 of 20 checks passed" in learns.stdout  # 5 backbones x 2
-    flat = bench("ci-check", "--runner", FAKE, "--results", str(tmp_path / "b"),
-                 env={"FAKE_FLAT_BACKBONE": "segnn"})
+    flat = bench(
+        "ci-check",
+        "--runner",
+        FAKE,
+        "--results",
+        str(tmp_path / "b"),
+        env={"FAKE_FLAT_BACKBONE": "segnn"},
+    )
     assert flat.returncode == 1
-    failed = [line.split()[0:2] for line in flat.stdout.splitlines() if "FAILED" not in line
-              and "fell by less than x1.2" in line]
-    assert sorted(failed) == [["segnn/dens/rmd17/ethanol/seed0", "train_loss:"],
-                      ["segnn/dens/rmd17/ethanol/seed0", "val_force_mae:"],
-                      ["segnn/none/rmd17/ethanol/seed0", "train_loss:"],
-                      ["segnn/none/rmd17/ethanol/seed0", "val_force_mae:"]]
+    failed = [
+        line.split()[0:2]
+        for line in flat.stdout.splitlines()
+        if "FAILED" not in line and "fell by less than x1.2" in line
+    ]
+    assert sorted(failed) == [
+        ["segnn/dens/rmd17/ethanol/seed0", "train_loss:"],
+        ["segnn/dens/rmd17/ethanol/seed0", "val_force_mae:"],
+        ["segnn/none/rmd17/ethanol/seed0", "train_loss:"],
+        ["segnn/none/rmd17/ethanol/seed0", "val_force_mae:"],
+    ]
 
 
 @pytest.mark.slow
 def test_real_matrix_skips_runs_of_the_same_resolved_config(tmp_path):
-    args = ["matrix", "--backbones", "schnet", "--methods", "none,dens", "--datasets", "rmd17",
-            "--molecules", "ethanol", "--data-root", str(ROOT / "tests" / "data"),
-            "--max-steps", "3", "--results", str(tmp_path), "--jobs", "2", "--threads", "1"]
+    args = [
+        "matrix",
+        "--backbones",
+        "schnet",
+        "--methods",
+        "none,dens",
+        "--datasets",
+        "rmd17",
+        "--molecules",
+        "ethanol",
+        "--data-root",
+        str(ROOT / "tests" / "data"),
+        "--max-steps",
+        "3",
+        "--results",
+        str(tmp_path),
+        "--jobs",
+        "2",
+        "--threads",
+        "1",
+    ]
     first = bench(*args)
     assert first.returncode == 0, first.stdout + first.stderr
     assert first.stdout.splitlines()[-1] == "matrix: 2 runs: 2 done"
@@ -111,10 +176,26 @@ def test_real_matrix_skips_runs_of_the_same_resolved_config(tmp_path):
     assert changed.stdout.count("# fresh") == 2  # another config, another run
     # `bench run` of the same request, without --run-id, names it as the matrix did: with
     # --resume it finds the finished run and returns it
-    same = bench("run", "--backbone", "schnet", "--method", "dens", "--dataset", "rmd17",
-                 "--molecule", "ethanol", "--seed", "0", "--max-steps", "3",
-                 "--data-root", str(ROOT / "tests" / "data"), "--results", str(tmp_path),
-                 "--resume")
+    same = bench(
+        "run",
+        "--backbone",
+        "schnet",
+        "--method",
+        "dens",
+        "--dataset",
+        "rmd17",
+        "--molecule",
+        "ethanol",
+        "--seed",
+        "0",
+        "--max-steps",
+        "3",
+        "--data-root",
+        str(ROOT / "tests" / "data"),
+        "--results",
+        str(tmp_path),
+        "--resume",
+    )
     assert same.returncode == 0, same.stderr
     run_dir = Path(same.stdout.splitlines()[-1])
     index = [json.loads(x) for x in (tmp_path / "index.jsonl").read_text().splitlines()]

@@ -23,13 +23,16 @@ def _bench(*args: str) -> subprocess.CompletedProcess:
     # DeNS encoder (6,656) and noise head (56,065), see tests/unit/backbones/test_schnet.py.
     # The --set values restate the preset, so the count is unchanged; they must arrive as YAML
     # values (int, None), not strings.
-    [(("--set", "num_interactions=6", "--set", "max_neighbors=null"), 455_809),
-     (("--dens",), 518_530)],
+    [
+        (("--set", "num_interactions=6", "--set", "max_neighbors=null"), 455_809),
+        (("--dens",), 518_530),
+    ],
     ids=["plain", "dens"],
 )
 def test_params_json_for_schnet_paper(extra, expected):
-    proc = _bench("params", "--backbone", "schnet", "--dataset", "md17", "--preset", "paper",
-                  *extra, "--json")
+    proc = _bench(
+        "params", "--backbone", "schnet", "--dataset", "md17", "--preset", "paper", *extra, "--json"
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert (out["backbone"], out["dataset"], out["preset"]) == ("schnet", "md17", "paper")

@@ -30,10 +30,29 @@ def _bench(*args: str) -> subprocess.CompletedProcess:
 def run_dir(tmp_path_factory) -> Path:
     results = tmp_path_factory.mktemp("results")
     proc = _bench(
-        "run", "--backbone", "escn", "--method", "none", "--dataset", "ase", "--path", str(DATA),
-        "--max-steps", "2", "--results", str(results), "--set", "data.kind=oc20",
-        "--set", "variant=total-energy",
-        "--set", "data.n_train=3", "--set", "data.n_val=1", "--set", "train.batch_size=2",
+        "run",
+        "--backbone",
+        "escn",
+        "--method",
+        "none",
+        "--dataset",
+        "ase",
+        "--path",
+        str(DATA),
+        "--max-steps",
+        "2",
+        "--results",
+        str(results),
+        "--set",
+        "data.kind=oc20",
+        "--set",
+        "variant=total-energy",
+        "--set",
+        "data.n_train=3",
+        "--set",
+        "data.n_val=1",
+        "--set",
+        "train.batch_size=2",
     )
     assert proc.returncode == 0, proc.stderr
     return Path(proc.stdout.strip().splitlines()[-1])
@@ -57,15 +76,31 @@ def test_calculator_matches_bench_eval(run_dir):
     f_err = np.abs(atoms.get_forces(apply_constraint=False) - f_dft)[free].mean()
     assert metrics["n_structures"] == 1
     assert metrics["energy_mae_mev"] == pytest.approx(
-        1000 * abs(atoms.get_potential_energy() - e_dft), abs=1e-6)
+        1000 * abs(atoms.get_potential_energy() - e_dft), abs=1e-6
+    )
     assert metrics["force_mae_mev_per_a"] == pytest.approx(1000 * f_err, abs=1e-6)
 
 
 def test_relax_json_outputs_and_fixed_atoms(run_dir, tmp_path):
     out = tmp_path / "relax"
-    proc = _bench("relax", "--run", str(run_dir), "--structures", str(DATA), "--optimizer",
-                  "bfgs", "--fmax", "1e-9", "--steps", "3", "--output", str(out),
-                  "--record-split", "test", "--json")
+    proc = _bench(
+        "relax",
+        "--run",
+        str(run_dir),
+        "--structures",
+        str(DATA),
+        "--optimizer",
+        "bfgs",
+        "--fmax",
+        "1e-9",
+        "--steps",
+        "3",
+        "--output",
+        str(out),
+        "--record-split",
+        "test",
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report == json.loads((out / "relax.json").read_text())
@@ -76,7 +111,8 @@ def test_relax_json_outputs_and_fixed_atoms(run_dir, tmp_path):
     summary = report["summary"]
     assert summary["fraction_converged"] == 0.0 and summary["n_with_reference"] == 1
     assert summary["is2re_energy_mae_mev"] == pytest.approx(
-        1000 * abs(row["energy_relaxed_pred_ev"] - row["energy_relaxed_dft_ev"]))
+        1000 * abs(row["energy_relaxed_pred_ev"] - row["energy_relaxed_dft_ev"])
+    )
     assert report["energy_kind"] == "total"
     record = json.loads((run_dir / "metrics.json").read_text())["metrics"]["test"]
     assert record["is2re_energy_mae_mev"] == summary["is2re_energy_mae_mev"]

@@ -15,9 +15,25 @@ from bench.config import RunConfig
 
 BENCH = [sys.executable, "-c", "from bench.cli import main; main()"]
 DATA = Path(__file__).resolve().parents[1] / "data"
-RUN = ["run", "--backbone", "schnet", "--method", "dens", "--dataset", "rmd17",
-       "--molecule", "aspirin", "--data-root", str(DATA), "--seed", "3",
-       "--set", "data.max_structures=8", "--epochs", "2"]
+RUN = [
+    "run",
+    "--backbone",
+    "schnet",
+    "--method",
+    "dens",
+    "--dataset",
+    "rmd17",
+    "--molecule",
+    "aspirin",
+    "--data-root",
+    str(DATA),
+    "--seed",
+    "3",
+    "--set",
+    "data.max_structures=8",
+    "--epochs",
+    "2",
+]
 
 
 def _bench(*args: str) -> subprocess.CompletedProcess:
@@ -30,12 +46,22 @@ def test_run_records_everything_and_eval_reproduces_it(tmp_path):
     assert proc.returncode == 0, proc.stderr
     run_dir = Path(proc.stdout.strip().splitlines()[-1])
     assert run_dir.parent == tmp_path and run_dir.is_dir()
-    for name in ("config.yaml", "metrics.json", "log.jsonl", "command.txt", "stats.json",
-                 "checkpoints/model.pt"):
+    for name in (
+        "config.yaml",
+        "metrics.json",
+        "log.jsonl",
+        "command.txt",
+        "stats.json",
+        "checkpoints/model.pt",
+    ):
         assert (run_dir / name).is_file(), name
     cfg = RunConfig.from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()))
-    assert (cfg.seed, cfg.method.name, cfg.train.epochs, cfg.data.molecule) == (3, "dens", 2,
-                                                                               "aspirin")
+    assert (cfg.seed, cfg.method.name, cfg.train.epochs, cfg.data.molecule) == (
+        3,
+        "dens",
+        2,
+        "aspirin",
+    )
     record = json.loads((run_dir / "metrics.json").read_text())
     assert record["status"] == "done" and record["config"] == cfg.to_dict()
     assert "--molecule aspirin" in (run_dir / "command.txt").read_text()

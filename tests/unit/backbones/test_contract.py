@@ -143,8 +143,9 @@ def test_batch_gives_per_structure_outputs(name, dens, force_mode):
     batches = [testing.with_encoded_forces(b, b.forces) for b in batches]
     joint, first, second = (model(b) for b in batches)
     for key, value in joint.items():
-        torch.testing.assert_close(value, torch.cat([first[key], second[key]]),
-                                   atol=1e-10, rtol=1e-8)
+        torch.testing.assert_close(
+            value, torch.cat([first[key], second[key]]), atol=1e-10, rtol=1e-8
+        )
 
 
 @config
@@ -192,8 +193,15 @@ def _sigma_batch(seed: int):
 def _sigma_model(name: str, force_mode: str):
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        model = build_backbone(name, "ci", "md17", dens=True, encode_sigma=True,
-                               force_mode=force_mode, max_neighbors=None)
+        model = build_backbone(
+            name,
+            "ci",
+            "md17",
+            dens=True,
+            encode_sigma=True,
+            force_mode=force_mode,
+            max_neighbors=None,
+        )
     return model.double().eval()
 
 
@@ -213,8 +221,9 @@ def test_sigma_encoding_contract(name, force_mode):
     zero = batch.clone()
     zero[keys.NOISE_SIGMA] = torch.zeros_like(batch[keys.NOISE_SIGMA])
     noised, absent, zeros = model(batch), model(clean), model(zero)
-    torch.testing.assert_close(zeros[keys.OUT_ENERGY], absent[keys.OUT_ENERGY], atol=1e-12,
-                               rtol=0.0)
+    torch.testing.assert_close(
+        zeros[keys.OUT_ENERGY], absent[keys.OUT_ENERGY], atol=1e-12, rtol=0.0
+    )
     energy_change = (noised[keys.OUT_ENERGY] - absent[keys.OUT_ENERGY]).abs()
     assert energy_change[0] > 1e-6 and energy_change[1] < 1e-12
     g = torch.Generator().manual_seed(9)
@@ -227,8 +236,9 @@ def test_sigma_encoding_is_refused_elsewhere():
     from bench.train.setup import build_model
     from methods import build_method
 
-    cfg = resolve_config("schnet", "dens", "md17", "ci", "paper-v1",
-                         overrides=["method.params.encode_sigma=true"])
+    cfg = resolve_config(
+        "schnet", "dens", "md17", "ci", "paper-v1", overrides=["method.params.encode_sigma=true"]
+    )
     method = build_method("dens", **cfg.method.params)
     with pytest.raises(ConfigError, match="encode_sigma needs a backbone that encodes sigma"):
         build_model(cfg, method, {"energy_mean": 0.0, "energy_std": 1.0, "force_std": 1.0})

@@ -25,10 +25,20 @@ RELEASED = {
     ("oc20-allmd", True): 160_504_579,
 }
 #: a paper-architecture model (lmax 6, mmax 2) shrunk to a few channels for fast float64 tests
-SMALL_L6 = dict(num_layers=1, sphere_channels=8, attn_hidden_channels=8, num_heads=2,
-                attn_alpha_channels=4, attn_value_channels=4, ffn_hidden_channels=8,
-                edge_channels=8, num_distance_basis=16, cutoff=5.0, alpha_drop=0.0,
-                drop_path_rate=0.0)
+SMALL_L6 = dict(
+    num_layers=1,
+    sphere_channels=8,
+    attn_hidden_channels=8,
+    num_heads=2,
+    attn_alpha_channels=4,
+    attn_value_channels=4,
+    ffn_hidden_channels=8,
+    edge_channels=8,
+    num_distance_basis=16,
+    cutoff=5.0,
+    alpha_drop=0.0,
+    drop_path_rate=0.0,
+)
 
 
 @pytest.mark.parametrize(("dataset", "dens"), sorted(RELEASED))
@@ -59,8 +69,10 @@ def test_lmax6_mmax2_architecture_is_equivariant_up_to_grid_quadrature():
         torch.manual_seed(0)
         model = build_backbone(NAME, "paper", "oc20", dens=True, grid_resolution=res, **SMALL_L6)
         model = model.double().eval()
-        worst[res] = max(max(testing.relative_rotation_errors(model, inputs, seed=4).values())
-                         for inputs in (batch, testing.with_some_encoded_forces(batch)))
+        worst[res] = max(
+            max(testing.relative_rotation_errors(model, inputs, seed=4).values())
+            for inputs in (batch, testing.with_some_encoded_forces(batch))
+        )
     assert worst[32] < 2e-4 and worst[18] < 3e-2, worst
     assert worst[32] < worst[18] / 10, worst
 
@@ -70,8 +82,9 @@ def test_gradient_forces_of_lmax6_model_match_finite_differences():
     torch.manual_seed(0)
     model = build_backbone(NAME, "paper", "md17", force_mode="gradient", **SMALL_L6)
     batch = testing.make_molecule_batch(1, (5, 5), generator=torch.Generator().manual_seed(5))
-    testing.assert_forces_are_neg_grad(model.double().eval(), batch, n_directions=2,
-                                       generator=torch.Generator().manual_seed(6))
+    testing.assert_forces_are_neg_grad(
+        model.double().eval(), batch, n_directions=2, generator=torch.Generator().manual_seed(6)
+    )
 
 
 def _oc20_batch(data_dir: Path):
@@ -92,9 +105,11 @@ def test_ci_training_steps_on_a_periodic_oc20_frame(data_dir):
     losses = []
     for _ in range(3):
         out = model(batch)
-        loss = ((out[keys.OUT_ENERGY] - batch.energy).abs().mean()
-                + (out[keys.OUT_FORCES] - batch.forces).norm(dim=-1).mean()
-                + out[keys.OUT_NOISE].norm(dim=-1).mean())
+        loss = (
+            (out[keys.OUT_ENERGY] - batch.energy).abs().mean()
+            + (out[keys.OUT_FORCES] - batch.forces).norm(dim=-1).mean()
+            + out[keys.OUT_NOISE].norm(dim=-1).mean()
+        )
         optimizer.zero_grad()
         loss.backward()
         assert all(torch.isfinite(p.grad).all() for p in model.parameters())

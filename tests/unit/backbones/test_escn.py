@@ -24,8 +24,14 @@ RELEASED = {
     ("oc20-allmd", False): 200_234_496,
 }
 #: the paper's (lmax 6, mmax 2) layout shrunk to a few channels for fast float64 tests
-SMALL_L6 = dict(num_layers=1, sphere_channels=8, hidden_channels=8, edge_channels=8,
-                distance_resolution=0.25, cutoff=5.0)
+SMALL_L6 = dict(
+    num_layers=1,
+    sphere_channels=8,
+    hidden_channels=8,
+    edge_channels=8,
+    distance_resolution=0.25,
+    cutoff=5.0,
+)
 
 
 @pytest.mark.parametrize(("dataset", "dens"), sorted(RELEASED))
@@ -56,12 +62,22 @@ def test_lmax6_mmax2_architecture_is_equivariant_with_quadrature_heads():
     worst = {}
     for heads in ("quadrature", "spiral"):
         torch.manual_seed(0)
-        extra = ({"num_sphere_samples": None, "head_quadrature_degree": 24}
-                 if heads == "quadrature" else {})
-        model = build_backbone(NAME, "paper", "oc20", dens=True, grid_resolution=18,
-                               **SMALL_L6, **extra).double().eval()
-        worst[heads] = max(max(testing.relative_rotation_errors(model, inputs, seed=4).values())
-                           for inputs in (batch, testing.with_some_encoded_forces(batch)))
+        extra = (
+            {"num_sphere_samples": None, "head_quadrature_degree": 24}
+            if heads == "quadrature"
+            else {}
+        )
+        model = (
+            build_backbone(
+                NAME, "paper", "oc20", dens=True, grid_resolution=18, **SMALL_L6, **extra
+            )
+            .double()
+            .eval()
+        )
+        worst[heads] = max(
+            max(testing.relative_rotation_errors(model, inputs, seed=4).values())
+            for inputs in (batch, testing.with_some_encoded_forces(batch))
+        )
     assert worst["quadrature"] < 1e-5, worst
     assert worst["quadrature"] < worst["spiral"] / 100, worst
 
@@ -72,8 +88,9 @@ def test_quadrature_heads_integrate_harmonics_exactly():
     expected = torch.zeros(25, dtype=torch.float64)
     expected[0] = (4 * math.pi) ** -0.5  # e3nn's integral normalisation
     torch.testing.assert_close(integrals, expected, atol=1e-12, rtol=0)
-    torch.testing.assert_close(vectors.mean(dim=0), torch.zeros(3, dtype=torch.float64),
-                               atol=1e-12, rtol=0)
+    torch.testing.assert_close(
+        vectors.mean(dim=0), torch.zeros(3, dtype=torch.float64), atol=1e-12, rtol=0
+    )
 
 
 def test_released_spiral_samples_have_unit_mean_weight():
@@ -88,8 +105,9 @@ def test_gradient_forces_of_lmax6_model_match_finite_differences():
     torch.manual_seed(0)
     model = build_backbone(NAME, "paper", "md17", force_mode="gradient", **SMALL_L6)
     batch = testing.make_molecule_batch(1, (5, 5), generator=torch.Generator().manual_seed(5))
-    testing.assert_forces_are_neg_grad(model.double().eval(), batch, n_directions=2,
-                                       generator=torch.Generator().manual_seed(6))
+    testing.assert_forces_are_neg_grad(
+        model.double().eval(), batch, n_directions=2, generator=torch.Generator().manual_seed(6)
+    )
 
 
 def _oc20_batch(data_dir: Path):
@@ -109,9 +127,11 @@ def test_ci_training_steps_on_a_periodic_oc20_frame(data_dir):
     losses = []
     for _ in range(3):
         out = model(batch)
-        loss = ((out[keys.OUT_ENERGY] - batch.energy).abs().mean()
-                + (out[keys.OUT_FORCES] - batch.forces).norm(dim=-1).mean()
-                + out[keys.OUT_NOISE].norm(dim=-1).mean())
+        loss = (
+            (out[keys.OUT_ENERGY] - batch.energy).abs().mean()
+            + (out[keys.OUT_FORCES] - batch.forces).norm(dim=-1).mean()
+            + out[keys.OUT_NOISE].norm(dim=-1).mean()
+        )
         optimizer.zero_grad()
         loss.backward()
         assert all(torch.isfinite(p.grad).all() for p in model.parameters())
@@ -122,8 +142,12 @@ def test_ci_training_steps_on_a_periodic_oc20_frame(data_dir):
 
 @pytest.mark.parametrize(
     ("override", "match"),
-    [({"lmax": 0}, "lmax"), ({"mmax": 3}, "mmax"), ({"hidden_channels": 0}, "hidden_channels"),
-     ({"num_sphere_samples": 128}, "exactly one")],
+    [
+        ({"lmax": 0}, "lmax"),
+        ({"mmax": 3}, "mmax"),
+        ({"hidden_channels": 0}, "hidden_channels"),
+        ({"num_sphere_samples": 128}, "exactly one"),
+    ],
 )
 def test_bad_options_are_rejected(override, match):
     with pytest.raises(ValueError, match=match):

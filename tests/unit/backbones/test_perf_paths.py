@@ -41,13 +41,15 @@ def test_attention_low_degrees_equal_the_full_output():
     edges = model._edge_context(batch.z, graph)
     x = model._embed(batch, batch.z, edges, batch.pos)
     for head in (model.force_head, model.noise_head):
-        torch.testing.assert_close(head.low_degrees(x, edges), head(x, edges)[:, :4],
-                                   atol=1e-12, rtol=1e-10)
+        torch.testing.assert_close(
+            head.low_degrees(x, edges), head(x, edges)[:, :4], atol=1e-12, rtol=1e-10
+        )
 
 
 @pytest.mark.parametrize("name", DENS_NAMES)
-@pytest.mark.parametrize(("output", "targets"), [(keys.OUT_NOISE, keys.NOISE_ATOMS),
-                                                 (keys.OUT_FORCES, keys.FORCE_ATOMS)])
+@pytest.mark.parametrize(
+    ("output", "targets"), [(keys.OUT_NOISE, keys.NOISE_ATOMS), (keys.OUT_FORCES, keys.FORCE_ATOMS)]
+)
 def test_vector_heads_run_only_for_their_target_atoms(name, output, targets):
     """With a target mask, a head's output is exact at the targets and zero elsewhere; the
     other outputs do not change at all."""
@@ -72,8 +74,9 @@ def test_no_target_atoms_still_give_every_noise_parameter_a_zero_gradient(name):
     assert all(g is not None and g.abs().max() == 0 for g in grads)  # AdamW still steps them
 
 
-@pytest.mark.parametrize(("name", "force_mode"), [("equiformer-v2", "gradient"),
-                                                  ("escn", "direct")])
+@pytest.mark.parametrize(
+    ("name", "force_mode"), [("equiformer-v2", "gradient"), ("escn", "direct")]
+)
 def test_checkpointed_blocks_give_the_same_outputs_and_gradients(name, force_mode):
     batch = _batch(3)
     results = []

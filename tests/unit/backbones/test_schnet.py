@@ -52,8 +52,12 @@ def test_energies_equal_pyg_schnet_with_copied_weights():
     cfg = {"hidden_channels": 16, "num_filters": 12, "num_interactions": 2, "num_gaussians": 10}
     ref = PygSchNet(**cfg, cutoff=5.0, interaction_graph=_full_graph).double()
     ours = SchNet(**cfg, cutoff=5.0).double()
-    state = {k.replace("lin1", "energy_head.0").replace("lin2", "energy_head.2")
-             if k.startswith("lin") else k: v for k, v in ref.state_dict().items()}
+    state = {
+        k.replace("lin1", "energy_head.0").replace("lin2", "energy_head.2")
+        if k.startswith("lin")
+        else k: v
+        for k, v in ref.state_dict().items()
+    }
     ours.load_state_dict(state, strict=False)
     assert _count(ours) == _count(ref)
     batch = testing.make_molecule_batch(2, generator=torch.Generator().manual_seed(1))
@@ -85,8 +89,9 @@ def test_forces_perpendicular_to_every_bond_are_invisible():
     plain = model(batch)
     encoded = model(testing.with_encoded_forces(batch, batch.forces))
     along = model(testing.with_encoded_forces(batch, torch.tensor(np.stack([bond, bond]))))
-    torch.testing.assert_close(encoded[keys.OUT_ENERGY], plain[keys.OUT_ENERGY],
-                               atol=1e-12, rtol=0.0)
+    torch.testing.assert_close(
+        encoded[keys.OUT_ENERGY], plain[keys.OUT_ENERGY], atol=1e-12, rtol=0.0
+    )
     assert not torch.allclose(along[keys.OUT_ENERGY], plain[keys.OUT_ENERGY])
 
 
@@ -97,14 +102,16 @@ def test_edge_vector_heads_point_along_the_bond_of_a_diatomic(key):
     vec = model(batch)[key]
     bond = batch.pos[1] - batch.pos[0]
     assert vec.norm(dim=-1).min() > 0
-    torch.testing.assert_close(torch.linalg.cross(vec, bond.expand_as(vec)),
-                               torch.zeros_like(vec), atol=1e-12, rtol=0.0)
+    torch.testing.assert_close(
+        torch.linalg.cross(vec, bond.expand_as(vec)), torch.zeros_like(vec), atol=1e-12, rtol=0.0
+    )
 
 
 def test_isolated_atom_has_zero_forces_and_noise():
     model = build_backbone("schnet", "ci", "oc20", dens=True).double()
-    s = Structure(z=np.array([8]), pos=np.zeros((1, 3)), energy=0.0, forces=np.zeros((1, 3)),
-                  id="o")
+    s = Structure(
+        z=np.array([8]), pos=np.zeros((1, 3)), energy=0.0, forces=np.zeros((1, 3)), id="o"
+    )
     out = model(collate([s], torch.float64))
     assert torch.isfinite(out[keys.OUT_ENERGY]).all()
     assert torch.equal(out[keys.OUT_FORCES], torch.zeros(1, 3, dtype=torch.float64))
@@ -112,8 +119,14 @@ def test_isolated_atom_has_zero_forces_and_noise():
 
 
 @pytest.mark.parametrize(
-    "bad", [{"hidden_channels": 1}, {"num_interactions": 0}, {"num_gaussians": 1},
-            {"cutoff": -1.0}, {"force_mode": "learned"}]
+    "bad",
+    [
+        {"hidden_channels": 1},
+        {"num_interactions": 0},
+        {"num_gaussians": 1},
+        {"cutoff": -1.0},
+        {"force_mode": "learned"},
+    ],
 )
 def test_constructor_rejects_bad_arguments(bad):
     with pytest.raises(ValueError, match=repr(next(iter(bad.values())))):

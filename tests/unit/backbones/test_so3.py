@@ -80,8 +80,9 @@ def test_edge_frames_align_every_direction_with_y_including_poles():
     vec.requires_grad_(True)
     rot = edge_frames(vec)
     unit = vec / vec.norm(dim=-1, keepdim=True)
-    torch.testing.assert_close(torch.einsum("eij,ej->ei", rot, unit),
-                               torch.tensor([0, 1.0, 0], dtype=DT).expand(54, 3))
+    torch.testing.assert_close(
+        torch.einsum("eij,ej->ei", rot, unit), torch.tensor([0, 1.0, 0], dtype=DT).expand(54, 3)
+    )
     torch.testing.assert_close(rot @ rot.transpose(1, 2), torch.eye(3, dtype=DT).expand(54, 3, 3))
     torch.testing.assert_close(torch.det(rot), torch.ones(54, dtype=DT))
     (grad,) = torch.autograd.grad(rot.sum(), vec)
@@ -160,8 +161,9 @@ def test_force_sh_l1_part_is_the_force_and_zero_force_embeds_to_zero():
     (grad,) = torch.autograd.grad(sh.sum(), forces)
     assert torch.isfinite(grad).all()
     wigner = WignerD(4).double()(_rotations(1, seed=16))[0]
-    torch.testing.assert_close(force_sh(forces.detach() @ wigner[1:4, 1:4].T, 4),
-                               wigner @ sh.detach(), atol=1e-12, rtol=0)
+    torch.testing.assert_close(
+        force_sh(forces.detach() @ wigner[1:4, 1:4].T, 4), wigner @ sh.detach(), atol=1e-12, rtol=0
+    )
 
 
 def test_force_encoder_of_zero_forces_equals_no_forces():
@@ -170,6 +172,7 @@ def test_force_encoder_of_zero_forces_equals_no_forces():
     torch.nn.init.uniform_(encoder.linear.bias, -1, 1)
     like = torch.zeros(3, 3, dtype=DT)
     absent = encoder(None, 3, like)
-    torch.testing.assert_close(encoder(torch.zeros(3, 3, dtype=DT), 3, like), absent,
-                               atol=0, rtol=0)
+    torch.testing.assert_close(
+        encoder(torch.zeros(3, 3, dtype=DT), 3, like), absent, atol=0, rtol=0
+    )
     assert not torch.allclose(encoder(_randn(3, 3), 3, like), absent)

@@ -89,4 +89,3 @@ def test_train_val_test_paths(data_dir):
     assert sorted(split.e0s) == [1, 6, 8]
     with pytest.raises(ConfigError, match="replaces data.path"):
         load_ase(DatasetSpec("ase", path=byod, train_path=byod))
-

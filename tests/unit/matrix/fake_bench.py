@@ -34,8 +34,18 @@ from bench.run_lock import RunBusyError, run_lock
 def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser()
     p.add_argument("command", choices=["run"])
-    for flag in ("--backbone", "--method", "--dataset", "--preset", "--molecule", "--profile",
-                 "--device", "--data-root", "--results", "--run-id"):
+    for flag in (
+        "--backbone",
+        "--method",
+        "--dataset",
+        "--preset",
+        "--molecule",
+        "--profile",
+        "--device",
+        "--data-root",
+        "--results",
+        "--run-id",
+    ):
         p.add_argument(flag)
     for flag in ("--seed", "--max-steps", "--epochs"):
         p.add_argument(flag, type=int)
@@ -49,8 +59,11 @@ def fake_metrics(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     base = 10.0 + (zlib.crc32(key) % 1000) / 100.0
     scale = float(os.environ.get("FAKE_SCALE", "1"))
     return {
-        split: {"energy_mae_mev": scale * base * f, "force_mae_mev_per_a": scale * 3 * base * f,
-                "n_structures": 7.0}
+        split: {
+            "energy_mae_mev": scale * base * f,
+            "force_mae_mev_per_a": scale * 3 * base * f,
+            "n_structures": 7.0,
+        }
         for split, f in (("val", 1.0), ("test", 1.1))
     }
 
@@ -59,12 +72,14 @@ def write_log(run_dir: Path, flat: bool) -> None:
     """Two epochs of 2 steps each: train loss 8, 8 then 4, 4 (flat: 8 throughout), val force
     MAE 800 then 400 (flat: 800)."""
     last = 1.0 if flat else 0.5
-    entries = [{"step": 1, "epoch": 0.5, "split": "train", "loss": 8.0},
-               {"step": 2, "epoch": 1.0, "split": "train", "loss": 8.0},
-               {"step": 2, "epoch": 1.0, "split": "val", "force_mae_mev_per_a": 800.0},
-               {"step": 3, "epoch": 1.5, "split": "train", "loss": 8.0 * last},
-               {"step": 4, "epoch": 2.0, "split": "train", "loss": 8.0 * last},
-               {"step": 4, "epoch": 2.0, "split": "val", "force_mae_mev_per_a": 800.0 * last}]
+    entries = [
+        {"step": 1, "epoch": 0.5, "split": "train", "loss": 8.0},
+        {"step": 2, "epoch": 1.0, "split": "train", "loss": 8.0},
+        {"step": 2, "epoch": 1.0, "split": "val", "force_mae_mev_per_a": 800.0},
+        {"step": 3, "epoch": 1.5, "split": "train", "loss": 8.0 * last},
+        {"step": 4, "epoch": 2.0, "split": "train", "loss": 8.0 * last},
+        {"step": 4, "epoch": 2.0, "split": "val", "force_mae_mev_per_a": 800.0 * last},
+    ]
     (run_dir / "log.jsonl").write_text("".join(json.dumps(e) + "\n" for e in entries))
 
 
@@ -89,9 +104,17 @@ def train(args: argparse.Namespace, argv: list[str], run_dir: Path) -> int:
     write_yaml_atomic(run_dir / "config.yaml", config)
     (run_dir / "command.txt").write_text(" ".join(argv) + "\n")
     started = time.time()
-    record = RunRecord(run_id=args.run_id, status="running", config=config, seed=args.seed,
-                       hardware={"threads": os.environ.get("OMP_NUM_THREADS"),
-                                 "resumed": resumed, "start": started})
+    record = RunRecord(
+        run_id=args.run_id,
+        status="running",
+        config=config,
+        seed=args.seed,
+        hardware={
+            "threads": os.environ.get("OMP_NUM_THREADS"),
+            "resumed": resumed,
+            "start": started,
+        },
+    )
     record.write(run_dir)
     with open(run_dir / "trained.txt", "a") as fh:  # one line per training (tests count them)
         fh.write(f"{os.getpid()}\n")

@@ -13,8 +13,15 @@ from bench.records import read_record
 
 
 def _spec(tmp_path, runner, **kw):
-    base = {"backbones": "schnet", "methods": "none", "datasets": "rmd17", "seeds": "0",
-            "results": str(tmp_path / "res"), "runner": runner, "threads": 1}
+    base = {
+        "backbones": "schnet",
+        "methods": "none",
+        "datasets": "rmd17",
+        "seeds": "0",
+        "results": str(tmp_path / "res"),
+        "runner": runner,
+        "threads": 1,
+    }
     return spec_from_dict({**base, **kw})
 
 
@@ -58,8 +65,7 @@ def test_reissue_skips_finished_and_resumes_killed_runs(tmp_path, fake_runner):
     assert entries[first.runs[1].task.run_id].note == "resumed with --resume"
 
 
-def test_jobs_bound_concurrency_and_each_run_gets_its_threads(tmp_path, fake_runner,
-                                                              monkeypatch):
+def test_jobs_bound_concurrency_and_each_run_gets_its_threads(tmp_path, fake_runner, monkeypatch):
     monkeypatch.setenv("FAKE_SLEEP", "1.0")
     spec = _spec(tmp_path, fake_runner, seeds="0,1,2", jobs=2, threads=3)
     result = run_matrix(spec, _quiet(), poll_s=0.05)

@@ -70,8 +70,16 @@ def test_unfinished_run_of_another_config_is_replaced_not_resumed(tmp_path):
 def test_plan_resumes_unfinished_runs_and_always_passes_resume(tmp_path):
     """--resume on every command line: a run another matrix started meanwhile continues
     instead of clashing; ``task.resume`` still says which runs the plan resumes."""
-    spec = spec_from_dict({"backbones": "schnet", "methods": "none,dens", "datasets": "rmd17",
-                           "seeds": "0,1", "results": str(tmp_path), "runner": ["fake"]})
+    spec = spec_from_dict(
+        {
+            "backbones": "schnet",
+            "methods": "none,dens",
+            "datasets": "rmd17",
+            "seeds": "0,1",
+            "results": str(tmp_path),
+            "runner": ["fake"],
+        }
+    )
     first = plan_matrix(spec)
     done, unfinished = first[0].task.run_dir, first[1].task.run_dir
     RunRecord(run_id="a", status="done", config={}, seed=0).write(done)
@@ -85,8 +93,15 @@ def test_plan_resumes_unfinished_runs_and_always_passes_resume(tmp_path):
 
 
 def test_plan_compares_with_the_resolver_and_replaced_runs_are_set_aside(tmp_path):
-    spec = spec_from_dict({"backbones": "schnet", "methods": "none", "datasets": "rmd17",
-                           "results": str(tmp_path), "runner": ["fake"]})
+    spec = spec_from_dict(
+        {
+            "backbones": "schnet",
+            "methods": "none",
+            "datasets": "rmd17",
+            "results": str(tmp_path),
+            "runner": ["fake"],
+        }
+    )
     (planned,) = plan_matrix(spec)
     run_dir = planned.task.run_dir
     RunRecord(run_id="a", status="done", config={}, seed=0).write(run_dir)

@@ -13,25 +13,47 @@ from bench.matrix.execute import RunTask
 from bench.matrix.slurm import SlurmRunJob, with_resume
 from bench.records import read_record
 
-SLURM = {"partition": "gpu", "account": "chem", "time_min": 600, "gpus_per_node": 2,
-         "cpus_per_task": 16, "mem_gb": 64, "array_parallelism": 3,
-         "setup": ["module load cuda/12.1", "source ~/venv/bin/activate"]}
+SLURM = {
+    "partition": "gpu",
+    "account": "chem",
+    "time_min": 600,
+    "gpus_per_node": 2,
+    "cpus_per_task": 16,
+    "mem_gb": 64,
+    "array_parallelism": 3,
+    "setup": ["module load cuda/12.1", "source ~/venv/bin/activate"],
+}
 
 
 def _spec(tmp_path, **kw):
-    base = {"backbones": "schnet,equiformer", "methods": "none,dens", "datasets": "rmd17",
-            "launcher": "slurm", "results": str(tmp_path), "max_steps": 100, "slurm": SLURM}
+    base = {
+        "backbones": "schnet,equiformer",
+        "methods": "none,dens",
+        "datasets": "rmd17",
+        "launcher": "slurm",
+        "results": str(tmp_path),
+        "max_steps": 100,
+        "slurm": SLURM,
+    }
     return spec_from_dict({**base, **kw})
 
 
 def test_dry_run_prints_the_array_script_with_the_resources(tmp_path):
     text = dry_run(_spec(tmp_path))
     lines = text.splitlines()
-    for line in ["#SBATCH --array=0-3%3", "#SBATCH --partition=gpu", "#SBATCH --account=chem",
-                 "#SBATCH --time=600", "#SBATCH --gpus-per-node=2", "#SBATCH --cpus-per-task=16",
-                 "#SBATCH --mem=65536MB", "#SBATCH --job-name=bench-matrix",
-                 "#SBATCH --ntasks-per-node=1", "module load cuda/12.1",
-                 "-u -m submitit.core._submit"]:
+    for line in [
+        "#SBATCH --array=0-3%3",
+        "#SBATCH --partition=gpu",
+        "#SBATCH --account=chem",
+        "#SBATCH --time=600",
+        "#SBATCH --gpus-per-node=2",
+        "#SBATCH --cpus-per-task=16",
+        "#SBATCH --mem=65536MB",
+        "#SBATCH --job-name=bench-matrix",
+        "#SBATCH --ntasks-per-node=1",
+        "module load cuda/12.1",
+        "-u -m submitit.core._submit",
+    ]:
         assert any(line in t for t in lines), line
     tasks = [t for t in lines if t.startswith("# ") and ": OMP_NUM_THREADS=" in t]
     assert len(tasks) == 4
@@ -62,8 +84,14 @@ def test_requeue_after_preemption_resumes(tmp_path):
 
 
 def test_local_executor_runs_the_array_through_the_slurm_path(tmp_path, fake_runner):
-    spec = _spec(tmp_path, backbones="schnet", methods="none", seeds="0,13", runner=fake_runner,
-                 slurm={"cpus_per_task": 1, "time_min": 5})
+    spec = _spec(
+        tmp_path,
+        backbones="schnet",
+        methods="none",
+        seeds="0,13",
+        runner=fake_runner,
+        slurm={"cpus_per_task": 1, "time_min": 5},
+    )
     result = run_matrix(spec, Console(file=io.StringIO()), slurm_cluster="local", poll_s=0.2)
     ok, bad = (result.entries[run.task.run_id] for run in result.runs)
     assert (ok.status, ok.launcher) == ("done", "slurm") and ok.job_id

@@ -10,10 +10,24 @@ from bench.matrix.spec import validate_names
 
 
 def test_comma_strings_and_lists_give_the_same_spec():
-    a = spec_from_dict({"backbones": "schnet,equiformer", "methods": "none", "datasets": "rmd17",
-                        "seeds": "0,1,2", "max_steps": "5"})
-    b = spec_from_dict({"backbones": ["schnet", "equiformer"], "methods": ["none"],
-                        "datasets": ["rmd17"], "seeds": [0, 1, 2], "max_steps": 5})
+    a = spec_from_dict(
+        {
+            "backbones": "schnet,equiformer",
+            "methods": "none",
+            "datasets": "rmd17",
+            "seeds": "0,1,2",
+            "max_steps": "5",
+        }
+    )
+    b = spec_from_dict(
+        {
+            "backbones": ["schnet", "equiformer"],
+            "methods": ["none"],
+            "datasets": ["rmd17"],
+            "seeds": [0, 1, 2],
+            "max_steps": 5,
+        }
+    )
     assert a == b
     assert a.seeds == (0, 1, 2) and a.max_steps == 5 and a.launcher == "local"
 
@@ -25,12 +39,14 @@ def test_yaml_spec_with_slurm_and_cli_overrides(tmp_path):
         "overrides: {train.lr: 0.001}\nlauncher: slurm\n"
         "slurm: {partition: gpu, time_min: 600, gpus_per_node: 2, mem_gb: 32, setup: [a, b]}\n"
     )
-    spec = load_spec(path, seeds="3", overrides={"train.batch_size": 4},
-                     slurm={"time_min": 30}, jobs=None)
+    spec = load_spec(
+        path, seeds="3", overrides={"train.batch_size": 4}, slurm={"time_min": 30}, jobs=None
+    )
     assert spec.seeds == (3,) and spec.molecules == ("aspirin",)
     assert spec.overrides == {"train.lr": 0.001, "train.batch_size": 4}
-    assert spec.slurm == SlurmResources(partition="gpu", time_min=30, gpus_per_node=2,
-                                        mem_gb=32.0, setup=("a", "b"))
+    assert spec.slurm == SlurmResources(
+        partition="gpu", time_min=30, gpus_per_node=2, mem_gb=32.0, setup=("a", "b")
+    )
 
 
 @pytest.mark.parametrize(

@@ -22,9 +22,15 @@ def _batch(n_structures: int = 6, seed: int = 0, fixed_every: int = 0, n_atoms: 
     structures = []
     for k in range(n_structures):
         n = int(rng.integers(5, n_atoms + 1))
-        structures.append(Structure(z=rng.integers(1, 9, n), pos=rng.normal(size=(n, 3)) * 2,
-                                    energy=float(rng.normal()), forces=rng.normal(size=(n, 3)),
-                                    id=f"random:{k}"))
+        structures.append(
+            Structure(
+                z=rng.integers(1, 9, n),
+                pos=rng.normal(size=(n, 3)) * 2,
+                energy=float(rng.normal()),
+                forces=rng.normal(size=(n, 3)),
+                id=f"random:{k}",
+            )
+        )
     batch = collate(structures, torch.float64)
     if fixed_every:
         batch.fixed = torch.arange(batch.num_nodes) % fixed_every == 0
@@ -67,8 +73,15 @@ def test_none_leaves_the_batch_untouched():
 def test_dens_noise_std_matches_sigma_per_structure():
     """Multi-scale: each structure's displacements are N(0, sigma_s^2) with sigma_s on the
     log-spaced grid; pooled eps / sigma_s has unit variance and zero mean."""
-    method = build_method("dens", p_dens=1.0, corrupt_ratio=1.0, multi_scale=True,
-                          sigma_low=0.01, sigma_high=0.5, num_sigmas=50)
+    method = build_method(
+        "dens",
+        p_dens=1.0,
+        corrupt_ratio=1.0,
+        multi_scale=True,
+        sigma_low=0.01,
+        sigma_high=0.5,
+        num_sigmas=50,
+    )
     grid = torch.exp(torch.linspace(math.log(0.01), math.log(0.5), 50, dtype=torch.float64))
     scaled, per_structure = [], []
     gen = _gen(7)
@@ -98,8 +111,14 @@ def test_fixed_sigma_noise_std_and_sigma_high_normaliser():
     eps = p.batch.pos - batch.pos
     assert abs(float(eps.std()) / 0.05 - 1.0) < 0.06
     assert torch.all(p.sigma == 0.05)
-    high = build_method("dens", p_dens=1.0, corrupt_ratio=1.0, multi_scale=True,
-                        sigma_high=0.5, noise_normalizer="sigma_high")
+    high = build_method(
+        "dens",
+        p_dens=1.0,
+        corrupt_ratio=1.0,
+        multi_scale=True,
+        sigma_high=0.5,
+        noise_normalizer="sigma_high",
+    )
     q = high.prepare(batch, _gen(3), 0.0)
     torch.testing.assert_close(q.noise_target, (q.batch.pos - batch.pos) / 0.5)
 
@@ -187,15 +206,18 @@ def test_sigma_encoding_sets_the_per_atom_sigma_field():
     assert keys.NOISE_SIGMA not in q.batch
 
 
-@pytest.mark.parametrize("options, bad", [
-    ({"p_dens": 1.5}, "1.5"),
-    ({"corrupt_ratio": 0.0}, "0.0"),
-    ({"sigma": -0.1}, "-0.1"),
-    ({"multi_scale": True, "sigma_high": 0.005}, "0.005"),
-    ({"task_draw": "atom"}, "atom"),
-    ({"noise_normalizer": "max"}, "max"),
-    ({"sigmaa": 0.1}, "sigmaa"),
-])
+@pytest.mark.parametrize(
+    "options, bad",
+    [
+        ({"p_dens": 1.5}, "1.5"),
+        ({"corrupt_ratio": 0.0}, "0.0"),
+        ({"sigma": -0.1}, "-0.1"),
+        ({"multi_scale": True, "sigma_high": 0.005}, "0.005"),
+        ({"task_draw": "atom"}, "atom"),
+        ({"noise_normalizer": "max"}, "max"),
+        ({"sigmaa": 0.1}, "sigmaa"),
+    ],
+)
 def test_bad_options_are_config_errors_showing_the_value(options, bad):
     with pytest.raises(ConfigError, match=bad):
         build_method("dens", **options)

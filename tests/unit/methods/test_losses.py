@@ -16,39 +16,51 @@ from methods.base import Prepared, Targets
 E_TRUE = torch.tensor([1.0, -2.0], dtype=torch.float64)
 E_PRED = torch.tensor([1.4, -1.0], dtype=torch.float64)  # |err| / 2 = 0.2, 0.5
 F_TRUE = torch.zeros(5, 3, dtype=torch.float64)
-F_PRED = torch.tensor([[0.3, 0.4, 0.0],  # |err| 0.5 -> 1 after / force_std
-                       [0.0, 0.0, 1.0],  # 1 -> 2
-                       [0.6, 0.8, 0.0],  # 1 -> 2
-                       [0.0, 0.0, 2.0],  # 2 -> 4
-                       [1.2, 1.6, 0.0]],  # 2 -> 4 (fixed atom)
-                      dtype=torch.float64)
-NOISE_PRED = torch.tensor([[9.0, 9.0, 9.0], [9.0, 9.0, 9.0], [1.0, 3.0, 4.0],
-                           [7.0, 7.0, 7.0], [5.0, 5.0, 5.0]], dtype=torch.float64)
+F_PRED = torch.tensor(
+    [
+        [0.3, 0.4, 0.0],  # |err| 0.5 -> 1 after / force_std
+        [0.0, 0.0, 1.0],  # 1 -> 2
+        [0.6, 0.8, 0.0],  # 1 -> 2
+        [0.0, 0.0, 2.0],  # 2 -> 4
+        [1.2, 1.6, 0.0],
+    ],  # 2 -> 4 (fixed atom)
+    dtype=torch.float64,
+)
+NOISE_PRED = torch.tensor(
+    [[9.0, 9.0, 9.0], [9.0, 9.0, 9.0], [1.0, 3.0, 4.0], [7.0, 7.0, 7.0], [5.0, 5.0, 5.0]],
+    dtype=torch.float64,
+)
 FREE = torch.tensor([True, True, True, True, False])
 BATCH = torch.tensor([0, 0, 1, 1, 1])
 WEIGHTS = {"energy_weight": 2.0, "force_weight": 10.0}
 
 
 def _targets() -> Targets:
-    return Targets(energy=E_TRUE, forces=F_TRUE, free=FREE, batch=BATCH, energy_std=2.0,
-                   force_std=0.5)
+    return Targets(
+        energy=E_TRUE, forces=F_TRUE, free=FREE, batch=BATCH, energy_std=2.0, force_std=0.5
+    )
 
 
 def _outputs() -> dict[str, torch.Tensor]:
     return {"energy": E_PRED, "forces": F_PRED, "noise": NOISE_PRED}
 
 
-def _prepared(noise_mask: torch.Tensor, dens_structure: torch.Tensor,
-              force_mask: torch.Tensor | None = None) -> Prepared:
+def _prepared(
+    noise_mask: torch.Tensor, dens_structure: torch.Tensor, force_mask: torch.Tensor | None = None
+) -> Prepared:
     """Force targets: ``force_mask``, by default the free atoms not noised (as DeNS's prepare
     gives them)."""
     target = torch.zeros(5, 3, dtype=torch.float64)
     target[2] = torch.tensor([1.0, 0.0, 0.0])  # noise error on atom 2: (0, 3, 4) -> 5
     target[~noise_mask] = 0.0
-    return Prepared(batch=None, noise_target=target, noise_mask=noise_mask,
-                    dens_structure=dens_structure,
-                    sigma=torch.where(dens_structure, 0.1, 0.0).double(),
-                    force_mask=FREE & ~noise_mask if force_mask is None else force_mask)
+    return Prepared(
+        batch=None,
+        noise_target=target,
+        noise_mask=noise_mask,
+        dens_structure=dens_structure,
+        sigma=torch.where(dens_structure, 0.1, 0.0).double(),
+        force_mask=FREE & ~noise_mask if force_mask is None else force_mask,
+    )
 
 
 def test_none_terms_by_hand():
@@ -77,8 +89,9 @@ def test_dens_terms_by_hand(name):
 
 def test_dens_without_original_energy_term_skips_dens_structures():
     method = build_method("dens", dens_energy=False, **WEIGHTS)
-    prepared = _prepared(torch.tensor([False, False, True, False, False]),
-                         torch.tensor([False, True]))
+    prepared = _prepared(
+        torch.tensor([False, False, True, False, False]), torch.tensor([False, True])
+    )
     terms = method.loss(_outputs(), prepared, _targets())
     assert float(terms["energy"]) == pytest.approx(2.0 * 0.2)  # structure A only
     assert float(terms["noise"]) == pytest.approx(5.0 * 5.0)  # lambda 5, no decay
@@ -123,9 +136,15 @@ def test_dens_with_p_zero_gives_the_losses_of_none():
     assert float(b["noise"].detach()) == 0.0
 
 
-@pytest.mark.parametrize(("name", "params"), [("none", {}), ("noisy-nodes", {}),
-                                              ("dens", {"p_dens": 1.0, "corrupt_ratio": 0.5}),
-                                              ("denoise-no-force", {"p_dens": 1.0})])
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("none", {}),
+        ("noisy-nodes", {}),
+        ("dens", {"p_dens": 1.0, "corrupt_ratio": 0.5}),
+        ("denoise-no-force", {"p_dens": 1.0}),
+    ],
+)
 def test_prepare_gives_the_force_targets_each_method_defines(name, params):
     """Force targets: free atoms for none and noisy-nodes (forces of the noisy input); free
     atoms NOT noised for DeNS, where a corrupted atom's force is an input, not a target."""

@@ -18,10 +18,22 @@ def ci_run_config(results: Path, path: Path, overrides: tuple[str, ...] = ()):
     5 / 0 / 1, first 2 frames of each train trajectory, total energies, one step."""
     from bench.config import resolve_config
 
-    cli = {"data.path": str(path), "data.kind": "oc20", "results": str(results),
-           "train.max_steps": 1, "variant": "total-energy"}
-    sets = ["data.split_by=trajectory", "data.early_frames=2", "data.n_train=5",
-            "data.n_val=0", "data.max_structures=null", "train.batch_size=2", *overrides]
+    cli = {
+        "data.path": str(path),
+        "data.kind": "oc20",
+        "results": str(results),
+        "train.max_steps": 1,
+        "variant": "total-energy",
+    }
+    sets = [
+        "data.split_by=trajectory",
+        "data.early_frames=2",
+        "data.n_train=5",
+        "data.n_val=0",
+        "data.max_structures=null",
+        "train.batch_size=2",
+        *overrides,
+    ]
     return resolve_config("equiformer-v2", "none", "ase", "ci", "paper-v1", cli, sets)
 
 
@@ -50,8 +62,10 @@ def traj_folder(tmp_path_factory, shipped_atoms) -> Path:
             atoms = shipped_atoms[k].copy()
             atoms.positions += 0.01 * t
             atoms.calc = SinglePointCalculator(
-                atoms, energy=shipped_atoms[k].get_potential_energy() + t,
-                forces=shipped_atoms[k].get_forces(apply_constraint=False))
+                atoms,
+                energy=shipped_atoms[k].get_potential_energy() + t,
+                forces=shipped_atoms[k].get_forces(apply_constraint=False),
+            )
             frames.append(atoms)
         write(folder / f"t{t}.traj", frames)
     return folder

@@ -48,9 +48,10 @@ def test_energy_and_forces_equal_evaluation_predictions(trained_run, calc):
     for k, s in enumerate(structures):
         atoms = _atoms_of(trained_run, s.id)
         atoms.calc = calc
-        assert atoms.get_potential_energy() == pytest.approx(float(expected["energy_pred"][k]),
-                                                             abs=1e-6)
-        rows = expected["forces_pred"][offsets[k]:offsets[k + 1]].double().numpy()
+        assert atoms.get_potential_energy() == pytest.approx(
+            float(expected["energy_pred"][k]), abs=1e-6
+        )
+        rows = expected["forces_pred"][offsets[k] : offsets[k + 1]].double().numpy()
         np.testing.assert_allclose(atoms.get_forces(apply_constraint=False), rows, atol=1e-5)
         constrained = atoms.get_forces()  # FixAtoms applied by ASE: fixed rows are zero
         fixed = atoms.constraints[0].get_indices()
@@ -96,23 +97,44 @@ def test_targets_take_dft_references_from_first_and_last_frames(shipped_atoms):
 
 def test_summary_hand_computed():
     rows = [
-        {"converged": True, "steps": 10, "energy_initial_pred_ev": -1.0,
-         "energy_relaxed_pred_ev": -2.0, "energy_initial_dft_ev": -1.5,
-         "energy_relaxed_dft_ev": -2.01},   # |dE| 0.01 (within 0.02); relaxation -1 vs -0.51
-        {"converged": False, "steps": 200, "energy_initial_pred_ev": 0.0,
-         "energy_relaxed_pred_ev": -0.5, "energy_initial_dft_ev": 0.2,
-         "energy_relaxed_dft_ev": -0.2},    # |dE| 0.3; relaxation -0.5 vs -0.4
-        {"converged": True, "steps": 30, "energy_initial_pred_ev": 0.0,
-         "energy_relaxed_pred_ev": -0.5, "energy_initial_dft_ev": None,
-         "energy_relaxed_dft_ev": None},    # no reference
+        {
+            "converged": True,
+            "steps": 10,
+            "energy_initial_pred_ev": -1.0,
+            "energy_relaxed_pred_ev": -2.0,
+            "energy_initial_dft_ev": -1.5,
+            "energy_relaxed_dft_ev": -2.01,
+        },  # |dE| 0.01 (within 0.02); relaxation -1 vs -0.51
+        {
+            "converged": False,
+            "steps": 200,
+            "energy_initial_pred_ev": 0.0,
+            "energy_relaxed_pred_ev": -0.5,
+            "energy_initial_dft_ev": 0.2,
+            "energy_relaxed_dft_ev": -0.2,
+        },  # |dE| 0.3; relaxation -0.5 vs -0.4
+        {
+            "converged": True,
+            "steps": 30,
+            "energy_initial_pred_ev": 0.0,
+            "energy_relaxed_pred_ev": -0.5,
+            "energy_initial_dft_ev": None,
+            "energy_relaxed_dft_ev": None,
+        },  # no reference
     ]
     out = summarize(rows)
-    assert out == pytest.approx({
-        "n_structures": 3, "n_with_reference": 2, "n_converged": 2,
-        "fraction_converged": 2 / 3, "mean_steps": 80.0,
-        "is2re_energy_mae_mev": 155.0, "is2re_ewt": 0.5,
-        "relaxation_energy_mae_mev": 1000 * (0.49 + 0.1) / 2,
-    })
+    assert out == pytest.approx(
+        {
+            "n_structures": 3,
+            "n_with_reference": 2,
+            "n_converged": 2,
+            "fraction_converged": 2 / 3,
+            "mean_steps": 80.0,
+            "is2re_energy_mae_mev": 155.0,
+            "is2re_ewt": 0.5,
+            "relaxation_energy_mae_mev": 1000 * (0.49 + 0.1) / 2,
+        }
+    )
 
 
 def test_single_frame_file_has_no_reference(tmp_path, shipped_atoms):
@@ -127,8 +149,15 @@ def test_relax_run_takes_the_held_out_trajectories(trained_run, tmp_path):
     from bench.data.trajectory_split import split_names
 
     cfg = load_run_model(trained_run)[1]
-    report = relax_run(trained_run, optimizer="lbfgs", fmax=1e-6, steps=2, output=tmp_path,
-                       split="test", record_split="test")
+    report = relax_run(
+        trained_run,
+        optimizer="lbfgs",
+        fmax=1e-6,
+        steps=2,
+        output=tmp_path,
+        split="test",
+        record_split="test",
+    )
     names = sorted(p.name for p in Path(cfg.data.path).iterdir())
     test = split_names(names, 5, 0, cfg.data.split_seed)[2]
     assert [r["name"] for r in report["results"]] == test
@@ -141,15 +170,21 @@ def test_relax_run_takes_the_held_out_trajectories(trained_run, tmp_path):
 
 
 def _row(subsplit, e_pred, e_dft, converged=True):
-    return {"subsplit": subsplit, "converged": converged, "steps": 5,
-            "energy_initial_pred_ev": 0.0, "energy_relaxed_pred_ev": e_pred,
-            "energy_initial_dft_ev": None if e_dft is None else 0.0,
-            "energy_relaxed_dft_ev": e_dft}
+    return {
+        "subsplit": subsplit,
+        "converged": converged,
+        "steps": 5,
+        "energy_initial_pred_ev": 0.0,
+        "energy_relaxed_pred_ev": e_pred,
+        "energy_initial_dft_ev": None if e_dft is None else 0.0,
+        "energy_relaxed_dft_ev": e_dft,
+    }
 
 
 def _fake_run(tmp_path) -> Path:
-    RunRecord(run_id="r", status="done", config={}, seed=0,
-              metrics={"test": {"energy_mae_mev": 1.0}}).write(tmp_path)
+    RunRecord(
+        run_id="r", status="done", config={}, seed=0, metrics={"test": {"energy_mae_mev": 1.0}}
+    ).write(tmp_path)
     return tmp_path
 
 
@@ -158,10 +193,16 @@ def test_record_is2re_overall_and_per_subsplit(tmp_path):
     added = record_is2re(run, "test", [_row(None, -1.0, -1.5), _row("id", 2.0, 2.01, False)])
     metrics = read_record(run).metrics
     assert set(added) == {"test", "test/id"}
-    assert metrics["test"] == pytest.approx({
-        "energy_mae_mev": 1.0, "is2re_energy_mae_mev": 255.0, "is2re_ewt": 0.5,
-        "is2re_fraction_converged": 0.5, "is2re_relaxation_energy_mae_mev": 255.0,
-        "is2re_n_structures": 2})
+    assert metrics["test"] == pytest.approx(
+        {
+            "energy_mae_mev": 1.0,
+            "is2re_energy_mae_mev": 255.0,
+            "is2re_ewt": 0.5,
+            "is2re_fraction_converged": 0.5,
+            "is2re_relaxation_energy_mae_mev": 255.0,
+            "is2re_n_structures": 2,
+        }
+    )
     assert metrics["test/id"]["is2re_energy_mae_mev"] == pytest.approx(10.0)
 
 

@@ -44,14 +44,18 @@ def test_fixed_atoms_never_noised(batch, name):
 
 @pytest.mark.parametrize("name", ["none", *sorted(NOISY)])
 def test_fixed_atom_forces_carry_no_loss(batch, name):
-    params = NOISY.get(name, {}) | ({"corrupt_ratio": 0.5} if "p_dens" in NOISY.get(name, {})
-                                    else {})
+    params = NOISY.get(name, {}) | (
+        {"corrupt_ratio": 0.5} if "p_dens" in NOISY.get(name, {}) else {}
+    )
     method = build_method(name, **params)
     prepared = method.prepare(batch, torch.Generator().manual_seed(0), 0.0)
     targets = targets_from_batch(batch, 2.0, 0.5)
     n, b = batch.pos.shape[0], int(batch.num_graphs)
-    out = {"energy": torch.zeros(b, dtype=torch.float64), "forces": torch.randn(n, 3).double(),
-           "noise": torch.randn(n, 3).double()}
+    out = {
+        "energy": torch.zeros(b, dtype=torch.float64),
+        "forces": torch.randn(n, 3).double(),
+        "noise": torch.randn(n, 3).double(),
+    }
     wild = copy.copy(out)
     wild["forces"] = torch.where(batch.fixed[:, None], 1e3, out["forces"])
     wild["noise"] = torch.where(batch.fixed[:, None], -1e3, out["noise"])
@@ -78,14 +82,22 @@ def test_equiformer_v2_dens_training_step_on_oc20_frames():
 
     torch.manual_seed(0)
     batch = collate(read_ase_file(TRAJ)[:2], torch.float32)
-    method = build_method("dens", energy_weight=2.0, force_weight=100.0, p_dens=1.0,
-                          corrupt_ratio=0.5, sigma=0.1, lambda_dens=10.0)
+    method = build_method(
+        "dens",
+        energy_weight=2.0,
+        force_weight=100.0,
+        p_dens=1.0,
+        corrupt_ratio=0.5,
+        sigma=0.1,
+        lambda_dens=10.0,
+    )
     model = build_backbone("equiformer-v2", "ci", "oc20", dens=True)
     model.set_normalization(float(batch.energy.mean()), 1.0, 1.0)
     before = [p.detach().clone() for p in model.parameters()]
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    result = train_step(model, method, batch, opt, torch.Generator().manual_seed(0), 0.0,
-                        1.0, 1.0, step=1)
+    result = train_step(
+        model, method, batch, opt, torch.Generator().manual_seed(0), 0.0, 1.0, 1.0, step=1
+    )
     assert all(torch.isfinite(torch.tensor(v)) for v in result.values())
     assert result["noise"] > 0 and result["force"] > 0
     changed = [not torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True)]

@@ -41,8 +41,14 @@ def _tensors(f_pred=F_PRED, e_pred=E_PRED):
     cat = lambda rows: torch.tensor([r for s in rows for r in s], dtype=torch.float64)  # noqa: E731
     structure = torch.tensor([b for b, s in enumerate(F_TRUE) for _ in s])
     free = ~torch.tensor([f for s in FIXED for f in s])
-    return (torch.tensor(e_pred, dtype=torch.float64), torch.tensor(E_TRUE, dtype=torch.float64),
-            cat(f_pred), cat(F_TRUE), free, structure)
+    return (
+        torch.tensor(e_pred, dtype=torch.float64),
+        torch.tensor(E_TRUE, dtype=torch.float64),
+        cat(f_pred),
+        cat(F_TRUE),
+        free,
+        structure,
+    )
 
 
 def test_hand_computed_values():
@@ -54,12 +60,15 @@ def test_molecules_get_only_energy_and_force_mae():
     assert set(out) == {"energy_mae_mev", "force_mae_mev_per_a", "n_structures"}
 
 
-@pytest.mark.parametrize(("which", "value", "efwt"), [
-    ("force", 0.031, 0.0),   # A's free-atom error just above 0.03 eV/A -> A fails too
-    ("force", 0.029, 0.5),
-    ("energy", 1.021, 0.0),  # A's energy error just above 0.02 eV -> fails
-    ("energy", 1.019, 0.5),
-])
+@pytest.mark.parametrize(
+    ("which", "value", "efwt"),
+    [
+        ("force", 0.031, 0.0),  # A's free-atom error just above 0.03 eV/A -> A fails too
+        ("force", 0.029, 0.5),
+        ("energy", 1.021, 0.0),  # A's energy error just above 0.02 eV -> fails
+        ("energy", 1.019, 0.5),
+    ],
+)
 def test_efwt_thresholds(which, value, efwt):
     f_pred = [[list(F_PRED[0][0]), [1.0 + value, 0, 0]], F_PRED[1]] if which == "force" else F_PRED
     e_pred = [value, E_PRED[1]] if which == "energy" else E_PRED
@@ -81,10 +90,21 @@ def _fixture_data():
     data = []
     for b in range(2):
         n = len(F_TRUE[b])
-        data.append(to_data(Structure(
-            z=np.full(n, 29), pos=np.arange(3.0 * n).reshape(n, 3), energy=E_TRUE[b],
-            forces=np.array(F_TRUE[b], dtype=float), id=str(b), cell=10 * np.eye(3),
-            pbc=np.ones(3, bool), fixed=np.array(FIXED[b])), torch.float64))
+        data.append(
+            to_data(
+                Structure(
+                    z=np.full(n, 29),
+                    pos=np.arange(3.0 * n).reshape(n, 3),
+                    energy=E_TRUE[b],
+                    forces=np.array(F_TRUE[b], dtype=float),
+                    id=str(b),
+                    cell=10 * np.eye(3),
+                    pbc=np.ones(3, bool),
+                    fixed=np.array(FIXED[b]),
+                ),
+                torch.float64,
+            )
+        )
     return data
 
 
@@ -101,12 +121,31 @@ def test_per_subsplit_metrics_and_their_average():
     from bench.eval import split_metrics
 
     data = [d for _ in range(2) for d in _fixture_data()]
-    out = split_metrics(_Table(), data, ["id", "ood_ads", "ood_cat", "ood_both"], 3,
-                        torch.device("cpu"), True, "val")
-    a = {"energy_mae_mev": 10.0, "force_mae_mev_per_a": 20.0 / 3, "force_cos": 1.0,
-         "force_magnitude_mae_mev_per_a": 20.0, "efwt": 1.0, "n_structures": 1}
-    b = {"energy_mae_mev": 500.0, "force_mae_mev_per_a": 5000.0 / 9, "force_cos": 0.32,
-         "force_magnitude_mae_mev_per_a": 1000.0 / 3, "efwt": 0.0, "n_structures": 1}
+    out = split_metrics(
+        _Table(),
+        data,
+        ["id", "ood_ads", "ood_cat", "ood_both"],
+        3,
+        torch.device("cpu"),
+        True,
+        "val",
+    )
+    a = {
+        "energy_mae_mev": 10.0,
+        "force_mae_mev_per_a": 20.0 / 3,
+        "force_cos": 1.0,
+        "force_magnitude_mae_mev_per_a": 20.0,
+        "efwt": 1.0,
+        "n_structures": 1,
+    }
+    b = {
+        "energy_mae_mev": 500.0,
+        "force_mae_mev_per_a": 5000.0 / 9,
+        "force_cos": 0.32,
+        "force_magnitude_mae_mev_per_a": 1000.0 / 3,
+        "efwt": 0.0,
+        "n_structures": 1,
+    }
     assert out["val/id"] == pytest.approx(a) and out["val/ood_cat"] == pytest.approx(a)
     assert out["val/ood_ads"] == pytest.approx(b) and out["val/ood_both"] == pytest.approx(b)
     mean = {k: (a[k] + b[k]) / 2 for k in a} | {"n_structures": 4}
@@ -117,7 +156,8 @@ def test_per_subsplit_metrics_and_their_average():
 def test_no_subsplit_entries_when_names_are_unknown():
     from bench.eval import split_metrics
 
-    out = split_metrics(_Table(), _fixture_data(), [None, "id"], 2, torch.device("cpu"), True,
-                        "test")
+    out = split_metrics(
+        _Table(), _fixture_data(), [None, "id"], 2, torch.device("cpu"), True, "test"
+    )
     assert set(out) == {"test", "test/id"}
     assert out["test/id"]["energy_mae_mev"] == pytest.approx(500.0)

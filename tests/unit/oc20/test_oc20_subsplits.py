@@ -43,7 +43,7 @@ def test_oc22_id_and_ood_folders_for_val_and_test(tmp_path):
     frames = read_ase_file(TRAJ)
     for k, folder in enumerate(("train", "val_id", "val_ood", "test_id", "test_ood")):
         (tmp_path / folder).mkdir()
-        write_s2ef_lmdb(tmp_path / folder / "data.lmdb", frames[k:k + 1])
+        write_s2ef_lmdb(tmp_path / folder / "data.lmdb", frames[k : k + 1])
     splits = load_splits(DatasetSpec(name="oc22", path=tmp_path))
     assert splits.energy_kind == "total"
     assert [subsplit_of(s) for s in splits.val] == ["id", "ood"]
@@ -51,15 +51,19 @@ def test_oc22_id_and_ood_folders_for_val_and_test(tmp_path):
     assert [s.energy for s in splits.test] == [frames[3].energy, frames[4].energy]
 
 
-@pytest.mark.parametrize(("source", "expected"), [
-    ("/data/oc22/s2ef-total/val_ood/data.lmdb", "ood"),
-    ("/data/oc20/s2ef/all/val_ood_cat/data.0003.lmdb", "ood_cat"),
-    ("/data/is2re/all/test_id/data.lmdb", "id"),
-    ("/data/val_id/more/val_ood_ads/x.lmdb", "ood_ads"),  # the nearest folder wins
-    ("/data/val_id.lmdb", None),                           # a file name is not a folder
-    ("/data/oc20/train/data.lmdb", None),
-])
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("/data/oc22/s2ef-total/val_ood/data.lmdb", "ood"),
+        ("/data/oc20/s2ef/all/val_ood_cat/data.0003.lmdb", "ood_cat"),
+        ("/data/is2re/all/test_id/data.lmdb", "id"),
+        ("/data/val_id/more/val_ood_ads/x.lmdb", "ood_ads"),  # the nearest folder wins
+        ("/data/val_id.lmdb", None),  # a file name is not a folder
+        ("/data/oc20/train/data.lmdb", None),
+    ],
+)
 def test_subsplit_from_source_path(source, expected):
-    s = Structure(z=[1], pos=[[0, 0, 0]], energy=0.0, forces=[[0, 0, 0]], id="x",
-                  info={"source": source})
+    s = Structure(
+        z=[1], pos=[[0, 0, 0]], energy=0.0, forces=[[0, 0, 0]], id="x", info={"source": source}
+    )
     assert subsplit_of(s) == expected

@@ -26,8 +26,9 @@ def test_whole_trajectories_and_no_leakage(traj_folder):
     assert set().union(*groups.values()) == {f"t{t}.traj" for t in range(6)}
     for name in ("train", "val", "test"):  # every frame of every trajectory, in file order
         ids = [s.id for s in getattr(splits, name)]
-        assert ids == [f"{t}:{k}" for t in dict.fromkeys(map(_traj, getattr(splits, name)))
-                       for k in range(3)]
+        assert ids == [
+            f"{t}:{k}" for t in dict.fromkeys(map(_traj, getattr(splits, name))) for k in range(3)
+        ]
     assert splits.periodic and splits.train[0].fixed.sum() == 36
 
 
@@ -58,12 +59,15 @@ def test_trajectory_split_on_in_memory_groups():
     assert train == trajs[tr][:1] and test == trajs[te]
 
 
-@pytest.mark.parametrize(("kw", "error", "match"), [
-    ({"split_by": "molecule"}, ConfigError, "split_by"),
-    ({"split_by": "trajectory", "early_frames": 0}, ConfigError, "early_frames"),
-    ({"split_by": "frame", "early_frames": 2}, ConfigError, "early_frames"),
-    ({"split_by": "trajectory", "n_train": 6, "n_val": 1}, DataError, "only 6"),
-])
+@pytest.mark.parametrize(
+    ("kw", "error", "match"),
+    [
+        ({"split_by": "molecule"}, ConfigError, "split_by"),
+        ({"split_by": "trajectory", "early_frames": 0}, ConfigError, "early_frames"),
+        ({"split_by": "frame", "early_frames": 2}, ConfigError, "early_frames"),
+        ({"split_by": "trajectory", "n_train": 6, "n_val": 1}, DataError, "only 6"),
+    ],
+)
 def test_bad_options_are_errors(traj_folder, kw, error, match):
     with pytest.raises(error, match=match):
         load_splits(DatasetSpec(name="ase", path=traj_folder, **kw))

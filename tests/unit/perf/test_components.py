@@ -21,8 +21,10 @@ def test_dataset_shortcuts_read_the_shipped_subsets(data_dir):
     slabs = load_splits(dataset_spec("oc20-relax", data_dir))
     assert (len(mols.train), len(mols.test), mols.periodic) == (0, 5, False)
     assert (len(slabs.test), slabs.periodic) == (5, True)
-    assert graph_defaults("oc20-relax") == (12.0, 20) and graph_defaults("md17-aspirin") == (5.0,
-                                                                                          None)
+    assert graph_defaults("oc20-relax") == (12.0, 20) and graph_defaults("md17-aspirin") == (
+        5.0,
+        None,
+    )
     with pytest.raises(ValueError, match="'qm9'"):
         dataset_spec("qm9", data_dir)
 

@@ -12,11 +12,23 @@ from bench.perf.record import PerfRecord, read_perf_record
 
 
 def _record(**kw) -> PerfRecord:
-    results = {"molecule": {"dataset": "md17-aspirin", "cutoff": 5.0, "max_neighbors": None,
-                            "structures_per_s": 10.0, "edges_per_s": 200.0,
-                            "edges_per_atom": 14.5}}
-    return PerfRecord(component="graph", config={"dataset": "md17-aspirin"}, results=results,
-                      created_at="2026-01-02T03:04:05+00:00", **kw)
+    results = {
+        "molecule": {
+            "dataset": "md17-aspirin",
+            "cutoff": 5.0,
+            "max_neighbors": None,
+            "structures_per_s": 10.0,
+            "edges_per_s": 200.0,
+            "edges_per_atom": 14.5,
+        }
+    }
+    return PerfRecord(
+        component="graph",
+        config={"dataset": "md17-aspirin"},
+        results=results,
+        created_at="2026-01-02T03:04:05+00:00",
+        **kw,
+    )
 
 
 def test_round_trip_and_default_name(tmp_path, monkeypatch):

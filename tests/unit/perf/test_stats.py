@@ -35,14 +35,19 @@ def test_block_ratios_pair_steps_within_each_block():
 
 
 def _step(total: float, structures: int = 2, atoms: int = 10) -> dict[str, float]:
-    phases = dict.fromkeys(PHASES, 0.0) | {"data": 0.1 * total, "graph": 0.2 * total,
-                                           "forward": 0.7 * total}
+    phases = dict.fromkeys(PHASES, 0.0) | {
+        "data": 0.1 * total,
+        "graph": 0.2 * total,
+        "forward": 0.7 * total,
+    }
     return phases | {"total": total, "structures": structures, "atoms": atoms}
 
 
 def test_summarize_methods_gives_throughput_shares_and_overhead():
-    samples = {"none": [_step(1.0), _step(1.0), _step(2.0), _step(2.0)],
-               "dens": [_step(1.1), _step(1.3), _step(2.2), _step(2.2)]}
+    samples = {
+        "none": [_step(1.0), _step(1.0), _step(2.0), _step(2.0)],
+        "dens": [_step(1.1), _step(1.3), _step(2.2), _step(2.2)],
+    }
     out = summarize_methods(samples, "none", repeats=2)
     none = out["methods"]["none"]
     assert none["structures_per_s"] == pytest.approx(8 / 6.0)
@@ -60,17 +65,24 @@ def test_summarize_methods_gives_throughput_shares_and_overhead():
 
 
 def test_switch_effects_compare_each_arm_with_its_own_method():
-    samples = {"none": [_step(1.0), _step(2.0)], "dens": [_step(2.0), _step(2.0)],
-               "none+compile": [_step(0.5), _step(1.5)], "dens+compile": [_step(1.0), _step(3.0)]}
-    arms = {"none": ("none", ()), "dens": ("dens", ()),
-            "none+compile": ("none", ("compile",)), "dens+compile": ("dens", ("compile",))}
+    samples = {
+        "none": [_step(1.0), _step(2.0)],
+        "dens": [_step(2.0), _step(2.0)],
+        "none+compile": [_step(0.5), _step(1.5)],
+        "dens+compile": [_step(1.0), _step(3.0)],
+    }
+    arms = {
+        "none": ("none", ()),
+        "dens": ("dens", ()),
+        "none+compile": ("none", ("compile",)),
+        "dens+compile": ("dens", ("compile",)),
+    }
     out = switch_effects(samples, arms, repeats=2)
     assert set(out) == {"none+compile", "dens+compile"}
     assert out["none+compile"]["per_repeat"] == pytest.approx([0.5, 0.75])
     assert out["dens+compile"]["per_repeat"] == pytest.approx([0.5, 1.5])
     assert out["dens+compile"]["ratio"]["median"] == pytest.approx(1.0)
-    assert (out["dens+compile"]["method"], out["dens+compile"]["switches"]) == ("dens",
-                                                                                ["compile"])
+    assert (out["dens+compile"]["method"], out["dens+compile"]["switches"]) == ("dens", ["compile"])
 
 
 def test_flop_count_of_a_linear_layer_matches_hand_count():

@@ -74,8 +74,16 @@ def test_measurement_compares_methods_on_the_same_steps():
 
 def test_arms_cover_every_method_with_each_switch_combination():
     opts = TrainBenchOptions(backbone="escn", amp=True, compile=True)
-    assert list(opts.arms()) == ["none", "dens", "none+amp", "dens+amp", "none+compile",
-                                 "dens+compile", "none+amp+compile", "dens+amp+compile"]
+    assert list(opts.arms()) == [
+        "none",
+        "dens",
+        "none+amp",
+        "dens+amp",
+        "none+compile",
+        "dens+compile",
+        "none+amp+compile",
+        "dens+amp+compile",
+    ]
     assert opts.arms()["dens+amp+compile"] == ("dens", ("amp", "compile"))
     assert list(TrainBenchOptions(backbone="schnet").arms()) == ["none", "dens"]
 
@@ -86,8 +94,7 @@ def test_amp_arms_run_with_autocast_and_are_compared_with_their_method():
     assert set(res["methods"]) == {"none", "dens", "none+amp", "dens+amp"}
     assert set(res["overhead"]) == {"dens", "none+amp", "dens+amp"}  # all against plain none
     effect = res["switches"]["dens+amp"]
-    assert (effect["method"], effect["switches"], len(effect["per_repeat"])) == ("dens", ["amp"],
-                                                                                 2)
+    assert (effect["method"], effect["switches"], len(effect["per_repeat"])) == ("dens", ["amp"], 2)
     assert set(res["switches"]) == {"none+amp", "dens+amp"}
     assert runs["dens+amp"]["train"]["amp"] and not runs["dens"]["train"]["amp"]
     assert runs["dens+amp"]["method"] == runs["dens"]["method"]

@@ -34,9 +34,12 @@ def test_three_seeds_give_mean_and_sample_std(runs):
 def test_laid_out_cells_show_mean_std_n_and_difference(runs):
     lines = layout(compare(load_table("4"), runs))
     first = next(i for i, ln in enumerate(lines) if ln.model == "Equiformer (L_max = 2)")
-    paper, released, ours, delta = lines[first:first + 4]
-    assert (paper.source, paper.cells[0], paper.cells[-2:]) == ("paper (paper-v1)", "5.3",
-                                                                ("17", "3.50M"))
+    paper, released, ours, delta = lines[first : first + 4]
+    assert (paper.source, paper.cells[0], paper.cells[-2:]) == (
+        "paper (paper-v1)",
+        "5.3",
+        ("17", "3.50M"),
+    )
     assert released.source == "paper (released)"
     assert ours.source == "ours: paper scale; 3 runs; cpu"
     assert ours.cells[:2] == ("5.50 ± 0.36 (n=3)", "7.43 ± 0.45 (n=3)")
@@ -55,7 +58,8 @@ def test_smaller_scale_runs_are_marked_and_never_averaged_with_paper_scale(runs)
     schnet = row_result(runs, "4", "schnet")
     assert [g.scale.label for g in schnet.groups] == [
         "SMALLER SCALE: preset ci, 3 epochs, n_train 16",
-        "SMALLER SCALE: preset ci, 3 epochs, n_train 64"]
+        "SMALLER SCALE: preset ci, 3 epochs, n_train 64",
+    ]
 
 
 def test_rows_without_runs_say_so(runs):
@@ -80,16 +84,25 @@ def test_summarize_single_run_has_no_std():
     assert rel_diff(stat, "4.0") == pytest.approx(-50.0)
 
 
-@pytest.mark.parametrize(("text", "quantity", "expected"),
-                         [("5.3", "metric", 2), ("239", "metric", 1), ("22.88", "metric", 3),
-                          ("3.50", "params", 2), (None, "metric", 2)])
+@pytest.mark.parametrize(
+    ("text", "quantity", "expected"),
+    [
+        ("5.3", "metric", 2),
+        ("239", "metric", 1),
+        ("22.88", "metric", 3),
+        ("3.50", "params", 2),
+        (None, "metric", 2),
+    ],
+)
 def test_reproduced_values_get_one_more_decimal_than_printed(text, quantity, expected):
     col = next(c for c in load_table("4").columns if c.quantity == quantity)
     assert decimals(text, col) == expected
 
 
-@pytest.mark.parametrize(("hours", "device", "text"), [
-    (2.5, "cuda", "2.50 GPU-h"), (0.25, "cpu", "15.0 CPU-min"), (0.001, "cpu", "4 CPU-s")])
+@pytest.mark.parametrize(
+    ("hours", "device", "text"),
+    [(2.5, "cuda", "2.50 GPU-h"), (0.25, "cpu", "15.0 CPU-min"), (0.001, "cpu", "4 CPU-s")],
+)
 def test_training_time_is_in_the_unit_of_its_device(hours, device, text):
     from bench.reports.layout import duration_text
 

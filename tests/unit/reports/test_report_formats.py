@@ -28,8 +28,10 @@ def check_golden(golden_dir, name: str, text: str) -> None:
     assert text == path.read_text(), f"{name} differs from its golden file"
 
 
-@pytest.mark.parametrize(("table", "fmt"), [("4", "md"), ("4", "latex"), ("4", "csv"),
-                                            ("2", "md"), ("3", "csv"), ("6", "md")])
+@pytest.mark.parametrize(
+    ("table", "fmt"),
+    [("4", "md"), ("4", "latex"), ("4", "csv"), ("2", "md"), ("3", "csv"), ("6", "md")],
+)
 def test_table_golden(results_dir, golden_dir, table, fmt):
     text = report_table(table, results_dir, fmt)
     check_golden(golden_dir, f"table{table}.{fmt}", text)
@@ -53,11 +55,17 @@ def test_markdown_is_a_github_table(results_dir):
 
 def test_csv_long_form_round_trips(results_dir):
     lines = list(csv.DictReader(io.StringIO(report_table("4", results_dir, "csv"))))
-    ours = [ln for ln in lines if ln["kind"] == "ours" and ln["row"] == "equiformer_l2"
-            and ln["column"] == "aspirin_energy"]
+    ours = [
+        ln
+        for ln in lines
+        if ln["kind"] == "ours"
+        and ln["row"] == "equiformer_l2"
+        and ln["column"] == "aspirin_energy"
+    ]
     assert [(ln["scale"], ln["n"], ln["paper_scale"]) for ln in ours] == [
         ("paper scale", "3", "True"),
-        ("SMALLER SCALE: preset ci, 3 epochs, n_train 16", "1", "False")]
+        ("SMALLER SCALE: preset ci, 3 epochs, n_train 16", "1", "False"),
+    ]
     assert float(ours[0]["value"]) == pytest.approx(5.5)
     assert ours[0]["runs"].split(";") == [f"md17/aspirin/equiformer-none-seed{i}" for i in range(3)]
     empty = [ln for ln in lines if ln["row"] == "dimenet" and ln["kind"] == "ours"]

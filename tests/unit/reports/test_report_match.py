@@ -91,11 +91,17 @@ def test_table_defaults_fill_keys_the_config_does_not_set(runs):
 
 @pytest.mark.parametrize(
     ("key", "want", "got", "expected"),
-    [("lmax", 2, 2, True), ("sigma", 0.05, 0.05 * (1 + 1e-12), True),
-     ("sigma", 0.05, 0.0501, False), ("attention", True, 1, False),
-     ("attention", False, False, True),
-     ("molecule", "salicylic", "salicylic_acid", True), ("method", "dens", "none", False),
-     ("molecule", "aspirin", MISSING, False), ("molecule", None, None, True)],
+    [
+        ("lmax", 2, 2, True),
+        ("sigma", 0.05, 0.05 * (1 + 1e-12), True),
+        ("sigma", 0.05, 0.0501, False),
+        ("attention", True, 1, False),
+        ("attention", False, False, True),
+        ("molecule", "salicylic", "salicylic_acid", True),
+        ("method", "dens", "none", False),
+        ("molecule", "aspirin", MISSING, False),
+        ("molecule", None, None, True),
+    ],
 )
 def test_same_value(key, want, got, expected):
     assert same_value(key, want, got) is expected
@@ -105,8 +111,10 @@ def test_profile_dependent_rows_group_runs_by_profile(runs):
     table = load_table("4")
     result = next(r for r in compare(table, runs).rows if r.row.id == "equiformer_l2_dens")
     profiles = {g.runs: (g.profile, g.reference) for g in result.groups}
-    assert profiles == {("ci/dens-aspirin",): ("released", "released"),
-                        ("rmd17/dens-aspirin",): ("paper-v1", "paper-v1")}
+    assert profiles == {
+        ("ci/dens-aspirin",): ("released", "released"),
+        ("rmd17/dens-aspirin",): ("paper-v1", "paper-v1"),
+    }
     only = next(r for r in compare(table, runs, "released").rows if r.row.id == result.row.id)
     assert [g.runs for g in only.groups] == [("ci/dens-aspirin",)]
     # a `none` row takes runs of any profile

@@ -14,8 +14,14 @@ from bench.reports.paper import PAPER_TABLES_DIR, load_table, paper_cells, table
 from methods import METHODS
 
 #: metric names of bench/records.py, plus the IS2RE energy the relaxation writes
-METRICS = {"energy_mae_mev", "force_mae_mev_per_a", "force_cos", "force_magnitude_mae_mev_per_a",
-           "efwt", "is2re_energy_mae_mev"}
+METRICS = {
+    "energy_mae_mev",
+    "force_mae_mev_per_a",
+    "force_cos",
+    "force_magnitude_mae_mev_per_a",
+    "efwt",
+    "is2re_energy_mae_mev",
+}
 
 
 def test_shipped_tables():
@@ -36,13 +42,15 @@ def test_rows_are_distinct_and_name_known_things(table_id):
 
 def test_long_form_cells_name_everything():
     cells = list(paper_cells(load_table("4")))
-    aspirin = [c for c in cells
-               if c["row"] == "equiformer_l2_dens" and c.get("molecule") == "aspirin"]
+    aspirin = [
+        c for c in cells if c["row"] == "equiformer_l2_dens" and c.get("molecule") == "aspirin"
+    ]
     assert [(c["metric"], c["unit"], c["split"], c["profile"]) for c in aspirin] == [
         ("energy_mae_mev", "meV", "test", "paper-v1"),
         ("force_mae_mev_per_a", "meV/Å", "test", "paper-v1"),
         ("energy_mae_mev", "meV", "test", "released"),
-        ("force_mae_mev_per_a", "meV/Å", "test", "released")]
+        ("force_mae_mev_per_a", "meV/Å", "test", "released"),
+    ]
     assert all({"backbone", "method", "dataset", "lmax"} <= set(c) for c in aspirin)
 
 
@@ -60,12 +68,16 @@ def copy_of_table4(tmp_path):
 
 @pytest.mark.parametrize(
     ("edit", "field"),
-    [(lambda d: d["rows"][0].update(colour="red"), "rows[0].colour"),
-     (lambda d: d["rows"][0]["values"]["released"].update(aspirin_energy=16.0),
-      "rows[0].values.released.aspirin_energy"),
-     (lambda d: d["rows"][0]["values"].update(v2={}), "rows[0].values"),
-     (lambda d: d["columns"][0].update(quantity="speed"), "columns[0].quantity"),
-     (lambda d: d["rows"][1]["match"].pop("method"), "rows[1].match")],
+    [
+        (lambda d: d["rows"][0].update(colour="red"), "rows[0].colour"),
+        (
+            lambda d: d["rows"][0]["values"]["released"].update(aspirin_energy=16.0),
+            "rows[0].values.released.aspirin_energy",
+        ),
+        (lambda d: d["rows"][0]["values"].update(v2={}), "rows[0].values"),
+        (lambda d: d["columns"][0].update(quantity="speed"), "columns[0].quantity"),
+        (lambda d: d["rows"][1]["match"].pop("method"), "rows[1].match"),
+    ],
     ids=["unknown-key", "unquoted-value", "unknown-profile", "bad-quantity", "no-method"],
 )
 def test_bad_table_files_name_file_and_field(copy_of_table4, edit, field):

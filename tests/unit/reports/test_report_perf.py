@@ -10,19 +10,30 @@ from bench.reports.perf import load_perf_records, perf_frame, render_perf
 
 
 def _method(step_s: float, params: int) -> dict:
-    return {"step_time_s": {"median": step_s}, "structures_per_s": 8 / step_s,
-            "peak_memory_mb": 1234.4, "params": params}
+    return {
+        "step_time_s": {"median": step_s},
+        "structures_per_s": 8 / step_s,
+        "peak_memory_mb": 1234.4,
+        "params": params,
+    }
 
 
 def _train_record() -> PerfRecord:
     ratio = {"median": 1.0312, "min": 0.9871, "max": 1.0733}
     return PerfRecord(
         component="train",
-        config={"backbone": "equiformer", "preset": "paper", "dataset": "md17-aspirin",
-                "batch_size": 8, "device": "cpu"},
-        results={"methods": {"none": _method(3.7, 3496001), "dens": _method(3.8, 4000577)},
-                 "overhead": {"dens": {"ratio": ratio}},
-                 "flops": {"none": {"ratio": 1.0}, "dens": {"ratio": 1.01191}}},
+        config={
+            "backbone": "equiformer",
+            "preset": "paper",
+            "dataset": "md17-aspirin",
+            "batch_size": 8,
+            "device": "cpu",
+        },
+        results={
+            "methods": {"none": _method(3.7, 3496001), "dens": _method(3.8, 4000577)},
+            "overhead": {"dens": {"ratio": ratio}},
+            "flops": {"none": {"ratio": 1.0}, "dens": {"ratio": 1.01191}},
+        },
         hardware={"torch_threads": 2},
     )
 

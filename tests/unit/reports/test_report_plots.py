@@ -31,11 +31,15 @@ def test_parity_reads_predictions(results_dir, tmp_path):
     shutil.copytree(results_dir / "ci", root / "ci")
     rng = np.random.default_rng(0)
     true = rng.normal(size=(30, 3))
-    np.savez(root / "ci" / "dens-aspirin" / PREDICTIONS_FILE, forces_true=true,
-             forces_pred=true + 0.01 * rng.normal(size=(30, 3)))
+    np.savez(
+        root / "ci" / "dens-aspirin" / PREDICTIONS_FILE,
+        forces_true=true,
+        forces_pred=true + 0.01 * rng.normal(size=(30, 3)),
+    )
     assert_png(make_plot("parity", load_runs(root), tmp_path / "parity.png"))
-    np.savez(root / "ci" / "none-aspirin" / PREDICTIONS_FILE, forces_true=true,
-             forces_pred=true[:, :2])
+    np.savez(
+        root / "ci" / "none-aspirin" / PREDICTIONS_FILE, forces_true=true, forces_pred=true[:, :2]
+    )
     with pytest.raises(DataError, match="forces_pred"):
         make_plot("parity", load_runs(root), tmp_path / "bad.png")
 
@@ -57,7 +61,7 @@ def test_the_extension_picks_the_format_and_png_is_300_dpi(runs, tmp_path):
     assert pdf.read_bytes().startswith(b"%PDF") and b"<svg" in svg.read_bytes()[:400]
     data = png.read_bytes()
     at = data.index(b"pHYs")
-    assert int.from_bytes(data[at + 4:at + 8], "big") * 0.0254 == pytest.approx(300, abs=1)
+    assert int.from_bytes(data[at + 4 : at + 8], "big") * 0.0254 == pytest.approx(300, abs=1)
     with pytest.raises(ConfigError, match="unknown figure format 'jpg'"):
         make_plot("sample-efficiency", runs, tmp_path / "se.jpg")
 
@@ -68,8 +72,7 @@ def test_learning_curves_are_validation_force_mae_by_backbone_and_method(runs):
 
     ax = learning_curves(runs).axes[0]
     assert ax.get_ylabel() == "validation force MAE (meV/Å)"
-    with_val = {r.name: r for r in runs
-                if any(line.get("split") == "val" for line in iter_log(r))}
+    with_val = {r.name: r for r in runs if any(line.get("split") == "val" for line in iter_log(r))}
     lines = ax.get_lines()
     assert len(lines) == len(with_val) == 3
     for line in lines:
@@ -86,8 +89,12 @@ def test_parity_draws_one_panel_per_method(results_dir, tmp_path):
     shutil.copytree(results_dir / "ci", root / "ci")
     true = np.random.default_rng(1).normal(size=(12, 3))
     for name in ("dens-aspirin", "none-aspirin"):
-        np.savez(root / "ci" / name / PREDICTIONS_FILE, forces_true=true, forces_pred=true,
-                 free=np.arange(12) > 1)
+        np.savez(
+            root / "ci" / name / PREDICTIONS_FILE,
+            forces_true=true,
+            forces_pred=true,
+            free=np.arange(12) > 1,
+        )
     fig = parity(load_runs(root))
     assert [ax.get_title() for ax in fig.axes] == ["none", "dens"]
     assert all(len(ax.collections[0].get_offsets()) == 10 * 3 for ax in fig.axes)  # free only
@@ -100,11 +107,13 @@ def test_sample_efficiency_separates_step_budgets(runs):
 
     schnet = [r for r in runs if r.name.startswith("schnet/") and "none" in r.name]
     assert len(schnet) == 2  # n_train 16 and 64, one line when the budget is the same
+
     def with_steps(run, steps):
         return dataclasses.replace(run, record=dataclasses.replace(run.record, steps=steps))
 
     same = sample_efficiency([with_steps(r, 100) for r in schnet]).axes[0]
     assert [t.get_text() for t in same.get_legend().get_texts()] == [
-        "schnet / none (md17 ethanol), 100 steps [preset ci]"]
+        "schnet / none (md17 ethanol), 100 steps [preset ci]"
+    ]
     split = sample_efficiency([with_steps(schnet[0], 100), with_steps(schnet[1], 400)]).axes[0]
     assert len(split.get_legend().get_texts()) == 2

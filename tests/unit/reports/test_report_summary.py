@@ -15,7 +15,11 @@ def test_one_line_per_finished_run_with_config_and_metrics(runs):
     assert len(frame) == 14
     row = frame.set_index("run").loc["md17/aspirin/equiformer-none-seed0-copy"]
     assert (row["backbone"], row["method"], row["lmax"], row["scale"]) == (
-        "equiformer", "none", 3, "paper scale")
+        "equiformer",
+        "none",
+        3,
+        "paper scale",
+    )
     assert row["test/force_mae_mev_per_a"] == 6.8 and row["train_h"] == pytest.approx(60.0)
     oc22 = frame.set_index("run").loc["oc/eqv2-dens-oc22"]
     assert oc22["val/id/force_mae_mev_per_a"] == 45.0
@@ -35,8 +39,9 @@ def test_improvement_over_none_within_equal_groups(runs):
 
 def test_regime_table_averages_seeds(runs):
     regimes = regimes_frame(runs_frame(runs))
-    paper = regimes[regimes["group"].str.contains("paper scale")
-                    & regimes["group"].str.contains("lmax=2")]
+    paper = regimes[
+        regimes["group"].str.contains("paper scale") & regimes["group"].str.contains("lmax=2")
+    ]
     assert list(paper["runs"]) == [3]
     assert paper["test/force_mae_mev_per_a"].iloc[0] == pytest.approx(22.3 / 3)
 

@@ -22,8 +22,9 @@ def test_gradient_force_backbones_refuse_compilation_by_key():
 
 
 def test_resolved_config_accepts_amp_and_compile_on_cpu():
-    cfg = resolve_config("escn", "dens", "rmd17", "ci", "paper-v1", {},
-                         ["train.amp=true", "train.compile=true"])
+    cfg = resolve_config(
+        "escn", "dens", "rmd17", "ci", "paper-v1", {}, ["train.amp=true", "train.compile=true"]
+    )
     assert cfg.device == "cpu" and cfg.train.amp and cfg.train.compile
     with pytest.raises(ConfigError, match="compile"):
         resolve_config("escn", "dens", "rmd17", "ci", "paper-v1", {}, ["train.compile=2"])
@@ -57,8 +58,12 @@ def test_cpu_autocast_runs_the_forward_in_bf16_and_returns_float_losses():
     method = build_method("dens", p_dens=0.5, sigma=0.1)
     seen: list[torch.dtype] = []
     handle = torch.nn.modules.module.register_module_forward_hook(
-        lambda mod, args, out: seen.append(out.dtype)
-        if isinstance(mod, torch.nn.Linear) and isinstance(out, torch.Tensor) else None)
+        lambda mod, args, out: (
+            seen.append(out.dtype)
+            if isinstance(mod, torch.nn.Linear) and isinstance(out, torch.Tensor)
+            else None
+        )
+    )
     try:
         with autocast(batch.pos.device, True):
             out = model(batch)
@@ -69,8 +74,18 @@ def test_cpu_autocast_runs_the_forward_in_bf16_and_returns_float_losses():
     losses = {}
     for amp in (False, True):
         optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
-        result = train_step(model, method, batch, optimizer, torch.Generator().manual_seed(4),
-                            0.0, 1.0, 1.0, 1, amp=amp)
+        result = train_step(
+            model,
+            method,
+            batch,
+            optimizer,
+            torch.Generator().manual_seed(4),
+            0.0,
+            1.0,
+            1.0,
+            1,
+            amp=amp,
+        )
         losses[amp] = result["loss"]
     assert losses[True] == pytest.approx(losses[False], rel=3e-2)
     assert losses[True] != losses[False]  # the bf16 path really ran

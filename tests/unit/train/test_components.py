@@ -29,8 +29,11 @@ def test_no_weight_decay_on_biases_and_norms():
     assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
     ids = {id(p) for p in decay["params"]}
     assert ids == {id(net.lin.weight), id(net.out.weight)}
-    assert {id(p) for p in no_decay["params"]} == {id(net.lin.bias), id(net.norm.weight),
-                                                   id(net.norm.bias)}
+    assert {id(p) for p in no_decay["params"]} == {
+        id(net.lin.bias),
+        id(net.norm.weight),
+        id(net.norm.bias),
+    }
     opt = build_optimizer(net, 1e-3, 0.1)
     assert isinstance(opt, torch.optim.AdamW) and opt.param_groups[0]["lr"] == 1e-3
 
@@ -80,8 +83,10 @@ def test_ema_update_and_swap():
 def test_checkpoints_keep_the_newest_and_fall_back_past_a_corrupt_one(tmp_path):
     for step in (5, 10, 15):
         save_checkpoint(tmp_path, step, {"step": step, "w": torch.full((2,), float(step))}, 2)
-    assert [p.name for p in list_checkpoints(tmp_path)] == ["step-000000010.pt",
-                                                           "step-000000015.pt"]
+    assert [p.name for p in list_checkpoints(tmp_path)] == [
+        "step-000000010.pt",
+        "step-000000015.pt",
+    ]
     assert not list(tmp_path.glob(".*tmp"))  # no temp files left behind
     path, state = load_latest(tmp_path)
     assert state["step"] == 15

@@ -36,36 +36,57 @@ def test_shipped_profiles_are_the_two_named_ones():
 
 
 @pytest.mark.parametrize("profile, dataset, method, molecule, variant", list(_cases()))
-def test_every_profile_entry_resolves_and_builds_its_method(profile, dataset, method, molecule,
-                                                            variant):
+def test_every_profile_entry_resolves_and_builds_its_method(
+    profile, dataset, method, molecule, variant
+):
     cli = {"data.molecule": molecule, "variant": variant}
-    cfg = resolve_config("schnet", method, dataset, "paper", profile,
-                         {k: v for k, v in cli.items() if v is not None})
-    build_method(method, energy_weight=cfg.loss.energy_weight,
-                 force_weight=cfg.loss.force_weight, **cfg.method.params)
+    cfg = resolve_config(
+        "schnet", method, dataset, "paper", profile, {k: v for k, v in cli.items() if v is not None}
+    )
+    build_method(
+        method,
+        energy_weight=cfg.loss.energy_weight,
+        force_weight=cfg.loss.force_weight,
+        **cfg.method.params,
+    )
     assert RunConfig.from_dict(cfg.to_dict()) == cfg  # round trip through config.yaml
 
 
 def test_md17_profile_values_and_molecule_patches():
-    aspirin = resolve_config("equiformer", "dens", "rmd17", "paper", "paper-v1",
-                             {"data.molecule": "aspirin"})
+    aspirin = resolve_config(
+        "equiformer", "dens", "rmd17", "paper", "paper-v1", {"data.molecule": "aspirin"}
+    )
     assert (aspirin.train.epochs, aspirin.train.batch_size, aspirin.train.lr) == (1500, 8, 5e-4)
     assert (aspirin.loss.energy_weight, aspirin.loss.force_weight) == (1.0, 80.0)
     p = aspirin.method.params
     assert (p["p_dens"], p["sigma"], p["corrupt_ratio"], p["lambda_dens"]) == (0.25, 0.05, 0.25, 5)
     assert p["lambda_decay"] == "linear"
     assert (aspirin.data.n_train, aspirin.data.n_val, aspirin.data.split_seed) == (950, 50, 1)
-    naph = resolve_config("equiformer", "none", "md17", "paper", "paper-v1",
-                          {"data.molecule": "naphthalene"})
+    naph = resolve_config(
+        "equiformer", "none", "md17", "paper", "paper-v1", {"data.molecule": "naphthalene"}
+    )
     assert (naph.loss.energy_weight, naph.loss.force_weight) == (2.0, 20.0)
-    v1 = resolve_config("equiformer", "denoise-no-force", "rmd17", "paper", "paper-v1",
-                        {"data.molecule": "salicylic_acid"})
-    rel = resolve_config("equiformer", "denoise-no-force", "rmd17", "paper", "released",
-                         {"data.molecule": "salicylic"})
+    v1 = resolve_config(
+        "equiformer",
+        "denoise-no-force",
+        "rmd17",
+        "paper",
+        "paper-v1",
+        {"data.molecule": "salicylic_acid"},
+    )
+    rel = resolve_config(
+        "equiformer",
+        "denoise-no-force",
+        "rmd17",
+        "paper",
+        "released",
+        {"data.molecule": "salicylic"},
+    )
     assert (v1.method.params["p_dens"], v1.method.params["sigma"]) == (0.125, 0.025)
     assert (rel.method.params["p_dens"], rel.method.params["sigma"]) == (0.25, 0.05)
-    l3 = resolve_config("equiformer", "dens", "rmd17", "paper", "paper-v1",
-                        {"variant": "equiformer-lmax3"})
+    l3 = resolve_config(
+        "equiformer", "dens", "rmd17", "paper", "paper-v1", {"variant": "equiformer-lmax3"}
+    )
     assert l3.model.options == {"lmax": 3} and l3.train.epochs == 2000
 
 
@@ -79,24 +100,33 @@ def test_oc20_profiles_differ_where_the_spec_says():
 
 
 def test_overrides_and_presets_apply_in_order():
-    cfg = resolve_config("schnet", "dens", "rmd17", "ci", "paper-v1",
-                         {"train.epochs": 7, "seed": 3},
-                         ["train.lr=1e-3", "method.params.sigma=0.1", "model.options.lmax=3"])
+    cfg = resolve_config(
+        "schnet",
+        "dens",
+        "rmd17",
+        "ci",
+        "paper-v1",
+        {"train.epochs": 7, "seed": 3},
+        ["train.lr=1e-3", "method.params.sigma=0.1", "model.options.lmax=3"],
+    )
     assert cfg.train.lr == 1e-3 and isinstance(cfg.train.lr, float)
     assert cfg.train.epochs == 7 and cfg.seed == 3 and cfg.train.batch_size == 4  # ci preset
     assert cfg.method.params["sigma"] == 0.1 and cfg.model.options == {"lmax": 3}
 
 
-@pytest.mark.parametrize("overrides, match", [
-    (["train.lrr=1"], "lrr"),
-    (["train.lr=fast"], "fast"),
-    (["train.epochs=1.5"], "1.5"),
-    (["train.amp=1"], "amp"),
-    (["device=tpu"], "tpu"),
-    (["nonsense"], "key=value"),
-    (["variant=huge"], "huge"),
-    (["train.compile=fast"], "compile"),
-])
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        (["train.lrr=1"], "lrr"),
+        (["train.lr=fast"], "fast"),
+        (["train.epochs=1.5"], "1.5"),
+        (["train.amp=1"], "amp"),
+        (["device=tpu"], "tpu"),
+        (["nonsense"], "key=value"),
+        (["variant=huge"], "huge"),
+        (["train.compile=fast"], "compile"),
+    ],
+)
 def test_bad_overrides_are_config_errors_naming_the_key(overrides, match):
     with pytest.raises(ConfigError, match=match):
         resolve_config("schnet", "none", "rmd17", "ci", "paper-v1", {}, overrides)
@@ -111,15 +141,25 @@ def test_unknown_names_are_config_errors():
 
 def test_parse_overrides_nests_and_reads_yaml_values():
     assert parse_overrides(["a.b=1", "a.c=[1, 2]", "d=null", "e=2e-4"]) == {
-        "a": {"b": 1, "c": [1, 2]}, "d": None, "e": 2e-4}
+        "a": {"b": 1, "c": [1, 2]},
+        "d": None,
+        "e": 2e-4,
+    }
 
 
 def test_paper_scale_only_for_the_full_profile():
-    full = resolve_config("equiformer", "dens", "rmd17", "paper", "paper-v1",
-                          {"data.molecule": "aspirin"})
+    full = resolve_config(
+        "equiformer", "dens", "rmd17", "paper", "paper-v1", {"data.molecule": "aspirin"}
+    )
     assert is_paper_scale(full)
-    capped = resolve_config("equiformer", "dens", "rmd17", "paper", "paper-v1",
-                            {"data.molecule": "aspirin", "train.max_steps": 100})
+    capped = resolve_config(
+        "equiformer",
+        "dens",
+        "rmd17",
+        "paper",
+        "paper-v1",
+        {"data.molecule": "aspirin", "train.max_steps": 100},
+    )
     assert not is_paper_scale(capped)
     assert not is_paper_scale(resolve_config("equiformer", "dens", "rmd17", "ci"))
 

@@ -37,14 +37,21 @@ from methods import build_method
 from tests.conftest import DATA_DIR
 from tests.unit.train.conftest import ci_config
 
-SMALL = ("data.max_structures=8", "train.max_steps=4", "train.lr=5e-3",
-         "train.grad_clip=1e6")  # grad_clip only makes grad_norm logged; it never clips
+SMALL = (
+    "data.max_structures=8",
+    "train.max_steps=4",
+    "train.lr=5e-3",
+    "train.grad_clip=1e6",
+)  # grad_clip only makes grad_norm logged; it never clips
 
 
 def _log(run_dir) -> list[dict]:
     lines = [json.loads(x) for x in (run_dir / "log.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in d.items() if k not in ("structures_per_s", "train_time_s")}
-            for d in lines if d["split"] == "train"]
+    return [
+        {k: v for k, v in d.items() if k not in ("structures_per_s", "train_time_s")}
+        for d in lines
+        if d["split"] == "train"
+    ]
 
 
 def _drop_norm(entry: dict) -> dict:
@@ -69,10 +76,17 @@ def test_rank_slices_tile_the_global_batch_of_one_process():
 
 
 def _toy_batch(n_struct: int, n_atoms: int = 3) -> Batch:
-    return Batch.from_data_list([
-        Data(pos=torch.randn(n_atoms, 3), forces=torch.randn(n_atoms, 3),
-             fixed=torch.zeros(n_atoms, dtype=torch.bool), z=torch.ones(n_atoms, dtype=torch.long))
-        for _ in range(n_struct)])
+    return Batch.from_data_list(
+        [
+            Data(
+                pos=torch.randn(n_atoms, 3),
+                forces=torch.randn(n_atoms, 3),
+                fixed=torch.zeros(n_atoms, dtype=torch.bool),
+                z=torch.ones(n_atoms, dtype=torch.long),
+            )
+            for _ in range(n_struct)
+        ]
+    )
 
 
 def test_dens_task_draw_per_structure_does_not_depend_on_the_rank_count():
@@ -83,8 +97,9 @@ def test_dens_task_draw_per_structure_does_not_depend_on_the_rank_count():
         drawn = []
         for rank in range(world):
             gen = corruption_generator(11, rank)
-            draws = [method.prepare(_toy_batch(per_rank), gen, 0.0).dens_structure
-                     for _ in range(400)]
+            draws = [
+                method.prepare(_toy_batch(per_rank), gen, 0.0).dens_structure for _ in range(400)
+            ]
             drawn.append(torch.stack(draws))
         masks[world] = drawn
         fractions[world] = torch.cat(drawn).double().mean().item()
@@ -115,8 +130,7 @@ def test_participation_is_zero_and_reaches_every_parameter():
 
 @pytest.fixture
 def one_process_group(tmp_path):
-    dist.init_process_group("gloo", init_method=f"file://{tmp_path}/store", rank=0,
-                            world_size=1)
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path}/store", rank=0, world_size=1)
     yield
     dist.destroy_process_group()
 
@@ -125,10 +139,10 @@ def one_process_group(tmp_path):
 def test_ddp_world_of_one_trains_exactly_like_no_ddp(tmp_path, one_process_group, monkeypatch):
     """noisy-nodes never uses the force encoder that dens=True builds: without
     ``participation`` DDP (no find_unused_parameters) fails at the second step."""
-    plain_cfg = ci_config(tmp_path / "plain", method="noisy-nodes", data_dir=DATA_DIR,
-                          overrides=SMALL)
-    ddp_cfg = ci_config(tmp_path / "ddp", method="noisy-nodes", data_dir=DATA_DIR,
-                        overrides=SMALL)
+    plain_cfg = ci_config(
+        tmp_path / "plain", method="noisy-nodes", data_dir=DATA_DIR, overrides=SMALL
+    )
+    ddp_cfg = ci_config(tmp_path / "ddp", method="noisy-nodes", data_dir=DATA_DIR, overrides=SMALL)
     with monkeypatch.context() as patch:
         patch.setattr(dist, "is_initialized", lambda: False)  # train without the group
         plain = run_training(plain_cfg)
@@ -140,24 +154,25 @@ def test_ddp_world_of_one_trains_exactly_like_no_ddp(tmp_path, one_process_group
         assert d["grad_norm"] == pytest.approx(e["grad_norm"], rel=1e-6)  # encoder's zeros
     assert read_record(ddp).metrics == read_record(plain).metrics
     monkeypatch.setattr(step_module, "participation", lambda model: 0.0)
-    broken = ci_config(tmp_path / "broken", method="noisy-nodes", data_dir=DATA_DIR,
-                       overrides=SMALL)
+    broken = ci_config(
+        tmp_path / "broken", method="noisy-nodes", data_dir=DATA_DIR, overrides=SMALL
+    )
     with pytest.raises(RuntimeError, match="did not receive grad"):
         run_training(broken)
     assert read_record(tmp_path / "broken" / broken.run_id).status == "failed"
 
 
 def test_resume_with_another_number_of_ranks_is_refused(tmp_path):
-    cfg = ci_config(tmp_path, method="none", data_dir=DATA_DIR,
-                    overrides=("data.max_structures=8",))
+    cfg = ci_config(
+        tmp_path, method="none", data_dir=DATA_DIR, overrides=("data.max_structures=8",)
+    )
     train = load_split(cfg.data).train
     method = build_run_method(cfg)
     model = build_model(cfg, method, normalization(cfg.data, train))
     data = to_data_list(train, cfg.dtype)
 
     def trainer(world: World) -> Trainer:
-        return Trainer(model, method, data, cfg.train, cfg.seed, 1.0, 1.0, tmp_path,
-                       world=world)
+        return Trainer(model, method, data, cfg.train, cfg.seed, 1.0, 1.0, tmp_path, world=world)
 
     trainer(World()).save_checkpoint()
     assert trainer(World()).resume()
@@ -168,13 +183,37 @@ def test_resume_with_another_number_of_ranks_is_refused(tmp_path):
 def test_two_gloo_processes_give_the_loss_curve_of_one_process(tmp_path):
     """torchrun, 2 ranks x 2 structures vs 1 process x 4: the same global batches. Measured
     differences: losses and metrics ~1e-7 relative, weights ~6e-8 after 4 steps."""
-    one = run_training(ci_config(tmp_path, method="none", data_dir=DATA_DIR,
-                                 overrides=(*SMALL, "train.batch_size=4")))
-    argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-            "2", "-m", "bench.cli", "run", "--backbone", "schnet", "--method", "none",
-            "--dataset", "rmd17", "--molecule", "aspirin", "--data-root", str(DATA_DIR),
-            "--results", str(tmp_path), *(x for o in SMALL for x in ("--set", o)),
-            "--set", "train.batch_size=2"]
+    one = run_training(
+        ci_config(
+            tmp_path, method="none", data_dir=DATA_DIR, overrides=(*SMALL, "train.batch_size=4")
+        )
+    )
+    argv = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "bench.cli",
+        "run",
+        "--backbone",
+        "schnet",
+        "--method",
+        "none",
+        "--dataset",
+        "rmd17",
+        "--molecule",
+        "aspirin",
+        "--data-root",
+        str(DATA_DIR),
+        "--results",
+        str(tmp_path),
+        *(x for o in SMALL for x in ("--set", o)),
+        "--set",
+        "train.batch_size=2",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

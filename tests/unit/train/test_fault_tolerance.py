@@ -25,8 +25,14 @@ from tests.conftest import DATA_DIR
 from tests.unit.train.conftest import ci_config
 
 # 8 train structures, batch 2: 8 steps; checkpoints at steps 2, 4 and 6
-OVERRIDES = ("data.max_structures=8", "train.batch_size=2", "train.epochs=2",
-             "train.checkpoint_every=2", "train.log_every=1", "train.ema_decay=0.9")
+OVERRIDES = (
+    "data.max_structures=8",
+    "train.batch_size=2",
+    "train.epochs=2",
+    "train.checkpoint_every=2",
+    "train.log_every=1",
+    "train.ema_decay=0.9",
+)
 
 
 @pytest.fixture
@@ -50,8 +56,11 @@ def _interrupt_at(monkeypatch, at_step: int) -> None:
 
 def _log(run_dir) -> list[dict]:
     lines = [json.loads(x) for x in (run_dir / "log.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in d.items() if k not in ("structures_per_s", "train_time_s")}
-            for d in lines if d["split"] == "train"]
+    return [
+        {k: v for k, v in d.items() if k not in ("structures_per_s", "train_time_s")}
+        for d in lines
+        if d["split"] == "train"
+    ]
 
 
 def test_results_under_a_regular_file_fail_before_training(tmp_path, no_training):
@@ -74,8 +83,7 @@ def test_read_only_results_fail_before_training(tmp_path, monkeypatch, no_traini
     assert str(tmp_path / cfg.run_id) in str(info.value)
 
 
-def test_full_disk_fails_before_training_naming_the_directory(tmp_path, monkeypatch,
-                                                              no_training):
+def test_full_disk_fails_before_training_naming_the_directory(tmp_path, monkeypatch, no_training):
     seen = []
 
     def usage(path):
@@ -108,13 +116,21 @@ def test_non_finite_loss_raises_at_its_step_and_leaves_parameters_untouched():
         def forward(self, batch):
             return {"energy": model.w * float("nan"), "forces": batch.forces * model.w}
 
-    batch = Batch.from_data_list([Data(pos=torch.zeros(2, 3), forces=torch.ones(2, 3),
-                                       energy=torch.zeros(1),
-                                       fixed=torch.zeros(2, dtype=torch.bool))])
+    batch = Batch.from_data_list(
+        [
+            Data(
+                pos=torch.zeros(2, 3),
+                forces=torch.ones(2, 3),
+                energy=torch.zeros(1),
+                fixed=torch.zeros(2, dtype=torch.bool),
+            )
+        ]
+    )
     optimizer = torch.optim.SGD([model.w], lr=1.0)
     with pytest.raises(NonFiniteLossError, match="non-finite loss at step 7") as info:
-        train_step(Nan(), build_method("none"), batch, optimizer, torch.Generator(), 0.0,
-                   1.0, 1.0, 7)
+        train_step(
+            Nan(), build_method("none"), batch, optimizer, torch.Generator(), 0.0, 1.0, 1.0, 7
+        )
     assert info.value.step == 7 and model.w.item() == 1.0 and model.w.grad is None
 
 
@@ -127,8 +143,9 @@ def test_divergence_mid_run_is_recorded_with_its_step(tmp_path, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(loop, "train_step", diverge_at_3)
-    run_dir = run_training(ci_config(tmp_path, method="none", data_dir=DATA_DIR,
-                                     overrides=OVERRIDES))
+    run_dir = run_training(
+        ci_config(tmp_path, method="none", data_dir=DATA_DIR, overrides=OVERRIDES)
+    )
     record = read_record(run_dir)
     assert (record.status, record.failure) == ("failed", "non-finite loss at step 3")
     assert [p.name for p in list_checkpoints(run_dir / "checkpoints")] == ["step-000000002.pt"]
@@ -159,16 +176,16 @@ def test_resume_falls_back_past_a_corrupt_checkpoint_and_a_torn_log(tmp_path, mo
 
     monkeypatch.setattr(loop, "train_step", counted)
     with pytest.warns(UserWarning, match="unreadable checkpoint"):
-        resumed = run_training(ci_config(tmp_path / "b", data_dir=DATA_DIR,
-                                         overrides=OVERRIDES), resume=True)
+        resumed = run_training(
+            ci_config(tmp_path / "b", data_dir=DATA_DIR, overrides=OVERRIDES), resume=True
+        )
     assert steps_run == list(range(3, 9))  # from the step-2 checkpoint
     assert not list(ckpts.glob(".*.tmp"))
     assert _log(resumed) == _log(full)
     assert read_record(resumed).metrics == read_record(full).metrics
 
 
-def test_resume_of_a_run_killed_before_its_first_checkpoint_restarts_cleanly(tmp_path,
-                                                                             monkeypatch):
+def test_resume_of_a_run_killed_before_its_first_checkpoint_restarts_cleanly(tmp_path, monkeypatch):
     overrides = (*OVERRIDES, "train.epochs=1")  # 4 steps, first checkpoint at step 2
     cfg = ci_config(tmp_path, method="none", data_dir=DATA_DIR, overrides=overrides)
     _interrupt_at(monkeypatch, 2)
@@ -178,8 +195,9 @@ def test_resume_of_a_run_killed_before_its_first_checkpoint_restarts_cleanly(tmp
     assert [d["step"] for d in _log(run_dir)] == [1]
     assert not list_checkpoints(run_dir / "checkpoints")
     monkeypatch.undo()
-    run_training(ci_config(tmp_path, method="none", data_dir=DATA_DIR, overrides=overrides),
-                 resume=True)
+    run_training(
+        ci_config(tmp_path, method="none", data_dir=DATA_DIR, overrides=overrides), resume=True
+    )
     assert [d["step"] for d in _log(run_dir)] == [1, 2, 3, 4]  # no duplicated step 1
 
 

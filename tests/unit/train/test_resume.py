@@ -15,9 +15,16 @@ from tests.unit.train.conftest import ci_config
 
 # 8 train structures, batch 2: 4 steps per epoch, 12 steps; DeNS corruption, EMA, clipping
 # and a log window straddling the step-6 checkpoint all carry state a resume must restore.
-OVERRIDES = ("data.max_structures=8", "train.batch_size=2", "train.epochs=3",
-             "train.checkpoint_every=3", "train.log_every=4", "train.ema_decay=0.9",
-             "train.grad_clip=10.0", "method.params.p_dens=0.5")
+OVERRIDES = (
+    "data.max_structures=8",
+    "train.batch_size=2",
+    "train.epochs=3",
+    "train.checkpoint_every=3",
+    "train.log_every=4",
+    "train.ema_decay=0.9",
+    "train.grad_clip=10.0",
+    "method.params.p_dens=0.5",
+)
 
 
 def _train_losses(run_dir) -> list[dict]:
@@ -52,8 +59,9 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path, monkeypatch):
         return real_step(*args, **kwargs)
 
     monkeypatch.setattr(loop, "train_step", counted)
-    resumed = run_training(ci_config(tmp_path / "b", data_dir=DATA_DIR, overrides=OVERRIDES),
-                           resume=True)
+    resumed = run_training(
+        ci_config(tmp_path / "b", data_dir=DATA_DIR, overrides=OVERRIDES), resume=True
+    )
     assert steps_run == list(range(7, 13))  # continued after the step-6 checkpoint
     assert read_record(resumed).status == "done"
     final_a = torch.load(full / "checkpoints" / "model.pt", weights_only=True)
@@ -66,8 +74,12 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path, monkeypatch):
 
 
 def test_divergence_is_recorded_as_a_failed_run(tmp_path):
-    cfg = ci_config(tmp_path, data_dir=DATA_DIR, method="none",
-                    overrides=("data.max_structures=8", "train.lr=1e30", "train.epochs=5"))
+    cfg = ci_config(
+        tmp_path,
+        data_dir=DATA_DIR,
+        method="none",
+        overrides=("data.max_structures=8", "train.lr=1e30", "train.epochs=5"),
+    )
     run_dir = run_training(cfg)
     record = read_record(run_dir)
     assert record.status == "failed"

@@ -12,8 +12,9 @@ import torch
 __all__ = ["radius_graph"]
 
 
-def radius_graph(x, r, batch=None, loop=False, max_num_neighbors=32, flow="source_to_target",
-                 num_workers=1):
+def radius_graph(
+    x, r, batch=None, loop=False, max_num_neighbors=32, flow="source_to_target", num_workers=1
+):
     n = x.size(0)
     if batch is None:
         batch = torch.zeros(n, dtype=torch.long, device=x.device)

@@ -34,7 +34,8 @@ def scatter(src, index, dim=-1, out=None, dim_size=None, reduce="sum"):
     if reduce == "mean":
         total = torch.zeros(shape, dtype=src.dtype, device=src.device).scatter_add_(dim, idx, src)
         count = torch.zeros(shape, dtype=src.dtype, device=src.device).scatter_add_(
-            dim, idx, torch.ones_like(src))
+            dim, idx, torch.ones_like(src)
+        )
         return total / count.clamp(min=1)
     if reduce in ("max", "min", "amax", "amin"):
         mode = "amax" if reduce in ("max", "amax") else "amin"
