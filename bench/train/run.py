@@ -22,6 +22,7 @@ import json
 import random
 import signal
 from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -160,29 +161,35 @@ def _run(
             _write_inputs(run_dir, cfg, command, norm)
             record.write(run_dir)
         _seed_rank(cfg.seed, world.rank)
-        _train_recorded(cfg, run_dir, record, model, method, split, norm, resume, world, log_sinks)
+        _train_recorded(
+            _Run(cfg, run_dir, record, model, method, split, norm, resume, world, log_sinks)
+        )
         world.barrier()  # the record is final before any rank returns
     return run_dir
 
 
-def _train_recorded(
-    cfg,
-    run_dir,
-    record,
-    model,
-    method,
-    split,
-    norm,
-    resume,
-    world: World,
-    log_sinks: tuple[str, ...] = (),
-) -> None:
+@dataclass(frozen=True)
+class _Run:
+    """One run once its inputs are known good: what training and evaluation act on."""
+
+    cfg: RunConfig
+    run_dir: Path
+    record: RunRecord
+    model: torch.nn.Module
+    method: object  # methods.base.Method
+    split: object  # bench.data.registry.SplitData
+    norm: dict
+    resume: bool
+    world: World
+    log_sinks: tuple[str, ...] = ()
+
+
+def _train_recorded(run: _Run) -> None:
     """Train and evaluate; whatever stops it is written to the record (rank 0): ``failed``
     with the reason, or ``interrupted`` on SIGTERM/SIGINT. A full disk is a DiskFullError."""
+    record, run_dir, world = run.record, run.run_dir, run.world
     try:
-        _train_and_evaluate(
-            cfg, run_dir, record, model, method, split, norm, resume, world, log_sinks
-        )
+        _train_and_evaluate(run)
     except NonFiniteLossError as exc:
         if world.is_main:
             _finish(record, run_dir, "failed", f"non-finite loss at step {exc.step}")
@@ -211,23 +218,21 @@ def _seed_rank(seed: int, rank: int) -> None:
         random.seed(derived_seed(seed, TORCH_STREAM, rank))
 
 
-def _train_and_evaluate(
-    cfg,
-    run_dir,
-    record,
-    model,
-    method,
-    split,
-    norm,
-    resume,
-    world: World,
-    log_sinks: tuple[str, ...] = (),
-) -> None:
+def _train_and_evaluate(run: _Run) -> None:
+    cfg, run_dir, record, model, split, norm, world = (
+        run.cfg,
+        run.run_dir,
+        run.record,
+        run.model,
+        run.split,
+        run.norm,
+        run.world,
+    )
     dev = torch.device(cfg.device)
     val = to_data_list(split.val, cfg.dtype)
     trainer = Trainer(
         model,
-        method,
+        run.method,
         to_data_list(split.train, cfg.dtype),
         cfg.train,
         cfg.seed,
@@ -236,12 +241,12 @@ def _train_and_evaluate(
         run_dir,
         validate=lambda: evaluate(model, val, cfg.train.eval_batch_size, dev, split.periodic),
         world=world,
-        sinks=log_sinks,
+        sinks=run.log_sinks,
     )
     if world.is_main:
         for line in startup_lines(cfg, split, norm, record.params, trainer, world.size):
             say(line)
-    if resume:
+    if run.resume:
         trainer.resume()
     trainer.fit()
     if not world.is_main:

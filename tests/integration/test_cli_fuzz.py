@@ -12,21 +12,10 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
+from bench.run_request import RunRequest
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-RUN = [
-    "run",
-    "--backbone",
-    "schnet",
-    "--method",
-    "dens",
-    "--dataset",
-    "rmd17",
-    "--molecule",
-    "aspirin",
-    "--data-root",
-    str(DATA),
-]
+RUN = RunRequest("schnet", "dens", "rmd17", molecule="aspirin", data_root=str(DATA)).argv()
 MATRIX = [
     "matrix",
     "--dry-run",

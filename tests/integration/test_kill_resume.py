@@ -13,29 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from bench.run_request import RunRequest
+
 BENCH = [sys.executable, "-c", "from bench.cli import main; main()"]
 DATA = Path(__file__).resolve().parents[1] / "data"
 # DeNS (corruption stream), EMA and clipping: every piece of state a resume must restore.
 # 8 train structures, batch 2, 3 epochs: 12 steps, a checkpoint every 2.
-RUN = [
-    "run",
-    "--backbone",
-    "schnet",
-    "--method",
-    "dens",
-    "--dataset",
-    "rmd17",
-    "--molecule",
-    "aspirin",
-    "--data-root",
-    str(DATA),
-    "--seed",
-    "5",
-    "--epochs",
-    "3",
-    "--run-id",
-    "r",
-]
+RUN = RunRequest(
+    "schnet", "dens", "rmd17", molecule="aspirin", data_root=str(DATA), seed=5, epochs=3, run_id="r"
+).argv()
 SETS = [
     "data.max_structures=8",
     "train.batch_size=2",

@@ -12,28 +12,20 @@ import numpy as np
 import yaml
 
 from bench.config import RunConfig
+from bench.run_request import RunRequest
 
 BENCH = [sys.executable, "-c", "from bench.cli import main; main()"]
 DATA = Path(__file__).resolve().parents[1] / "data"
-RUN = [
-    "run",
-    "--backbone",
+RUN = RunRequest(
     "schnet",
-    "--method",
     "dens",
-    "--dataset",
     "rmd17",
-    "--molecule",
-    "aspirin",
-    "--data-root",
-    str(DATA),
-    "--seed",
-    "3",
-    "--set",
-    "data.max_structures=8",
-    "--epochs",
-    "2",
-]
+    molecule="aspirin",
+    data_root=str(DATA),
+    seed=3,
+    epochs=2,
+    overrides=("data.max_structures=8",),
+).argv()
 
 
 def _bench(*args: str) -> subprocess.CompletedProcess:

@@ -20,33 +20,21 @@ import bench.train.loop as loop
 from bench.cli import main
 from bench.records import read_record
 from bench.run_lock import run_lock
+from bench.run_request import RunRequest
 from bench.train.preflight import NO_SPACE
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 # 8 train structures, batch 2, 2 epochs: 8 steps, checkpoints at steps 2, 4, 6
-RUN = [
-    "run",
-    "--backbone",
+RUN = RunRequest(
     "schnet",
-    "--method",
     "none",
-    "--dataset",
     "rmd17",
-    "--molecule",
-    "aspirin",
-    "--data-root",
-    str(DATA),
-    "--run-id",
-    "r",
-    "--set",
-    "data.max_structures=8",
-    "--set",
-    "train.batch_size=2",
-    "--epochs",
-    "2",
-    "--set",
-    "train.checkpoint_every=2",
-]
+    molecule="aspirin",
+    data_root=str(DATA),
+    run_id="r",
+    epochs=2,
+    overrides=("data.max_structures=8", "train.batch_size=2", "train.checkpoint_every=2"),
+).argv()
 
 
 def bench(args: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
