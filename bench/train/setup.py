@@ -117,8 +117,8 @@ def build_run_method(cfg: RunConfig) -> Method:
     """The training regime of ``cfg`` with its loss weights and hyper-parameters."""
     return build_method(
         cfg.method.name,
-        energy_weight=cfg.loss.energy_weight,
-        force_weight=cfg.loss.force_weight,
+        lambda_energy=cfg.loss.lambda_energy,
+        lambda_force=cfg.loss.lambda_force,
         **cfg.method.params,
     )
 
@@ -126,7 +126,7 @@ def build_run_method(cfg: RunConfig) -> Method:
 def build_model(cfg: RunConfig, method: Method, norm: dict) -> nn.Module:
     """The backbone of ``cfg`` (with the DeNS heads when the method needs them), normalised,
     on ``cfg.device`` in ``cfg.dtype``. Raises ConfigError for unsupported pairings."""
-    from backbones.registry import BACKBONES, build_backbone
+    from backbones.registry import BACKBONES, backbone_config, build_from_config
     from bench.registry import resolve
 
     sigma = {"encode_sigma": True} if method.needs_sigma_input else {}
@@ -135,14 +135,8 @@ def build_model(cfg: RunConfig, method: Method, norm: dict) -> nn.Module:
             f"method option encode_sigma needs a backbone that encodes sigma; "
             f"{cfg.model.backbone!r} does not (its sigma_encoding is False)"
         )
-    model = build_backbone(
-        cfg.model.backbone,
-        cfg.preset,
-        cfg.data.kind,
-        dens=method.needs_noise_head,
-        **sigma,
-        **cfg.model.options,
-    )
+    options = backbone_config(cfg.model.backbone, cfg.preset, cfg.data.kind, cfg.model.options)
+    model = build_from_config(cfg.model.backbone, options, dens=method.needs_noise_head, **sigma)
     atom_ref = None
     if norm.get("atom_ref"):
         atom_ref = torch.zeros(119, dtype=torch.float64)
@@ -165,7 +159,7 @@ def check_device(device: str) -> None:
 def load_run_model(run_dir: str | Path, device: str = "cpu") -> tuple[nn.Module, RunConfig]:
     """The evaluation model of a finished run (``checkpoints/model.pt``) and its config."""
     run_dir = Path(run_dir)
-    cfg = RunConfig.from_dict(load_yaml(run_dir / CONFIG_FILE), str(run_dir / CONFIG_FILE))
+    cfg = RunConfig.from_record(load_yaml(run_dir / CONFIG_FILE), str(run_dir / CONFIG_FILE))
     cfg.device = device
     check_device(device)
     weights = run_dir / CHECKPOINT_DIR / MODEL_FILE

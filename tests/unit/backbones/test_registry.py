@@ -15,7 +15,9 @@ def test_unknown_name_suggests_the_closest():
 
 
 def test_unknown_override_is_named_with_the_known_options():
-    with pytest.raises(ConfigError, match=r"unknown option\(s\) \['hiden_channels'\].*cutoff"):
+    with pytest.raises(
+        ConfigError, match=r"model.options: unknown key 'hiden_channels'.*cutoff.*'hidden_channels'"
+    ):
         build_backbone("schnet", hiden_channels=8)
 
 

@@ -45,8 +45,8 @@ def test_every_profile_entry_resolves_and_builds_its_method(
     )
     build_method(
         method,
-        energy_weight=cfg.loss.energy_weight,
-        force_weight=cfg.loss.force_weight,
+        lambda_energy=cfg.loss.lambda_energy,
+        lambda_force=cfg.loss.lambda_force,
         **cfg.method.params,
     )
     assert RunConfig.from_dict(cfg.to_dict()) == cfg  # round trip through config.yaml
@@ -57,7 +57,7 @@ def test_md17_profile_values_and_molecule_patches():
         "equiformer", "dens", "rmd17", "paper", "paper-v1", {"data.molecule": "aspirin"}
     )
     assert (aspirin.train.epochs, aspirin.train.batch_size, aspirin.train.lr) == (1500, 8, 5e-4)
-    assert (aspirin.loss.energy_weight, aspirin.loss.force_weight) == (1.0, 80.0)
+    assert (aspirin.loss.lambda_energy, aspirin.loss.lambda_force) == (1.0, 80.0)
     p = aspirin.method.params
     assert (p["p_dens"], p["sigma"], p["corrupt_ratio"], p["lambda_dens"]) == (0.25, 0.05, 0.25, 5)
     assert p["lambda_decay"] == "linear"
@@ -65,7 +65,7 @@ def test_md17_profile_values_and_molecule_patches():
     naph = resolve_config(
         "equiformer", "none", "md17", "paper", "paper-v1", {"data.molecule": "naphthalene"}
     )
-    assert (naph.loss.energy_weight, naph.loss.force_weight) == (2.0, 20.0)
+    assert (naph.loss.lambda_energy, naph.loss.lambda_force) == (2.0, 20.0)
     v1 = resolve_config(
         "equiformer",
         "denoise-no-force",
@@ -85,9 +85,13 @@ def test_md17_profile_values_and_molecule_patches():
     assert (v1.method.params["p_dens"], v1.method.params["sigma"]) == (0.125, 0.025)
     assert (rel.method.params["p_dens"], rel.method.params["sigma"]) == (0.25, 0.05)
     l3 = resolve_config(
+        "equiformer", "dens", "rmd17", "paper-l3", "paper-v1", {"variant": "equiformer-lmax3"}
+    )
+    assert l3.model.options["lmax"] == 3 and l3.train.epochs == 2000 and l3.scale == "paper"
+    l2 = resolve_config(
         "equiformer", "dens", "rmd17", "paper", "paper-v1", {"variant": "equiformer-lmax3"}
     )
-    assert l3.model.options == {"lmax": 3} and l3.train.epochs == 2000
+    assert l2.model.options["lmax"] == 2  # the profile's variant sets training only
 
 
 def test_oc20_profiles_differ_where_the_spec_says():
@@ -101,7 +105,7 @@ def test_oc20_profiles_differ_where_the_spec_says():
 
 def test_overrides_and_presets_apply_in_order():
     cfg = resolve_config(
-        "schnet",
+        "equiformer",
         "dens",
         "rmd17",
         "ci",
@@ -111,7 +115,7 @@ def test_overrides_and_presets_apply_in_order():
     )
     assert cfg.train.lr == 1e-3 and isinstance(cfg.train.lr, float)
     assert cfg.train.epochs == 7 and cfg.seed == 3 and cfg.train.batch_size == 4  # ci preset
-    assert cfg.method.params["sigma"] == 0.1 and cfg.model.options == {"lmax": 3}
+    assert cfg.method.params["sigma"] == 0.1 and cfg.model.options["lmax"] == 3
 
 
 @pytest.mark.parametrize(
