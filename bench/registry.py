@@ -15,7 +15,7 @@ def did_you_mean(name: str, choices: list[str] | tuple[str, ...], what: str = ""
     close = difflib.get_close_matches(name, list(choices), n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     what = f"{what} " if what else ""
-    return f"unknown {what}{name!r}; known: {', '.join(sorted(choices))}.{hint}"
+    return f"unknown {what}{name!r}; known: {', '.join(sorted(choices)) or 'none'}.{hint}"
 
 
 def resolve(registry: Mapping[str, str], name: str, kind: str) -> Any:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import re
 
 import pytest
 
+from backbones.equiformer import EquiformerConfig
 from bench.config import (
     CONFIG_DIR,
     RunConfig,
@@ -17,6 +20,7 @@ from bench.config import (
 )
 from bench.errors import ConfigError
 from methods import METHODS, build_method
+from methods.dens import DeNSConfig
 
 
 def _cases():
@@ -179,3 +183,29 @@ def test_cuda_without_a_gpu_is_a_config_error(monkeypatch):
     with pytest.raises(ConfigError, match=r"--device must be one of \('cpu', 'cuda'\), got 'gpu'"):
         check_device("gpu")
     check_device("cpu")
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("loss.force_weight=10", "config: loss: key 'force_weight' was renamed to 'lambda_force'"),
+        ("method.params.lambda_noise=1", "was renamed to 'lambda_dens'"),
+    ],
+)
+def test_old_glossary_names_say_what_they_are_called_now(override, message):
+    method = "noisy-nodes" if "noise" in override else "dens"
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        resolve_config("schnet", method, "rmd17", "ci", "paper-v1", {}, [override])
+
+
+def test_a_resolved_config_holds_every_architecture_key_and_resolves_to_itself():
+    cfg = resolve_config("equiformer", "dens", "rmd17", "ci", "paper-v1")
+    assert set(cfg.model.options) == {f.name for f in dataclasses.fields(EquiformerConfig)}
+    assert set(cfg.method.params) == {f.name for f in dataclasses.fields(DeNSConfig)}
+    again = RunConfig.from_dict(cfg.to_dict())
+    assert again == cfg
+    old = cfg.to_dict() | {"model": {"backbone": "equiformer", "options": {}}}
+    old["loss"] = {"energy_weight": 2.0, "force_weight": 3.0}  # a record older than both
+    upgraded = RunConfig.from_record(old, "config.yaml")
+    assert upgraded.model.options == cfg.model.options  # from the recorded preset
+    assert (upgraded.loss.lambda_energy, upgraded.loss.lambda_force) == (2.0, 3.0)
