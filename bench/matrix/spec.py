@@ -76,6 +76,7 @@ class MatrixSpec:
 
     Attributes:
         molecules: expands md17/rmd17 runs only; empty leaves ``bench run``'s default.
+        preset, scale: network size and training scale, as ``bench run --preset/--scale``.
         overrides: ``--set key=value`` pairs passed to every run (part of its identity).
         max_steps, epochs: training length passed to every run (part of its identity).
         data_root: where the data lives (not part of a run's identity).
@@ -92,6 +93,7 @@ class MatrixSpec:
     molecules: tuple[str, ...] = ()
     seeds: tuple[int, ...] = (0,)
     preset: str = "ci"
+    scale: str | None = None
     profile: str | None = None
     max_steps: int | None = None
     epochs: int | None = None
