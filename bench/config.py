@@ -235,7 +235,7 @@ class RunConfig:
 
 
 def resolve_components(cfg: RunConfig, where: str = "config") -> None:
-    """Fill ``cfg`` in place: ``scale`` (None: the preset's name when presets.yaml has it,
+    """Fill ``cfg`` in place: ``scale`` (None: the preset's name when scales.yaml has it,
     else ``paper``), ``model.options`` with every field of the backbone's Config (the preset
     ``cfg.preset`` for ``cfg.data.kind`` under the given options) and ``method.params`` with
     every field of the method's Config. Idempotent: a resolved config resolves to itself, and
@@ -245,7 +245,7 @@ def resolve_components(cfg: RunConfig, where: str = "config") -> None:
     from methods import method_config
 
     if cfg.scale is None:
-        cfg.scale = cfg.preset if cfg.preset in scales() else "paper"
+        cfg.scale = default_scale(cfg.preset)
     options = backbone_config(
         cfg.model.backbone, cfg.preset, cfg.data.kind, cfg.model.options, where
     )
@@ -256,6 +256,12 @@ def resolve_components(cfg: RunConfig, where: str = "config") -> None:
 def scales() -> list[str]:
     """Names of the training scales (``bench/configs/scales.yaml``: ``ci``, ``paper``)."""
     return list(load_yaml(SCALES_FILE))
+
+
+def default_scale(preset: str) -> str:
+    """The training scale of a run that names none: the scale named like its backbone preset
+    (``ci``, ``paper``), else ``paper`` (a size-only preset such as ``small``, ``paper-l3``)."""
+    return preset if preset in scales() else "paper"
 
 
 def validate(cfg: RunConfig) -> None:
@@ -535,7 +541,7 @@ def resolve_config(
     """
     cli_patch, set_patch = _nested(cli or {}), parse_overrides(overrides)
     early = deep_merge(cli_patch, set_patch)
-    scale = scale or (preset if preset in scales() else "paper")
+    scale = scale or default_scale(preset)
     if scale not in scales():
         raise ConfigError(f"{SCALES_FILE}: scale {did_you_mean(scale, scales())}")
     d = asdict(RunConfig(preset=preset, profile=profile, scale=scale))
