@@ -209,3 +209,20 @@ def test_a_resolved_config_holds_every_architecture_key_and_resolves_to_itself()
     upgraded = RunConfig.from_record(old, "config.yaml")
     assert upgraded.model.options == cfg.model.options  # from the recorded preset
     assert (upgraded.loss.lambda_energy, upgraded.loss.lambda_force) == (2.0, 3.0)
+
+
+def test_a_preset_edit_changes_the_run_id(tmp_path, monkeypatch):
+    import shutil
+
+    import bench.backbone_presets
+    from bench.train.run import default_run_id
+
+    before = resolve_config("schnet", "none", "rmd17", "ci", "paper-v1")
+    edited = tmp_path / "presets"
+    shutil.copytree(bench.backbone_presets.preset_dir(), edited)
+    path = edited / "schnet.yaml"
+    path.write_text(path.read_text().replace("num_filters: 16", "num_filters: 24", 1))
+    monkeypatch.setattr(bench.backbone_presets, "preset_dir", lambda: edited)
+    after = resolve_config("schnet", "none", "rmd17", "ci", "paper-v1")
+    assert (before.model.options["num_filters"], after.model.options["num_filters"]) == (16, 24)
+    assert default_run_id(before) != default_run_id(after)
