@@ -226,3 +226,25 @@ def test_a_preset_edit_changes_the_run_id(tmp_path, monkeypatch):
     after = resolve_config("schnet", "none", "rmd17", "ci", "paper-v1")
     assert (before.model.options["num_filters"], after.model.options["num_filters"]) == (16, 24)
     assert default_run_id(before) != default_run_id(after)
+
+
+def test_a_profile_cannot_set_the_architecture(tmp_path, monkeypatch):
+    import shutil
+
+    import bench.config
+
+    configs = tmp_path / "configs"
+    shutil.copytree(CONFIG_DIR, configs)
+    path = configs / "profiles" / "paper-v1.yaml"
+    text = path.read_text().replace(
+        "      train: {epochs: 2000, batch_size: 5",
+        "      model: {options: {lmax: 3}}\n      train: {epochs: 2000, batch_size: 5",
+        1,
+    )
+    assert "model: {options" in text
+    path.write_text(text)
+    monkeypatch.setattr(bench.config, "CONFIG_DIR", configs)
+    with pytest.raises(ConfigError, match="'model' is not a profile key.*--preset"):
+        resolve_config(
+            "equiformer", "none", "md17", "paper", "paper-v1", {"variant": "equiformer-lmax3"}
+        )
