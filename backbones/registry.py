@@ -12,6 +12,7 @@ import dataclasses
 from typing import Any
 
 from bench.backbone_presets import preset_config, preset_dir
+from bench.errors import ConfigError
 from bench.registry import resolve
 from bench.typed import build_dataclass
 
@@ -64,6 +65,9 @@ def build_backbone(
 
 def build_from_config(name: str, config: Any, dens: bool = False, **capabilities: Any):
     """Backbone ``name`` built from its resolved ``config``; ``capabilities`` are the
-    method-driven switches (``encode_sigma``)."""
+    method-driven switches (``encode_sigma``). A constructor's ValueError is a ConfigError."""
     cls = resolve(BACKBONES, name, "backbone")
-    return cls(dens=dens, **capabilities, **dataclasses.asdict(config))
+    try:
+        return cls(dens=dens, **capabilities, **dataclasses.asdict(config))
+    except ValueError as exc:  # checks that need the network's layout (channel divisors)
+        raise ConfigError(f"backbone {name!r}: model.options: {exc}") from exc
