@@ -42,6 +42,7 @@ name               paper           meaning (old names)
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -123,22 +124,23 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """The backbone. ``options`` are the fields of its Config dataclass (e.g.
-    backbones.equiformer.EquiformerConfig): given ones replace keys of the backbone preset
-    (RunConfig.preset, backbones/presets/<name>.yaml), and a resolved config holds them all
-    (:func:`resolve_components`)."""
+    """The backbone. ``options``: as read, a mapping of fields of the backbone's Config
+    dataclass (e.g. backbones.equiformer.EquiformerConfig) replacing keys of its preset
+    (RunConfig.preset, backbones/presets/<name>.yaml); once resolved
+    (:func:`resolve_components`), that Config itself, every field set (``config.yaml``
+    holds them all)."""
 
     backbone: str = "schnet"
-    options: dict[str, Any] = field(default_factory=dict)
+    options: Any = field(default_factory=dict)
 
 
 @dataclass
 class MethodConfig:
-    """The training regime; ``params`` are the fields of its Config dataclass (e.g.
-    methods.dens.DeNSConfig), all of them in a resolved config."""
+    """The training regime. ``params``: as read, a mapping of fields of the method's Config
+    dataclass (e.g. methods.dens.DeNSConfig); once resolved, that Config itself."""
 
     name: str = "none"
-    params: dict[str, Any] = field(default_factory=dict)
+    params: Any = field(default_factory=dict)
 
 
 @dataclass
@@ -235,22 +237,27 @@ class RunConfig:
 
 
 def resolve_components(cfg: RunConfig, where: str = "config") -> None:
-    """Fill ``cfg`` in place: ``scale`` (None: the preset's name when scales.yaml has it,
-    else ``paper``), ``model.options`` with every field of the backbone's Config (the preset
-    ``cfg.preset`` for ``cfg.data.kind`` under the given options) and ``method.params`` with
-    every field of the method's Config. Idempotent: a resolved config resolves to itself, and
-    a record written before configs held every key (``options: {}``) gets its preset's
-    values, the one place old records are read (backbones.registry.backbone_config)."""
+    """Fill ``cfg`` in place: ``scale`` (None: :func:`default_scale`), ``model.options``
+    with the backbone's Config (the preset ``cfg.preset`` for ``cfg.data.kind`` under the
+    given options) and ``method.params`` with the method's Config. Idempotent: a resolved
+    config resolves to itself, and a record written before configs held every key
+    (``options: {}``) gets its preset's values, the one place old records are read
+    (backbones.registry.backbone_config)."""
     from backbones.registry import backbone_config
     from methods import method_config
 
     if cfg.scale is None:
         cfg.scale = default_scale(cfg.preset)
-    options = backbone_config(
-        cfg.model.backbone, cfg.preset, cfg.data.kind, cfg.model.options, where
+    options, params = _mapping(cfg.model.options), _mapping(cfg.method.params)
+    cfg.model.options = backbone_config(
+        cfg.model.backbone, cfg.preset, cfg.data.kind, options, where
     )
-    cfg.model.options = asdict(options)
-    cfg.method.params = asdict(method_config(cfg.method.name, cfg.method.params, where))
+    cfg.method.params = method_config(cfg.method.name, params, where)
+
+
+def _mapping(value: Any) -> Any:
+    """A resolved Config as the mapping of its fields; anything else unchanged."""
+    return asdict(value) if dataclasses.is_dataclass(value) else value
 
 
 def scales() -> list[str]:

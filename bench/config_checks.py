@@ -50,16 +50,17 @@ def check_ranges(cfg) -> None:
 
 
 def check_method(cfg) -> None:
-    """Build the run's method once (cheap, no tensors) so that a bad ``method.params`` value
-    is a ConfigError at resolution time (methods.build_method)."""
-    from methods import build_method
+    """Build the run's method once (cheap, no tensors) so that a value only the method can
+    check (its loss weights) is a ConfigError at resolution time."""
+    from bench.registry import resolve
+    from methods import METHODS
 
-    build_method(
-        cfg.method.name,
-        lambda_energy=cfg.loss.lambda_energy,
-        lambda_force=cfg.loss.lambda_force,
-        **cfg.method.params,
-    )
+    try:
+        resolve(METHODS, cfg.method.name, "method")(
+            cfg.method.params, cfg.loss.lambda_energy, cfg.loss.lambda_force
+        )
+    except ValueError as exc:
+        raise ConfigError(f"method {cfg.method.name!r}: {exc}") from exc
 
 
 def _range_table(cfg) -> list[tuple[str, Any, Any, str]]:

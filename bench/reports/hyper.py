@@ -122,7 +122,8 @@ def _resolved(items: tuple[tuple[str, Any], ...], profile: str) -> tuple[dict, d
     ).resolve()
     kind = spec.get("backbone_preset")  # a column whose network is another kind's preset
     preset = preset_config(spec["backbone"], "paper", kind) if kind else {}
-    return cfg.to_dict(), {**cfg.model.options, **preset}
+    config = cfg.to_dict()
+    return config, {**config["model"]["options"], **preset}
 
 
 def deviations(profile: str = "paper-v1") -> dict[str, str]:

@@ -51,7 +51,7 @@ def test_every_profile_entry_resolves_and_builds_its_method(
         method,
         lambda_energy=cfg.loss.lambda_energy,
         lambda_force=cfg.loss.lambda_force,
-        **cfg.method.params,
+        **dataclasses.asdict(cfg.method.params),
     )
     assert RunConfig.from_dict(cfg.to_dict()) == cfg  # round trip through config.yaml
 
@@ -63,8 +63,8 @@ def test_md17_profile_values_and_molecule_patches():
     assert (aspirin.train.epochs, aspirin.train.batch_size, aspirin.train.lr) == (1500, 8, 5e-4)
     assert (aspirin.loss.lambda_energy, aspirin.loss.lambda_force) == (1.0, 80.0)
     p = aspirin.method.params
-    assert (p["p_dens"], p["sigma"], p["corrupt_ratio"], p["lambda_dens"]) == (0.25, 0.05, 0.25, 5)
-    assert p["lambda_decay"] == "linear"
+    assert (p.p_dens, p.sigma, p.corrupt_ratio, p.lambda_dens) == (0.25, 0.05, 0.25, 5)
+    assert p.lambda_decay == "linear"
     assert (aspirin.data.n_train, aspirin.data.n_val, aspirin.data.split_seed) == (950, 50, 1)
     naph = resolve_config(
         "equiformer", "none", "md17", "paper", "paper-v1", {"data.molecule": "naphthalene"}
@@ -86,25 +86,25 @@ def test_md17_profile_values_and_molecule_patches():
         "released",
         {"data.molecule": "salicylic"},
     )
-    assert (v1.method.params["p_dens"], v1.method.params["sigma"]) == (0.125, 0.025)
-    assert (rel.method.params["p_dens"], rel.method.params["sigma"]) == (0.25, 0.05)
+    assert (v1.method.params.p_dens, v1.method.params.sigma) == (0.125, 0.025)
+    assert (rel.method.params.p_dens, rel.method.params.sigma) == (0.25, 0.05)
     l3 = resolve_config(
         "equiformer", "dens", "rmd17", "paper-l3", "paper-v1", {"variant": "equiformer-lmax3"}
     )
-    assert l3.model.options["lmax"] == 3 and l3.train.epochs == 2000 and l3.scale == "paper"
+    assert l3.model.options.lmax == 3 and l3.train.epochs == 2000 and l3.scale == "paper"
     l2 = resolve_config(
         "equiformer", "dens", "rmd17", "paper", "paper-v1", {"variant": "equiformer-lmax3"}
     )
-    assert l2.model.options["lmax"] == 2  # the profile's variant sets training only
+    assert l2.model.options.lmax == 2  # the profile's variant sets training only
 
 
 def test_oc20_profiles_differ_where_the_spec_says():
     v1 = resolve_config("equiformer-v2", "dens", "oc20", "paper", "paper-v1").method.params
     rel = resolve_config("equiformer-v2", "dens", "oc20", "paper", "released").method.params
-    assert v1["multi_scale"] and v1["sigma_high"] == 0.5 and v1["p_dens"] == 0.25
-    assert v1["corrupt_ratio"] == 1.0 and v1["lambda_dens"] == 10.0
-    assert not rel["multi_scale"] and rel["sigma"] == 0.1 and rel["p_dens"] == 0.5
-    assert rel["corrupt_ratio"] == 0.5 and rel["task_draw"] == "batch"
+    assert v1.multi_scale and v1.sigma_high == 0.5 and v1.p_dens == 0.25
+    assert v1.corrupt_ratio == 1.0 and v1.lambda_dens == 10.0
+    assert not rel.multi_scale and rel.sigma == 0.1 and rel.p_dens == 0.5
+    assert rel.corrupt_ratio == 0.5 and rel.task_draw == "batch"
 
 
 def test_overrides_and_presets_apply_in_order():
@@ -119,7 +119,7 @@ def test_overrides_and_presets_apply_in_order():
     )
     assert cfg.train.lr == 1e-3 and isinstance(cfg.train.lr, float)
     assert cfg.train.epochs == 7 and cfg.seed == 3 and cfg.train.batch_size == 4  # ci preset
-    assert cfg.method.params["sigma"] == 0.1 and cfg.model.options["lmax"] == 3
+    assert cfg.method.params.sigma == 0.1 and cfg.model.options.lmax == 3
 
 
 @pytest.mark.parametrize(
@@ -200,8 +200,12 @@ def test_old_glossary_names_say_what_they_are_called_now(override, message):
 
 def test_a_resolved_config_holds_every_architecture_key_and_resolves_to_itself():
     cfg = resolve_config("equiformer", "dens", "rmd17", "ci", "paper-v1")
-    assert set(cfg.model.options) == {f.name for f in dataclasses.fields(EquiformerConfig)}
-    assert set(cfg.method.params) == {f.name for f in dataclasses.fields(DeNSConfig)}
+    assert type(cfg.model.options) is EquiformerConfig and type(cfg.method.params) is DeNSConfig
+    written = cfg.to_dict()  # what config.yaml holds: every field of both
+    assert set(written["model"]["options"]) == {
+        f.name for f in dataclasses.fields(EquiformerConfig)
+    }
+    assert set(written["method"]["params"]) == {f.name for f in dataclasses.fields(DeNSConfig)}
     again = RunConfig.from_dict(cfg.to_dict())
     assert again == cfg
     old = cfg.to_dict() | {"model": {"backbone": "equiformer", "options": {}}}
@@ -224,7 +228,7 @@ def test_a_preset_edit_changes_the_run_id(tmp_path, monkeypatch):
     path.write_text(path.read_text().replace("num_filters: 16", "num_filters: 24", 1))
     monkeypatch.setattr(bench.backbone_presets, "preset_dir", lambda: edited)
     after = resolve_config("schnet", "none", "rmd17", "ci", "paper-v1")
-    assert (before.model.options["num_filters"], after.model.options["num_filters"]) == (16, 24)
+    assert (before.model.options.num_filters, after.model.options.num_filters) == (16, 24)
     assert default_run_id(before) != default_run_id(after)
 
 
