@@ -127,6 +127,12 @@ class EquiformerCore:
             **dict.fromkeys(("avg_degree", "avg_num_atoms"), "> 0"),
             **dict.fromkeys(("alpha_drop", "proj_drop", "out_drop", "drop_path"), "in [0, 1)"),
         )
+        step = max(DEGREE_DIVISORS[self.lmax]) * self.num_heads
+        if self.channels % step:
+            raise ValueError(
+                f"channels must be a multiple of {step} (largest degree divisor x num_heads) "
+                f"at lmax {self.lmax}, got {self.channels!r}"
+            )
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,12 @@ class ESCNConfig:
         )
         if not 0 <= self.mmax <= self.lmax:
             raise ValueError(f"mmax must be in [0, lmax={self.lmax}], got {self.mmax!r}")
+        if (self.num_sphere_samples is None) == (self.head_quadrature_degree is None):
+            raise ValueError(
+                "num_sphere_samples: give exactly one of num_sphere_samples and "
+                f"head_quadrature_degree, got {self.num_sphere_samples!r}, "
+                f"{self.head_quadrature_degree!r}"
+            )
 
 
 class ESCN(Backbone):

@@ -92,3 +92,7 @@ def test_out_of_range_options_name_the_field():
         backbone_config("equiformer", "ci", "md17", {"num_blocks": 0})
     with pytest.raises(ConfigError, match=r"model\.options\.lmax must be one of \(1, 2, 3\)"):
         backbone_config("segnn", "ci", "md17", {"lmax": 4})
+    with pytest.raises(ConfigError, match=r"model\.options\.channels must be a multiple of 8"):
+        backbone_config("equiformer", "ci", "md17", {"channels": 20})  # 2 heads x divisor 4
+    with pytest.raises(ConfigError, match=r"model\.options\.num_sphere_samples: give exactly"):
+        backbone_config("escn", "ci", "md17", {"num_sphere_samples": 128})
