@@ -60,6 +60,9 @@ class Backbone(nn.Module):
     """
 
     name: ClassVar[str] = "backbone"
+    #: the frozen dataclass of the architecture keywords (``model.options``; the schema
+    #: backbones.registry.backbone_config resolves presets into)
+    Config: ClassVar[type]
     #: True when the network is E(3)- (not only SE(3)-) equivariant, for reflection tests.
     reflection_equivariant: ClassVar[bool] = True
     #: attribute naming the nn.ModuleList of message-passing blocks (what ``train.compile``

@@ -30,6 +30,7 @@ from backbones.layers import (
     GraphDropPath,
     IrrepsLinear,
 )
+from backbones.options import check_fields, check_graph
 from bench.data import keys
 
 #: channels of degree l are ``channels // divisor[l]``: the paper's Lmax 2 (128, 64, 32) and
@@ -86,6 +87,62 @@ class EquiformerIrreps:
         )
 
 
+@dataclass(frozen=True)
+class EquiformerCore:
+    """The architecture shared by :class:`Equiformer` and backbones.segnn.SEGNNLike
+    (``model.options``; presets in presets/equiformer.yaml and presets/segnn.yaml).
+
+    ``channels`` must be a multiple of ``num_heads`` times the largest divisor of
+    DEGREE_DIVISORS[lmax] (checked when the network is built).
+    """
+
+    cutoff: float = 5.0  # Angstrom, > 0
+    max_neighbors: int | None = None  # >= 1 (None: all neighbours within the cutoff)
+    force_mode: str = "gradient"  # "gradient" (F = -dE/dpos) or "direct"
+    lmax: int = 2  # highest degree, one of DEGREE_DIVISORS (1, 2, 3)
+    channels: int = 128  # degree-0 channels; degree l has channels / divisor, >= 1
+    num_blocks: int = 6  # transformer blocks, >= 1
+    num_heads: int = 4  # attention heads, >= 1
+    num_radial: int = 32  # Gaussian radial basis size, >= 1
+    radial_hidden: int = 64  # radial MLP width, >= 1
+    mlp_ratio: int = 3  # feed-forward width / channels, >= 1
+    feature_ratio: int = 4  # last-block width / channels, >= 1
+    num_elements: int = 64  # one-hot size (largest atomic number + 1), >= 1
+    avg_degree: float = MD17_AVG_DEGREE  # message normaliser (neighbours per atom), > 0
+    avg_num_atoms: float = MD17_AVG_NUM_ATOMS  # energy normaliser (atoms per structure), > 0
+    alpha_drop: float = 0.0  # attention-weight dropout, in [0, 1)
+    proj_drop: float = 0.0  # projection dropout, in [0, 1)
+    out_drop: float = 0.0  # output dropout, in [0, 1)
+    drop_path: float = 0.0  # stochastic depth, in [0, 1)
+
+    def __post_init__(self) -> None:
+        check_graph(self)
+        check_fields(
+            self,
+            lmax=tuple(DEGREE_DIVISORS),
+            **dict.fromkeys(
+                ("channels", "num_blocks", "num_heads", "num_radial", "radial_hidden"), ">= 1"
+            ),
+            **dict.fromkeys(("mlp_ratio", "feature_ratio", "num_elements"), ">= 1"),
+            **dict.fromkeys(("avg_degree", "avg_num_atoms"), "> 0"),
+            **dict.fromkeys(("alpha_drop", "proj_drop", "out_drop", "drop_path"), "in [0, 1)"),
+        )
+        step = max(DEGREE_DIVISORS[self.lmax]) * self.num_heads
+        if self.channels % step:
+            raise ValueError(
+                f"channels must be a multiple of {step} (largest degree divisor x num_heads) "
+                f"at lmax {self.lmax}, got {self.channels!r}"
+            )
+
+
+@dataclass(frozen=True)
+class EquiformerConfig(EquiformerCore):
+    """:class:`EquiformerCore` plus the two switches SEGNN-like fixes to False."""
+
+    attention: bool = True  # graph attention (False: summed messages)
+    layer_norm: bool = True  # equivariant layer norm in every block
+
+
 class Equiformer(Backbone):
     """Equiformer for energies and forces (MD17 configuration), optionally with DeNS heads.
 
@@ -115,6 +172,7 @@ class Equiformer(Backbone):
     """
 
     name: ClassVar[str] = "equiformer"
+    Config: ClassVar[type] = EquiformerConfig
     repeated_blocks: ClassVar[str | None] = "blocks"
     reflection_equivariant: ClassVar[bool] = False
 

@@ -18,6 +18,8 @@ Gauss-Legendre quadrature, ``head_quadrature_degree``, makes the heads nearly ex
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -27,6 +29,7 @@ from torch.nn import functional as F
 from torch.utils.checkpoint import checkpoint
 
 from backbones.base import Backbone, Graph
+from backbones.options import check_fields, check_graph
 from backbones.so3 import (
     EdgeContext,
     EdgeRotationBuilder,
@@ -39,6 +42,60 @@ from backbones.so3 import (
     split_orders,
 )
 from bench.data import keys
+from bench.data.neighbor_rules import NEIGHBOR_RULES
+
+
+@dataclass(frozen=True)
+class ESCNConfig:
+    """The architecture of :class:`ESCN` (``model.options``; presets in presets/escn.yaml).
+
+    Every field is a keyword argument of ESCN (its docstring says what each does).
+    """
+
+    num_layers: int = 12  # message-passing layers, >= 1
+    sphere_channels: int = 128  # node feature channels C, >= 1
+    hidden_channels: int = 256  # SO(2) convolution width, >= 1
+    edge_channels: int = 128  # invariant edge feature width, >= 1
+    lmax: int = 6  # highest degree, >= 1 (forces are l = 1)
+    mmax: int = 2  # highest order kept in edge frames, in [0, lmax]
+    num_sphere_samples: int | None = 128  # golden-spiral head points, >= 1
+    head_quadrature_degree: int | None = None  # or a Gauss-Legendre head grid, >= 1
+    distance_resolution: float = 0.02  # Gaussian spacing, Angstrom, > 0
+    basis_width_scalar: float = 2.0  # Gaussian width / spacing, > 0
+    grid_resolution: int | None = None  # S2 grid points per axis, >= 1 (None: released)
+    num_elements: int = 90  # atom types embedded, >= 1
+    force_encoding_init: float = 0.001  # DeNS encoding weights start in +- this, > 0
+    cutoff: float = 12.0  # Angstrom, > 0
+    max_neighbors: int | None = 20  # >= 1 (None: all)
+    neighbor_rule: str = "nearest"  # one of bench.data.neighbor_rules.NEIGHBOR_RULES
+    force_mode: str = "direct"  # "direct" or "gradient"
+    checkpoint_blocks: bool = False  # activation checkpointing (same results, less memory)
+
+    def __post_init__(self) -> None:
+        check_graph(self)
+        check_fields(
+            self,
+            neighbor_rule=NEIGHBOR_RULES,
+            **dict.fromkeys(
+                ("num_layers", "sphere_channels", "hidden_channels", "edge_channels", "lmax"),
+                ">= 1",
+            ),
+            **dict.fromkeys(
+                ("num_sphere_samples", "head_quadrature_degree", "grid_resolution"), ">= 1"
+            ),
+            **dict.fromkeys(("num_elements",), ">= 1"),
+            **dict.fromkeys(
+                ("distance_resolution", "basis_width_scalar", "force_encoding_init"), "> 0"
+            ),
+        )
+        if not 0 <= self.mmax <= self.lmax:
+            raise ValueError(f"mmax must be in [0, lmax={self.lmax}], got {self.mmax!r}")
+        if (self.num_sphere_samples is None) == (self.head_quadrature_degree is None):
+            raise ValueError(
+                "num_sphere_samples: give exactly one of num_sphere_samples and "
+                f"head_quadrature_degree, got {self.num_sphere_samples!r}, "
+                f"{self.head_quadrature_degree!r}"
+            )
 
 
 class ESCN(Backbone):
@@ -78,6 +135,7 @@ class ESCN(Backbone):
     """
 
     name = "escn"
+    Config: ClassVar[type] = ESCNConfig
     repeated_blocks = "layers"
     reflection_equivariant = False
 

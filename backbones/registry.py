@@ -1,16 +1,22 @@
-"""Backbone names -> builders, and preset resolution from backbones/presets/<name>.yaml."""
+"""Backbone names -> classes, and their configs resolved from presets plus ``model.options``.
+
+Each class declares ``Config``, a frozen dataclass of its architecture keywords (the schema:
+unknown keys are a ConfigError with a did-you-mean, checked by bench.typed). A preset
+(backbones/presets/<name>.yaml, read by bench.backbone_presets) gives a full set of values;
+``model.options`` replace some of them.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import dataclasses
 from typing import Any
 
-import yaml
-
+from bench.backbone_presets import preset_config, preset_dir
 from bench.errors import ConfigError
-from bench.registry import did_you_mean, resolve
+from bench.registry import resolve
+from bench.typed import build_dataclass
 
-#: name -> "module:class"; each class takes the resolved preset dict as keyword arguments.
+#: name -> "module:class"; each class declares its Config dataclass.
 BACKBONES: dict[str, str] = {
     "equiformer": "backbones.equiformer:Equiformer",
     "segnn": "backbones.segnn:SEGNNLike",
@@ -19,54 +25,49 @@ BACKBONES: dict[str, str] = {
     "escn": "backbones.escn:ESCN",
 }
 
-PRESET_DIR = Path(__file__).parent / "presets"
-#: presets every backbone has; a file may add more (equiformer: `small`)
+PRESET_DIR = preset_dir()
+#: presets every backbone has; a file may add more (equiformer: `small`, `paper-l3`)
 PRESETS = ("ci", "paper")
 DATASETS = ("md17", "oc20", "oc22")
 
+__all__ = ["BACKBONES", "backbone_config", "build_backbone", "preset_config"]
 
-def preset_config(name: str, preset: str = "ci", dataset: str = "md17") -> dict[str, Any]:
-    """The keyword arguments of backbone ``name`` at ``preset`` for ``dataset``.
 
-    ``presets/<name>.yaml`` holds ``{preset: {dataset: {key: value}}}``; a dataset entry may
-    name ``inherit: <dataset>`` to start from another dataset's entry.
-    """
-    if name not in BACKBONES:
-        raise ConfigError(f"backbone {did_you_mean(name, tuple(BACKBONES))}")
-    path = PRESET_DIR / f"{name.replace('-', '_')}.yaml"
-    table = yaml.safe_load(path.read_text())
-    if preset not in table:
-        raise ConfigError(f"{path}: preset {did_you_mean(preset, tuple(table))}")
-    by_dataset = table[preset]
-    if dataset not in by_dataset:
-        raise ConfigError(
-            f"{path}: preset {preset!r} has no dataset {dataset!r}; known: {', '.join(by_dataset)}"
-        )
-    cfg = dict(by_dataset[dataset])
-    while "inherit" in cfg:
-        parent = dict(by_dataset[cfg.pop("inherit")])
-        parent.update(cfg)
-        cfg = parent
-    return cfg
+def backbone_config(
+    name: str,
+    preset: str = "ci",
+    dataset: str = "md17",
+    options: dict[str, Any] | None = None,
+    source: str = "config",
+) -> Any:
+    """The ``Config`` dataclass of backbone ``name``: its ``preset`` entry for ``dataset``
+    (a kind: md17, oc20, oc22) with ``options`` replacing keys. ``source`` names the origin
+    in errors (``<source>: model.options: unknown key 'lmx' ... Did you mean 'lmax'?``)."""
+    cls = resolve(BACKBONES, name, "backbone")
+    values = preset_config(name, preset, dataset) | dict(options or {})
+    return build_dataclass(cls.Config, values, source, "model.options")
 
 
 def build_backbone(
-    name: str, preset: str = "ci", dataset: str = "md17", dens: bool = False, **overrides: Any
+    name: str,
+    preset: str = "ci",
+    dataset: str = "md17",
+    dens: bool = False,
+    encode_sigma: bool = False,
+    **overrides: Any,
 ):
-    """Build backbone ``name`` from its preset; ``overrides`` replace preset keys.
+    """Build backbone ``name`` from its preset; ``overrides`` replace preset keys (a
+    ConfigError for an unknown key or a value out of range). ``encode_sigma``: the sigma
+    input of backbones that declare ``sigma_encoding``."""
+    config = backbone_config(name, preset, dataset, overrides)
+    return build_from_config(name, config, dens, **({"encode_sigma": True} if encode_sigma else {}))
 
-    Unknown override keys raise ConfigError (the class signature is the schema).
-    """
-    import inspect
 
+def build_from_config(name: str, config: Any, dens: bool = False, **capabilities: Any):
+    """Backbone ``name`` built from its resolved ``config``; ``capabilities`` are the
+    method-driven switches (``encode_sigma``). A constructor's ValueError is a ConfigError."""
     cls = resolve(BACKBONES, name, "backbone")
-    cfg = preset_config(name, preset, dataset)
-    cfg.update(overrides)
-    params = inspect.signature(cls.__init__).parameters
-    unknown = sorted(k for k in cfg if k not in params)
-    if unknown:
-        raise ConfigError(
-            f"backbone {name!r}: unknown option(s) {unknown}; "
-            f"known: {sorted(k for k in params if k not in ('self', 'dens'))}"
-        )
-    return cls(dens=dens, **cfg)
+    try:
+        return cls(dens=dens, **capabilities, **dataclasses.asdict(config))
+    except ValueError as exc:  # checks that need the network's layout (channel divisors)
+        raise ConfigError(f"backbone {name!r}: model.options: {exc}") from exc

@@ -12,13 +12,44 @@ SchNet is E(3)-invariant (reflections included): every feature is a function of 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn.models.schnet import GaussianSmearing, InteractionBlock, ShiftedSoftplus
 
 from backbones.base import Backbone, Graph
+from backbones.options import check_fields, check_graph
 from bench.data import keys
+
+
+@dataclass(frozen=True)
+class SchNetConfig:
+    """The architecture of :class:`SchNet` (``model.options``; presets in presets/schnet.yaml).
+
+    Every field is a keyword argument of SchNet; ranges are checked here.
+    """
+
+    hidden_channels: int = 128  # atom feature width, >= 1
+    num_filters: int = 128  # continuous-filter width, >= 1
+    num_interactions: int = 6  # interaction blocks, >= 1
+    num_gaussians: int = 50  # Gaussians on [0, cutoff], >= 1
+    cutoff: float = 5.0  # Angstrom, > 0
+    max_neighbors: int | None = None  # nearest neighbours kept per atom, >= 1 (None: all)
+    force_mode: str = "gradient"  # "gradient" (F = -dE/dpos) or "direct"
+    max_z: int = 100  # atom-type embedding size, >= 1
+
+    def __post_init__(self) -> None:
+        check_graph(self)
+        check_fields(
+            self,
+            hidden_channels=">= 1",
+            num_filters=">= 1",
+            num_interactions=">= 1",
+            num_gaussians=">= 1",
+            max_z=">= 1",
+        )
 
 
 class SchNet(Backbone):
@@ -49,6 +80,7 @@ class SchNet(Backbone):
     """
 
     name = "schnet"
+    Config: ClassVar[type] = SchNetConfig
     repeated_blocks = "interactions"
     reflection_equivariant = True
 

@@ -8,13 +8,35 @@ Resolution order (later wins), all YAML shipped in ``bench/configs/``:
 3. ``profiles/<profile>.yaml[<kind>]``: ``data``, ``loss``, ``train`` and ``methods[<method>]``,
    then its ``molecules[<molecule>]`` patch, then its ``variants[<variant>]`` patch (its
    ``deviations`` only document differences from the paper; bench.reports.hyper);
-4. ``presets.yaml[<preset>]`` (training scale: ``ci`` is tiny, ``paper`` changes nothing);
+4. ``scales.yaml[<scale>]`` (training scale, ``--scale``: ``ci`` is tiny, ``paper``
+   changes nothing; by default the scale named like the preset, else ``paper``);
 5. command-line options (``--epochs``, ``--seed``, ...);
-6. ``--set key=value`` dotted overrides (values parsed by :func:`parse_assignment`).
+6. ``--set key=value`` dotted overrides (values parsed by :func:`parse_assignment`);
+7. the backbone and method configs resolved in full (:func:`resolve_components`): the
+   backbone preset (``--preset``, the NETWORK SIZE: backbones/presets/<name>.yaml, e.g.
+   ``ci``, ``paper``, ``paper-l3``) under ``model.options``, and the method's defaults under
+   ``method.params``. Profiles never set architecture keys.
 
-Every YAML file and value is read by :func:`safe_load` (``1e-3`` is a float).
+Every YAML file and value is read by :func:`safe_load` (``1e-3`` is a float), and every
+dataclass is built by bench.typed.build_dataclass: unknown keys anywhere are a ConfigError
+naming the file, the key and the known ones.
 
-Unknown keys anywhere are a ConfigError naming the key and the known ones.
+Glossary (one name per idea, the paper's symbols; an old name in user YAML is a ConfigError
+saying what it is called now):
+
+=================  ==============  ========================================================
+name               paper           meaning (old names)
+=================  ==============  ========================================================
+``lambda_energy``  lambda_E        energy-loss weight, ``loss.`` (``energy_weight``)
+``lambda_force``   lambda_F        force-loss weight, ``loss.`` (``force_weight``)
+``lambda_dens``    lambda_DeNS     denoising-loss weight, ``method.params.`` of dens,
+                                   denoise-no-force and noisy-nodes (``lambda_noise``)
+``lambda_dens_final``              noisy-nodes: the weight at the end of training
+                                   (``lambda_noise_final``)
+``sigma``          sigma           noise std, Angstrom
+``preset``                         network size (a backbone preset)
+``scale``                          training scale (scales.yaml)
+=================  ==============  ========================================================
 """
 
 from __future__ import annotations
@@ -22,12 +44,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-import re
-import types
-import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -35,30 +54,16 @@ from bench.config_checks import check_method, check_ranges
 from bench.data.registry import TRAJECTORY_DATASETS
 from bench.errors import ConfigError
 from bench.registry import did_you_mean
+from bench.typed import build_dataclass, safe_load
 
 CONFIG_DIR = Path(__file__).parent / "configs"
+#: training scales (epochs, split sizes; not the network size)
+SCALES_FILE = CONFIG_DIR / "scales.yaml"
 KINDS = ("md17", "oc20", "oc22")
 DEVICES = ("cpu", "cuda")
 DTYPES = ("float32", "float64")
 ENERGY_KINDS = ("total", "referenced")
 ELEMENT_REFS = (True, False, "auto")
-
-
-class _Loader(yaml.SafeLoader):
-    """yaml.SafeLoader that also reads YAML 1.2 floats without a dot (``1e-3``, ``2E5``),
-    which YAML 1.1 leaves as strings: config files, specs and ``--set`` values alike."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
-    list("-+0123456789."),
-)
-
-
-def safe_load(text: str) -> Any:
-    """``yaml.safe_load`` with ``1e-3`` read as a float (see _Loader)."""
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
 
 
 @dataclass
@@ -119,26 +124,37 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """The backbone; ``options`` override keys of its preset (backbones/presets/<name>.yaml)."""
+    """The backbone. ``options``: as read, a mapping of fields of the backbone's Config
+    dataclass (e.g. backbones.equiformer.EquiformerConfig) replacing keys of its preset
+    (RunConfig.preset, backbones/presets/<name>.yaml); once resolved
+    (:func:`resolve_components`), that Config itself, every field set (``config.yaml``
+    holds them all)."""
 
     backbone: str = "schnet"
-    options: dict[str, Any] = field(default_factory=dict)
+    options: Any = field(default_factory=dict)
 
 
 @dataclass
 class MethodConfig:
-    """The training regime and its hyper-parameters (keyword arguments of the method class)."""
+    """The training regime. ``params``: as read, a mapping of fields of the method's Config
+    dataclass (e.g. methods.dens.DeNSConfig); once resolved, that Config itself."""
 
     name: str = "none"
-    params: dict[str, Any] = field(default_factory=dict)
+    params: Any = field(default_factory=dict)
 
 
 @dataclass
 class LossConfig:
-    """lambda_E and lambda_F of Eq. 1 (dimensionless)."""
+    """lambda_E and lambda_F of Eq. 1 (dimensionless, >= 0, not both 0)."""
 
-    energy_weight: float = 1.0
-    force_weight: float = 80.0
+    #: the names before the one glossary (module docstring): a "renamed to" error
+    RENAMED: ClassVar[dict[str, str]] = {
+        "energy_weight": "lambda_energy",
+        "force_weight": "lambda_force",
+    }
+
+    lambda_energy: float = 1.0
+    lambda_force: float = 80.0
 
 
 @dataclass
@@ -189,6 +205,7 @@ class RunConfig:
     dtype: str = "float32"
     profile: str = "paper-v1"
     preset: str = "ci"
+    scale: str | None = None
     variant: str | None = None
     results: str = "results"
     data: DataConfig = field(default_factory=DataConfig)
@@ -202,52 +219,56 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "config") -> RunConfig:
-        """Strict construction: unknown keys and wrong types raise ConfigError."""
+        """Strict construction (unknown keys and wrong types raise ConfigError naming
+        ``where`` and the key), with the backbone and method configs resolved in full
+        (:func:`resolve_components`)."""
         cfg = build_dataclass(cls, data, where)
+        resolve_components(cfg, where)
         validate(cfg)
         return cfg
 
+    @classmethod
+    def from_record(cls, data: dict[str, Any], where: str) -> RunConfig:
+        """A run's recorded ``config.yaml`` (bench.records.upgrade_config renames the keys
+        of records older than the glossary), built as :meth:`from_dict`."""
+        from bench.records import upgrade_config
 
-def build_dataclass(cls: type, data: Any, where: str) -> Any:
-    """Instantiate dataclass ``cls`` from a mapping, recursively, checking keys and types."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key {did_you_mean(unknown[0], names)}")
-    return cls(**{k: _coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()})
+        return cls.from_dict(upgrade_config(data), where)
 
 
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    """``value`` checked (and int -> float widened) against type annotation ``tp``."""
-    if dataclasses.is_dataclass(tp):
-        return build_dataclass(tp, value, where)
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        for option in inner[:-1]:
-            try:
-                return _coerce(value, option, where)
-            except ConfigError:
-                continue
-        return _coerce(value, inner[-1], where)
-    if origin is dict or tp is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-        return dict(value)
-    if origin is list:
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        return [_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value)]
-    if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if tp is Any or (isinstance(value, tp) and not (tp is int and isinstance(value, bool))):
-        return value
-    raise ConfigError(f"{where}: expected {getattr(tp, '__name__', tp)}, got {value!r}")
+def resolve_components(cfg: RunConfig, where: str = "config") -> None:
+    """Fill ``cfg`` in place: ``scale`` (None: :func:`default_scale`), ``model.options``
+    with the backbone's Config (the preset ``cfg.preset`` for ``cfg.data.kind`` under the
+    given options) and ``method.params`` with the method's Config. Idempotent: a resolved
+    config resolves to itself, and a record written before configs held every key
+    (``options: {}``) gets its preset's values, the one place old records are read
+    (backbones.registry.backbone_config)."""
+    from backbones.registry import backbone_config
+    from methods import method_config
+
+    if cfg.scale is None:
+        cfg.scale = default_scale(cfg.preset)
+    options, params = _mapping(cfg.model.options), _mapping(cfg.method.params)
+    cfg.model.options = backbone_config(
+        cfg.model.backbone, cfg.preset, cfg.data.kind, options, where
+    )
+    cfg.method.params = method_config(cfg.method.name, params, where)
+
+
+def _mapping(value: Any) -> Any:
+    """A resolved Config as the mapping of its fields; anything else unchanged."""
+    return asdict(value) if dataclasses.is_dataclass(value) else value
+
+
+def scales() -> list[str]:
+    """Names of the training scales (``bench/configs/scales.yaml``: ``ci``, ``paper``)."""
+    return list(load_yaml(SCALES_FILE))
+
+
+def default_scale(preset: str) -> str:
+    """The training scale of a run that names none: the scale named like its backbone preset
+    (``ci``, ``paper``), else ``paper`` (a size-only preset such as ``small``, ``paper-l3``)."""
+    return preset if preset in scales() else "paper"
 
 
 def validate(cfg: RunConfig) -> None:
@@ -467,12 +488,18 @@ def profile_section(profile: str, kind: str) -> dict[str, Any]:
 
 
 def _profile_patch(section: dict[str, Any], method: str, where: str) -> dict[str, Any]:
-    """A config patch from one profile block (``data``/``loss``/``train``/``methods``/``model``)."""
-    allowed = {"data", "loss", "train", "methods", "model"}
+    """A config patch from one profile block (``data``/``loss``/``train``/``methods``; a
+    profile never sets the architecture: that is a backbone preset)."""
+    allowed = {"data", "loss", "train", "methods"}
+    if "model" in section:
+        raise ConfigError(
+            f"{where}: 'model' is not a profile key (the architecture is a backbone preset, "
+            "--preset, e.g. paper-l3)"
+        )
     unknown = sorted(set(section) - allowed - {"molecules", "variants", "deviations"})
     if unknown:
         raise ConfigError(f"{where}: unknown key {did_you_mean(unknown[0], allowed)}")
-    patch = {k: section[k] for k in ("data", "loss", "train", "model") if k in section}
+    patch = {k: section[k] for k in ("data", "loss", "train") if k in section}
     methods = section.get("methods") or {}
     if method in methods:
         patch["method"] = {"params": methods[method] or {}}
@@ -505,19 +532,26 @@ def resolve_config(
     profile: str = "paper-v1",
     cli: dict[str, Any] | None = None,
     overrides: list[str] | tuple[str, ...] = (),
+    scale: str | None = None,
 ) -> RunConfig:
     """The fully resolved RunConfig (module docstring gives the order).
 
     Args:
         backbone, method, dataset: registry names.
-        preset: backbone preset and training scale (``ci``, ``paper``, or any backbone preset).
+        preset: the backbone preset, i.e. the network size (``ci``, ``paper``, ``paper-l3``,
+            ...; backbones/presets/<backbone>.yaml).
         profile: hyper-parameter profile (``paper-v1``, ``released``).
         cli: dotted keys set by command-line options, e.g. ``{"data.molecule": "aspirin"}``.
         overrides: ``--set key=value`` strings.
+        scale: training scale (scales.yaml: ``ci``, ``paper``); None: the scale named like
+            ``preset``, else ``paper``.
     """
     cli_patch, set_patch = _nested(cli or {}), parse_overrides(overrides)
     early = deep_merge(cli_patch, set_patch)
-    d = asdict(RunConfig(preset=preset, profile=profile))
+    scale = scale or default_scale(preset)
+    if scale not in scales():
+        raise ConfigError(f"{SCALES_FILE}: scale {did_you_mean(scale, scales())}")
+    d = asdict(RunConfig(preset=preset, profile=profile, scale=scale))
     d["model"]["backbone"], d["method"]["name"], d["data"]["name"] = backbone, method, dataset
     datasets = load_yaml(CONFIG_DIR / "datasets.yaml")
     if dataset not in datasets:
@@ -538,18 +572,17 @@ def resolve_config(
         if variant not in variants:
             raise ConfigError(f"{where}: variant {did_you_mean(variant, list(variants))}")
         d = deep_merge(d, _profile_patch(variants[variant], method, f"{where} {variant!r}"))
-    presets = load_yaml(CONFIG_DIR / "presets.yaml")
-    d = deep_merge(d, presets.get(preset) or {})
+    d = deep_merge(d, load_yaml(SCALES_FILE)[scale] or {})
     d = deep_merge(deep_merge(d, cli_patch), set_patch)
     return RunConfig.from_dict(d, "config")
 
 
 def is_paper_scale(cfg: RunConfig) -> bool:
-    """True only when ``cfg`` trains at the full scale of its profile: paper preset, the
+    """True only when ``cfg`` trains at the full scale of its profile: paper scale, the
     profile's epochs and batch size, the dataset's split sizes, no step cap, no truncation."""
     from bench.run_request import RunRequest, override
 
-    if cfg.preset != "paper" or cfg.train.max_steps is not None or cfg.data.max_structures:
+    if cfg.scale != "paper" or cfg.train.max_steps is not None or cfg.data.max_structures:
         return False
     ref = RunRequest(
         cfg.model.backbone,

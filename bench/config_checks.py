@@ -11,8 +11,8 @@ Traceback (most recent call last):
 ...
 bench.errors.ConfigError: config key 'train.min_lr' must be >= 0, got -1.0
 
-Model options are free-form until backbones type them: their integers (sizes, counts) must be
->= 1 (``lmax``/``mmax`` >= 0), cutoffs, resolutions and averages > 0, drop rates in [0, 1).
+Backbone options and method hyper-parameters are checked by their Config dataclasses
+(backbones/*, methods/*; bench.config.resolve_components).
 """
 
 from __future__ import annotations
@@ -27,10 +27,6 @@ from bench.errors import ConfigError
 RUN_ID = re.compile(r"[A-Za-z0-9._-]+")
 #: seeds feed numpy and torch generators (both take unsigned 32-bit seeds everywhere)
 MAX_SEED = 2**32 - 1
-#: model-option integers that may be 0 (degree 0 is a scalar-only network)
-_ZERO_OK = ("lmax", "mmax")
-_POSITIVE_FLOAT = re.compile(r"(cutoff|resolution|avg_|width|scalar)")
-_RATE = re.compile(r"drop")
 
 
 def check_run_id(run_id: str | None) -> None:
@@ -51,26 +47,20 @@ def check_ranges(cfg) -> None:
     for key, value, ok, expected in _range_table(cfg):
         if value is not None and not ok(value):
             raise ConfigError(f"config key {key!r} must be {expected}, got {value!r}")
-    for key, value in cfg.model.options.items():
-        _check_model_option(f"model.options.{key}", key, value)
-    for key, value in cfg.method.params.items():
-        if _is_number(value) and not (math.isfinite(value) and value >= 0):
-            raise ConfigError(
-                f"config key 'method.params.{key}' must be finite and >= 0, got {value!r}"
-            )
 
 
 def check_method(cfg) -> None:
-    """Build the run's method once (cheap, no tensors) so that a bad ``method.params`` value
-    is a ConfigError at resolution time (methods.build_method)."""
-    from methods import build_method
+    """Build the run's method once (cheap, no tensors) so that a value only the method can
+    check (its loss weights) is a ConfigError at resolution time."""
+    from bench.registry import resolve
+    from methods import METHODS
 
-    build_method(
-        cfg.method.name,
-        energy_weight=cfg.loss.energy_weight,
-        force_weight=cfg.loss.force_weight,
-        **cfg.method.params,
-    )
+    try:
+        resolve(METHODS, cfg.method.name, "method")(
+            cfg.method.params, cfg.loss.lambda_energy, cfg.loss.lambda_force
+        )
+    except ValueError as exc:
+        raise ConfigError(f"method {cfg.method.name!r}: {exc}") from exc
 
 
 def _range_table(cfg) -> list[tuple[str, Any, Any, str]]:
@@ -98,25 +88,7 @@ def _range_table(cfg) -> list[tuple[str, Any, Any, str]]:
         ("data.split_seed", d.split_seed, lambda v: 0 <= v <= MAX_SEED, f"in [0, {MAX_SEED}]"),
         ("data.energy_std", d.energy_std, *positive),
         ("data.force_std", d.force_std, *positive),
-        ("loss.energy_weight", loss.energy_weight, *non_neg),
-        ("loss.force_weight", loss.force_weight, *non_neg),
+        ("loss.lambda_energy", loss.lambda_energy, *non_neg),
+        ("loss.lambda_force", loss.lambda_force, *non_neg),
     ]
     return rows
-
-
-def _check_model_option(key: str, name: str, value: Any) -> None:
-    if isinstance(value, bool) or not _is_number(value):
-        return
-    if isinstance(value, int) and not _POSITIVE_FLOAT.search(name):
-        low = 0 if name in _ZERO_OK else 1
-        ok, expected = value >= low, f">= {low}"
-    elif _RATE.search(name):
-        ok, expected = 0 <= value < 1, "in [0, 1)"
-    else:
-        ok, expected = math.isfinite(value) and value > 0, "> 0"
-    if not ok:
-        raise ConfigError(f"config key {key!r} must be {expected}, got {value!r}")
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -9,11 +9,11 @@ it, so a finished run's config is a valid input::
     preset: ci
     train: {max_steps: 200, lr: 1.0e-3}
 
-It is read with ``yaml.safe_load`` only and checked key by key (unknown key or wrong type:
-ConfigError naming the file and the key). It is layered above the presets and profiles and
-below the command line: options given (``--seed``, ``--max-steps``, ...) and ``--set``
-overrides win. ``model.backbone``, ``method.name`` and ``data.name`` stand in for
-``--backbone``, ``--method`` and ``--dataset``.
+It is read with bench.typed.safe_load only and checked key by key by bench.typed
+(unknown key or wrong type: ConfigError naming the file and the key). It is layered above
+the presets and profiles and below the command line: options given (``--seed``,
+``--max-steps``, ...) and ``--set`` overrides win. ``model.backbone``, ``method.name`` and
+``data.name`` stand in for ``--backbone``, ``--method`` and ``--dataset``.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.config import RunConfig, build_dataclass, load_yaml, resolve_config
+from bench.config import RunConfig, load_yaml, resolve_config
 from bench.errors import ConfigError
+from bench.typed import build_dataclass
 
 #: file keys -> the run_cmd option they stand in for
 _NAMES = {
@@ -31,7 +32,7 @@ _NAMES = {
     ("data", "name"): "--dataset",
 }
 #: file keys that choose what resolve_config starts from rather than patch it
-_CHOOSERS = ("model.backbone", "method.name", "data.name", "preset", "profile")
+_CHOOSERS = ("model.backbone", "method.name", "data.name", "preset", "profile", "scale")
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -51,10 +52,11 @@ def resolve_with_file(
     profile: str | None,
     cli: dict[str, Any],
     overrides: list[str],
+    scale: str | None = None,
 ) -> RunConfig:
     """bench.config.resolve_config with ``file_cfg`` (:func:`read_config_file`) layered
     below ``cli`` (dotted keys of command-line options) and ``overrides`` (``--set``); a name
-    or preset/profile given as an option wins over the file's."""
+    or preset/profile/scale given as an option wins over the file's."""
     names = [
         name_from(file_cfg, *where, given)
         for where, given in zip(_NAMES, (backbone, method, dataset), strict=True)
@@ -66,6 +68,7 @@ def resolve_with_file(
         profile or file_cfg.get("profile") or "paper-v1",
         layer | cli,
         overrides,
+        scale or file_cfg.get("scale"),
     )
 
 

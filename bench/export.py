@@ -89,7 +89,7 @@ def load_model(source: str | Path, device: str = "cpu") -> tuple[nn.Module, RunC
         return model.eval(), cfg
     check_device(device)
     payload = read_model_file(source)
-    cfg = RunConfig.from_dict(payload["config"], f"{source}: config")
+    cfg = RunConfig.from_record(payload["config"], f"{source}: config")
     cfg.device = device
     return _build(cfg, payload["normalization"], payload["state_dict"], source), cfg
 
@@ -151,4 +151,4 @@ def _run_config(run_dir: Path) -> RunConfig:
     path = run_dir / CONFIG_FILE
     if not path.is_file():
         raise DataError(run_dir, None, "not a run directory (no config.yaml)")
-    return RunConfig.from_dict(load_yaml(path), str(path))
+    return RunConfig.from_record(load_yaml(path), str(path))

@@ -76,10 +76,40 @@ class RunRecord:
                 raise DataError(source, key, "missing field in run record")
         if d["status"] not in STATUSES:
             raise DataError(source, "status", f"must be one of {STATUSES}, got {d['status']!r}")
-        return cls(**d)
+        return cls(**{**d, "config": upgrade_config(d["config"])})
 
     def write(self, run_dir: str | Path) -> Path:
         return write_json_atomic(Path(run_dir) / RECORD_FILE, self.to_dict())
+
+
+#: recorded config keys renamed by the one glossary (bench.config docstring): (section,
+#: old key) -> new key, in ``loss`` and ``method.params``
+RENAMED_KEYS = {
+    ("loss", "energy_weight"): "lambda_energy",
+    ("loss", "force_weight"): "lambda_force",
+    ("params", "lambda_noise"): "lambda_dens",
+    ("params", "lambda_noise_final"): "lambda_dens_final",
+}
+
+
+def upgrade_config(config: Any) -> Any:
+    """A recorded config (``config.yaml``, ``run.json``'s ``config``) with the names of
+    records written before the glossary renamed (RENAMED_KEYS); anything else unchanged.
+    Records only: the same old names in a user's YAML are an error."""
+    if not isinstance(config, dict):
+        return config
+    out = dict(config)
+    if isinstance(out.get("method"), dict):
+        out["method"] = dict(out["method"])
+    sections = {"loss": out, "params": out.get("method")}
+    for (section, old), new in RENAMED_KEYS.items():
+        parent = sections[section]
+        if not isinstance(parent, dict) or not isinstance(parent.get(section), dict):
+            continue
+        block = parent[section] = dict(parent[section])
+        if old in block and new not in block:
+            block[new] = block.pop(old)
+    return out
 
 
 def read_record(run_dir: str | Path) -> RunRecord:

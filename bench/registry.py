@@ -10,10 +10,12 @@ from typing import Any
 from bench.errors import ConfigError
 
 
-def did_you_mean(name: str, choices: list[str] | tuple[str, ...]) -> str:
+def did_you_mean(name: str, choices: list[str] | tuple[str, ...], what: str = "") -> str:
+    """``"unknown [what ]'name'; known: a, b. Did you mean 'a'?"``."""
     close = difflib.get_close_matches(name, list(choices), n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    return f"unknown {name!r}; known: {', '.join(sorted(choices))}.{hint}"
+    what = f"{what} " if what else ""
+    return f"unknown {what}{name!r}; known: {', '.join(sorted(choices)) or 'none'}.{hint}"
 
 
 def resolve(registry: Mapping[str, str], name: str, kind: str) -> Any:

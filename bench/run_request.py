@@ -39,7 +39,9 @@ CONFIG_KEYS = {
 class RunRequest:
     """The options of one ``bench run`` (None: not given; the config's value stays).
 
-    Fields are in the order :meth:`argv` writes them. ``config``: a run config file
+    Fields are in the order :meth:`argv` writes them. ``preset``: the network size (a
+    backbone preset); ``scale``: the training scale (bench.config.scales; None: named like the
+    preset, else paper). ``config``: a run config file
     (bench.config_file); ``overrides``: ``--set key=value`` strings, applied in order
     (a later one wins). Paths are strings, as written in config.yaml.
     """
@@ -50,6 +52,7 @@ class RunRequest:
     config: str | None = None
     seed: int | None = None
     preset: str | None = None
+    scale: str | None = None
     molecule: str | None = None
     labels: str | None = None
     path: str | None = None
@@ -114,6 +117,7 @@ class RunRequest:
             self.profile,
             cli,
             list(self.overrides),
+            self.scale,
         )
 
 

@@ -117,6 +117,9 @@ class Method:
     """Base class of the training regimes (see methods/__init__.py for the names)."""
 
     name: ClassVar[str] = "method"
+    #: the frozen dataclass of the hyper-parameters (``method.params``), the constructor's
+    #: first argument (methods.method_config builds it)
+    Config: ClassVar[type]
     #: the backbone must be built with dens=True (noise head, force-encoding input)
     needs_noise_head: ClassVar[bool] = False
     #: prepared batches carry ``noise_sigma`` that the backbone must read (``sigma_encoding``)

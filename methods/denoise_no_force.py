@@ -8,11 +8,20 @@ every output of DeNS structures instead; that is not this ablation, see DENS.md 
 
 from __future__ import annotations
 
-from methods.dens import DeNS
+from dataclasses import dataclass
+from typing import ClassVar
+
+from methods.dens import DeNS, DeNSConfig
+
+
+@dataclass(frozen=True)
+class DenoiseNoForceConfig(DeNSConfig):
+    """The hyper-parameters of :class:`DenoiseNoForce`: exactly those of DeNSConfig."""
 
 
 class DenoiseNoForce(DeNS):
     """DeNS without force encoding; same arguments as :class:`methods.dens.DeNS`."""
 
     name = "denoise-no-force"
+    Config: ClassVar[type] = DenoiseNoForceConfig
     encode_forces = False

@@ -50,6 +50,8 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -64,19 +66,19 @@ NORMALIZERS = ("sampled", "sigma_high")
 DECAYS = ("none", "linear")
 
 
-class DeNS(Method):
-    """DeNS with force encoding; see the module docstring for the exact procedure.
+@dataclass(frozen=True)
+class DeNSConfig:
+    """The hyper-parameters of :class:`DeNS` (``method.params``; paper symbols in brackets).
 
-    Args:
-        energy_weight: lambda_E. force_weight: lambda_F.
+    Attributes:
         p_dens: probability that a structure (or the whole batch) is a DeNS task, in [0, 1].
-        sigma: fixed noise std in Angstrom (used when ``multi_scale`` is False).
+        sigma: fixed noise std in Angstrom, > 0 (used when ``multi_scale`` is False).
         multi_scale: draw sigma from ``num_sigmas`` log-spaced values in [sigma_low, sigma_high].
-        sigma_low, sigma_high: Angstrom; the multi-scale range (sigma_high also normalises
-            the noise target when ``noise_normalizer == "sigma_high"``).
-        num_sigmas: T, the number of scales (>= 2).
+        sigma_low, sigma_high: Angstrom, 0 < sigma_low < sigma_high under multi-scale (sigma_high
+            also normalises the noise target when ``noise_normalizer == "sigma_high"``).
+        num_sigmas: T, the number of scales (>= 2 under multi-scale).
         corrupt_ratio: r in (0, 1], probability that a free atom of a DeNS structure is noised.
-        lambda_dens: weight of the noise term at progress 0.
+        lambda_dens: [lambda_DeNS] weight of the noise term at progress 0, finite and >= 0.
         lambda_decay: ``"none"`` or ``"linear"`` (to 0 at the end of training; MD17).
         task_draw: ``"structure"`` (one draw per structure) or ``"batch"`` (one per batch).
         noise_normalizer: ``"sampled"`` or ``"sigma_high"``.
@@ -85,50 +87,76 @@ class DeNS(Method):
         atom_mean: ``"per-term"`` or ``"pooled"`` (module docstring, point 4).
     """
 
+    p_dens: float = 0.25
+    sigma: float = 0.05
+    multi_scale: bool = False
+    sigma_low: float = 0.01
+    sigma_high: float | None = None
+    num_sigmas: int = 50
+    corrupt_ratio: float = 0.25
+    lambda_dens: float = 5.0
+    lambda_decay: str = "none"
+    task_draw: str = "structure"
+    noise_normalizer: str = "sampled"
+    encode_sigma: bool = False
+    dens_energy: bool = True
+    atom_mean: str = "per-term"
+
+    def __post_init__(self) -> None:
+        _check_choice("atom_mean", self.atom_mean, ATOM_MEANS)
+        _check_choice("lambda_decay", self.lambda_decay, DECAYS)
+        _check_choice("task_draw", self.task_draw, TASK_DRAWS)
+        _check_choice("noise_normalizer", self.noise_normalizer, NORMALIZERS)
+        if not 0.0 <= self.p_dens <= 1.0:
+            raise ValueError(f"p_dens must be in [0, 1], got {self.p_dens!r}")
+        if not 0.0 < self.corrupt_ratio <= 1.0:
+            raise ValueError(f"corrupt_ratio must be in (0, 1], got {self.corrupt_ratio!r}")
+        if not (self.lambda_dens >= 0 and math.isfinite(self.lambda_dens)):
+            raise ValueError(f"lambda_dens must be finite and >= 0, got {self.lambda_dens!r}")
+        if not (self.sigma > 0 and math.isfinite(self.sigma)):
+            raise ValueError(f"sigma must be positive and finite, got {self.sigma!r}")
+        if self.multi_scale:
+            low, high = self.sigma_low, self.sigma_high
+            if high is None or not 0 < low < high < math.inf:
+                raise ValueError(
+                    "sigma_high: multi-scale needs 0 < sigma_low < sigma_high, "
+                    f"got {low!r}, {high!r}"
+                )
+            if self.num_sigmas < 2:
+                raise ValueError(f"num_sigmas must be >= 2, got {self.num_sigmas!r}")
+
+
+class DeNS(Method):
+    """DeNS with force encoding; see the module docstring for the exact procedure.
+
+    Args:
+        config: the hyper-parameters (:class:`DeNSConfig`).
+        lambda_energy, lambda_force: lambda_E and lambda_F of Eq. 1 (>= 0, not both 0).
+    """
+
     name = "dens"
+    Config: ClassVar[type] = DeNSConfig
     needs_noise_head = True
     #: encode the raw forces of corrupted atoms (False: ``denoise-no-force``)
     encode_forces = True
 
     def __init__(
         self,
-        energy_weight: float = 1.0,
-        force_weight: float = 80.0,
-        p_dens: float = 0.25,
-        sigma: float = 0.05,
-        multi_scale: bool = False,
-        sigma_low: float = 0.01,
-        sigma_high: float | None = None,
-        num_sigmas: int = 50,
-        corrupt_ratio: float = 0.25,
-        lambda_dens: float = 5.0,
-        lambda_decay: str = "none",
-        task_draw: str = "structure",
-        noise_normalizer: str = "sampled",
-        encode_sigma: bool = False,
-        dens_energy: bool = True,
-        atom_mean: str = "per-term",
+        config: DeNSConfig | None = None,
+        lambda_energy: float = 1.0,
+        lambda_force: float = 80.0,
     ) -> None:
-        self.energy_weight, self.force_weight = check_weights(energy_weight, force_weight)
-        _check_choice("atom_mean", atom_mean, ATOM_MEANS)
-        self.atom_mean = atom_mean
-        _check_choice("lambda_decay", lambda_decay, DECAYS)
-        _check_choice("task_draw", task_draw, TASK_DRAWS)
-        _check_choice("noise_normalizer", noise_normalizer, NORMALIZERS)
-        if not 0.0 <= p_dens <= 1.0:
-            raise ValueError(f"p_dens must be in [0, 1], got {p_dens!r}")
-        if not 0.0 < corrupt_ratio <= 1.0:
-            raise ValueError(f"corrupt_ratio must be in (0, 1], got {corrupt_ratio!r}")
-        if not (lambda_dens >= 0 and math.isfinite(lambda_dens)):
-            raise ValueError(f"lambda_dens must be finite and >= 0, got {lambda_dens!r}")
-        self.p_dens, self.corrupt_ratio = float(p_dens), float(corrupt_ratio)
-        self.lambda_dens, self.lambda_decay = float(lambda_dens), lambda_decay
-        self.task_draw, self.noise_normalizer = task_draw, noise_normalizer
-        self.encode_sigma, self.dens_energy = bool(encode_sigma), bool(dens_energy)
+        c = self.config = DeNSConfig() if config is None else config
+        self.lambda_energy, self.lambda_force = check_weights(lambda_energy, lambda_force)
+        self.p_dens, self.corrupt_ratio = float(c.p_dens), float(c.corrupt_ratio)
+        self.lambda_dens, self.lambda_decay = float(c.lambda_dens), c.lambda_decay
+        self.task_draw, self.noise_normalizer = c.task_draw, c.noise_normalizer
+        self.encode_sigma, self.dens_energy = bool(c.encode_sigma), bool(c.dens_energy)
+        self.atom_mean = c.atom_mean
         self.needs_sigma_input = self.encode_sigma
-        self.sigmas = _noise_scales(sigma, multi_scale, sigma_low, sigma_high, num_sigmas)
+        self.sigmas = _noise_scales(c)
         self.sigma_norm_value = (
-            float(sigma_high) if multi_scale and noise_normalizer == "sigma_high" else None
+            float(c.sigma_high) if c.multi_scale and c.noise_normalizer == "sigma_high" else None
         )
 
     def dens_weight(self, progress: float) -> float:
@@ -181,13 +209,13 @@ class DeNS(Method):
     ) -> dict[str, Tensor]:
         """``{"energy", "force", "noise"}``, weighted; see the module docstring."""
         energy_mask = None if self.dens_energy else ~prepared.dens_structure
-        energy = self.energy_weight * energy_loss(outputs, targets, energy_mask)
+        energy = self.lambda_energy * energy_loss(outputs, targets, energy_mask)
         if self.atom_mean == "pooled":
             return {"energy": energy} | self._pooled(outputs, prepared, targets, progress)
         noise = l2mae(outputs[keys.OUT_NOISE], prepared.noise_target, prepared.noise_mask)
         return {
             "energy": energy,
-            "force": self.force_weight * force_loss(outputs, targets, prepared.force_mask),
+            "force": self.lambda_force * force_loss(outputs, targets, prepared.force_mask),
             "noise": self.dens_weight(progress) * noise,
         }
 
@@ -204,7 +232,7 @@ class DeNS(Method):
         )
         count = (prepared.force_mask | prepared.noise_mask).sum().clamp(min=1)
         return {
-            "force": self.force_weight * force_err[prepared.force_mask].sum() / count,
+            "force": self.lambda_force * force_err[prepared.force_mask].sum() / count,
             "noise": self.dens_weight(progress) * noise_err[prepared.noise_mask].sum() / count,
         }
 
@@ -214,20 +242,9 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
 
 
-def _noise_scales(
-    sigma: float, multi_scale: bool, sigma_low: float, sigma_high: float | None, num: int
-) -> Tensor:
+def _noise_scales(c: DeNSConfig) -> Tensor:
     """float64 [T] noise stds in Angstrom: [sigma], or exp(linspace(log low, log high, T))."""
-    if not multi_scale:
-        if not (sigma > 0 and math.isfinite(sigma)):
-            raise ValueError(f"sigma must be positive and finite, got {sigma!r}")
-        return torch.tensor([float(sigma)], dtype=torch.float64)
-    if sigma_high is None or not 0 < sigma_low < sigma_high < math.inf:
-        raise ValueError(
-            f"multi-scale needs 0 < sigma_low < sigma_high, got {sigma_low!r}, {sigma_high!r}"
-        )
-    if num < 2:
-        raise ValueError(f"num_sigmas must be >= 2, got {num!r}")
-    return torch.exp(
-        torch.linspace(math.log(sigma_low), math.log(sigma_high), num, dtype=torch.float64)
-    )
+    if not c.multi_scale:
+        return torch.tensor([float(c.sigma)], dtype=torch.float64)
+    low, high = math.log(c.sigma_low), math.log(c.sigma_high)
+    return torch.exp(torch.linspace(low, high, c.num_sigmas, dtype=torch.float64))

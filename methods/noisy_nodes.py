@@ -5,7 +5,7 @@ task switching, no force encoding). The backbone forwards the noisy structure; t
 force terms still compare its predictions with the ORIGINAL labels, and the auxiliary term is
 ``mean_{free} ||eps_i / sigma - eps_hat_i||``.
 
-Choices: the auxiliary weight goes linearly from ``lambda_noise`` to ``lambda_noise_final``
+Choices: the auxiliary weight goes linearly from ``lambda_dens`` to ``lambda_dens_final``
 over training when the latter is set (Godwin et al. decay 15 -> 1), else stays constant. The
 variant that denoises towards a RELAXED structure (IS2RE data with relaxed positions) needs
 relaxed positions in the batch, which S2EF data does not carry; it is not implemented.
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -25,46 +27,66 @@ from methods.base import Method, Prepared, Targets, energy_loss, force_loss, l2m
 from methods.none import check_weights
 
 
+@dataclass(frozen=True)
+class NoisyNodesConfig:
+    """The hyper-parameters of :class:`NoisyNodes` (``method.params``).
+
+    Attributes:
+        sigma: noise std in Angstrom (> 0, finite).
+        lambda_dens: [lambda_DeNS, the denoising-term weight] at progress 0 (finite, >= 0).
+        lambda_dens_final: the weight at progress 1 (linear in between; finite, >= 0); None
+            keeps it constant.
+    """
+
+    #: old names in user YAML -> the one glossary name (bench.config module docstring)
+    RENAMED: ClassVar[dict[str, str]] = {
+        "lambda_noise": "lambda_dens",
+        "lambda_noise_final": "lambda_dens_final",
+    }
+
+    sigma: float = 0.05
+    lambda_dens: float = 5.0
+    lambda_dens_final: float | None = None
+
+    def __post_init__(self) -> None:
+        if not (self.sigma > 0 and math.isfinite(self.sigma)):
+            raise ValueError(f"sigma must be positive and finite, got {self.sigma!r}")
+        for arg in ("lambda_dens", "lambda_dens_final"):
+            value = getattr(self, arg)
+            if value is not None and not (value >= 0 and math.isfinite(value)):
+                raise ValueError(f"{arg} must be finite and >= 0, got {value!r}")
+
+
 class NoisyNodes(Method):
     """Noisy Nodes: denoise every free atom of every structure, without force encoding.
 
     Args:
-        energy_weight: lambda_E. force_weight: lambda_F.
-        sigma: noise std in Angstrom (> 0).
-        lambda_noise: weight of the denoising term at progress 0 (>= 0).
-        lambda_noise_final: weight at progress 1 (linear in between); None keeps it constant.
+        config: the hyper-parameters (:class:`NoisyNodesConfig`).
+        lambda_energy, lambda_force: lambda_E and lambda_F of Eq. 1 (>= 0, not both 0).
     """
 
     name = "noisy-nodes"
+    Config: ClassVar[type] = NoisyNodesConfig
     needs_noise_head = True
 
     def __init__(
         self,
-        energy_weight: float = 1.0,
-        force_weight: float = 80.0,
-        sigma: float = 0.05,
-        lambda_noise: float = 5.0,
-        lambda_noise_final: float | None = None,
+        config: NoisyNodesConfig | None = None,
+        lambda_energy: float = 1.0,
+        lambda_force: float = 80.0,
     ) -> None:
-        self.energy_weight, self.force_weight = check_weights(energy_weight, force_weight)
-        if not (sigma > 0 and math.isfinite(sigma)):
-            raise ValueError(f"sigma must be positive and finite, got {sigma!r}")
-        for arg, value in (
-            ("lambda_noise", lambda_noise),
-            ("lambda_noise_final", lambda_noise_final),
-        ):
-            if value is not None and not (value >= 0 and math.isfinite(value)):
-                raise ValueError(f"{arg} must be finite and >= 0, got {value!r}")
-        self.sigma = float(sigma)
-        self.lambda_noise = float(lambda_noise)
-        self.lambda_noise_final = None if lambda_noise_final is None else float(lambda_noise_final)
+        c = self.config = NoisyNodesConfig() if config is None else config
+        self.lambda_energy, self.lambda_force = check_weights(lambda_energy, lambda_force)
+        self.sigma = float(c.sigma)
+        self.lambda_dens = float(c.lambda_dens)
+        self.lambda_dens_final = None if c.lambda_dens_final is None else float(c.lambda_dens_final)
 
     def noise_weight(self, progress: float) -> float:
         """The denoising weight at ``progress`` in [0, 1]."""
-        if self.lambda_noise_final is None:
-            return self.lambda_noise
+        if self.lambda_dens_final is None:
+            return self.lambda_dens
         t = min(max(progress, 0.0), 1.0)
-        return self.lambda_noise + t * (self.lambda_noise_final - self.lambda_noise)
+        return self.lambda_dens + t * (self.lambda_dens_final - self.lambda_dens)
 
     def prepare(self, batch, generator: torch.Generator, progress: float) -> Prepared:
         """A noisy shallow copy of ``batch`` (all free atoms); no ``encoded_forces``."""
@@ -94,7 +116,7 @@ class NoisyNodes(Method):
         """``{"energy", "force", "noise"}``: original labels vs noisy-input predictions."""
         noise = l2mae(outputs[keys.OUT_NOISE], prepared.noise_target, prepared.noise_mask)
         return {
-            "energy": self.energy_weight * energy_loss(outputs, targets),
-            "force": self.force_weight * force_loss(outputs, targets, prepared.force_mask),
+            "energy": self.lambda_energy * energy_loss(outputs, targets),
+            "force": self.lambda_force * force_loss(outputs, targets, prepared.force_mask),
             "noise": self.noise_weight(progress) * noise,
         }

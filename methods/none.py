@@ -2,28 +2,45 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import torch
 from torch import Tensor
 
 from methods.base import Method, Prepared, Targets, clean_prepared, energy_loss, force_loss
 
 
+@dataclass(frozen=True)
+class NoDenoisingConfig:
+    """``none`` has no hyper-parameters of its own (``method.params`` must be empty); the
+    loss weights lambda_E, lambda_F come from the ``loss`` section."""
+
+
 class NoDenoising(Method):
     """The identity regime: ``prepare`` returns an untouched shallow copy of the batch.
 
-    Loss: ``energy_weight * |E' - E_hat'| + force_weight * L2MAE(F', F_hat')`` over free atoms
+    Loss: ``lambda_energy * |E' - E_hat'| + lambda_force * L2MAE(F', F_hat')`` over free atoms
     (primes: normalised by energy_std / force_std).
 
     Args:
-        energy_weight: lambda_E (dimensionless, > 0).
-        force_weight: lambda_F (dimensionless, >= 0).
+        config: :class:`NoDenoisingConfig` (no fields).
+        lambda_energy: lambda_E (dimensionless, >= 0).
+        lambda_force: lambda_F (dimensionless, >= 0; not both 0).
     """
 
     name = "none"
+    Config: ClassVar[type] = NoDenoisingConfig
     needs_noise_head = False
 
-    def __init__(self, energy_weight: float = 1.0, force_weight: float = 80.0) -> None:
-        self.energy_weight, self.force_weight = check_weights(energy_weight, force_weight)
+    def __init__(
+        self,
+        config: NoDenoisingConfig | None = None,
+        lambda_energy: float = 1.0,
+        lambda_force: float = 80.0,
+    ) -> None:
+        self.config = NoDenoisingConfig() if config is None else config
+        self.lambda_energy, self.lambda_force = check_weights(lambda_energy, lambda_force)
 
     def prepare(self, batch, generator: torch.Generator, progress: float) -> Prepared:
         """An uncorrupted copy of ``batch``; no ``encoded_forces``, no noise targets."""
@@ -38,16 +55,16 @@ class NoDenoising(Method):
     ) -> dict[str, Tensor]:
         """``{"energy", "force"}``: weighted MAE of energies, L2MAE of free-atom forces."""
         return {
-            "energy": self.energy_weight * energy_loss(outputs, targets),
-            "force": self.force_weight * force_loss(outputs, targets, prepared.force_mask),
+            "energy": self.lambda_energy * energy_loss(outputs, targets),
+            "force": self.lambda_force * force_loss(outputs, targets, prepared.force_mask),
         }
 
 
-def check_weights(energy_weight: float, force_weight: float) -> tuple[float, float]:
+def check_weights(lambda_energy: float, lambda_force: float) -> tuple[float, float]:
     """Validated (lambda_E, lambda_F): both finite and non-negative, not both zero."""
-    e, f = float(energy_weight), float(force_weight)
+    e, f = float(lambda_energy), float(lambda_force)
     if not (e >= 0 and f >= 0) or e + f == 0 or e + f == float("inf"):
         raise ValueError(
-            f"energy_weight and force_weight must be >= 0, finite and not both 0, got {e!r}, {f!r}"
+            f"lambda_energy and lambda_force must be >= 0, finite and not both 0, got {e!r}, {f!r}"
         )
     return e, f

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from backbones.equiformer_v2.model import EquiformerV2
+from backbones.equiformer_v2.model import EquiformerV2, EquiformerV2Config
 
-__all__ = ["EquiformerV2"]
+__all__ = ["EquiformerV2", "EquiformerV2Config"]

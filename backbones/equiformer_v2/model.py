@@ -20,6 +20,9 @@ gradient forces.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -31,6 +34,7 @@ from backbones.equiformer_v2.blocks import EdgeDegreeEmbedding, TransformerBlock
 from backbones.equiformer_v2.ffn import GridFeedForward
 from backbones.equiformer_v2.norm import SeparableLayerNorm
 from backbones.equiformer_v2.sigma import SigmaEncoder
+from backbones.options import check_fields, check_graph
 from backbones.so3 import (
     EdgeContext,
     EdgeRotationBuilder,
@@ -41,10 +45,68 @@ from backbones.so3 import (
     default_resolution,
 )
 from bench.data import keys
+from bench.data.neighbor_rules import NEIGHBOR_RULES
 
 #: OC20 statistics the released models normalise sums with (IS2RE 100k).
 AVG_NUM_NODES = 77.81317
 AVG_DEGREE = 23.395238876342773
+
+
+@dataclass(frozen=True)
+class EquiformerV2Config:
+    """The architecture of :class:`EquiformerV2` (``model.options``; presets in
+    presets/equiformer_v2.yaml). Every field is a keyword argument of EquiformerV2 (its
+    docstring says what each does); ``dens`` and ``encode_sigma`` come from the method.
+    """
+
+    num_layers: int = 12  # transformer blocks, >= 1
+    sphere_channels: int = 128  # node feature channels C, >= 1
+    attn_hidden_channels: int = 64  # first SO(2) convolution width in attention, >= 1
+    num_heads: int = 8  # attention heads, >= 1
+    attn_alpha_channels: int = 64  # attention-logit width per head, >= 1
+    attn_value_channels: int = 16  # value width per head, >= 1
+    ffn_hidden_channels: int = 128  # feed-forward width, >= 1
+    lmax: int = 6  # highest degree, >= 1 (forces are l = 1)
+    mmax: int = 2  # highest order kept in edge frames, in [0, lmax]
+    grid_resolution: int | None = 18  # S2 grid points per axis, >= 1 (None: defaults)
+    edge_channels: int = 128  # radial MLP and edge embedding width, >= 1
+    num_distance_basis: int = 600  # Gaussians on [0, cutoff], >= 1
+    num_elements: int = 90  # atom types embedded, >= 1
+    alpha_drop: float = 0.1  # attention dropout, in [0, 1)
+    drop_path_rate: float = 0.05  # per-structure drop path, in [0, 1)
+    avg_num_nodes: float = AVG_NUM_NODES  # energy-sum normaliser (atoms per structure), > 0
+    avg_degree: float = AVG_DEGREE  # edge-degree embedding normaliser, > 0
+    cutoff: float = 12.0  # Angstrom, > 0
+    max_neighbors: int | None = 20  # >= 1 (None: all)
+    neighbor_rule: str = "nearest"  # one of bench.data.neighbor_rules.NEIGHBOR_RULES
+    force_mode: str = "direct"  # "direct" or "gradient"
+    checkpoint_blocks: bool = False  # activation checkpointing (same results, less memory)
+
+    def __post_init__(self) -> None:
+        check_graph(self)
+        sizes = (
+            "num_layers",
+            "sphere_channels",
+            "attn_hidden_channels",
+            "num_heads",
+            "attn_alpha_channels",
+            "attn_value_channels",
+            "ffn_hidden_channels",
+            "lmax",
+            "grid_resolution",
+            "edge_channels",
+            "num_distance_basis",
+            "num_elements",
+        )
+        check_fields(
+            self,
+            neighbor_rule=NEIGHBOR_RULES,
+            **dict.fromkeys(sizes, ">= 1"),
+            **dict.fromkeys(("alpha_drop", "drop_path_rate"), "in [0, 1)"),
+            **dict.fromkeys(("avg_num_nodes", "avg_degree"), "> 0"),
+        )
+        if not 0 <= self.mmax <= self.lmax:
+            raise ValueError(f"mmax must be in [0, lmax={self.lmax}], got {self.mmax!r}")
 
 
 class EquiformerV2(Backbone):
@@ -86,6 +148,7 @@ class EquiformerV2(Backbone):
     """
 
     name = "equiformer-v2"
+    Config: ClassVar[type] = EquiformerV2Config
     repeated_blocks = "blocks"
     reflection_equivariant = False
     sigma_encoding = True

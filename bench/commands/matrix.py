@@ -24,7 +24,13 @@ def matrix_cmd(
     datasets: Annotated[str | None, typer.Option(help="Comma-separated datasets.")] = None,
     molecules: Annotated[str | None, typer.Option(help="MD17/rMD17 molecules (a,b).")] = None,
     seeds: Annotated[str | None, typer.Option(help="Comma-separated seeds (default: 0).")] = None,
-    preset: Annotated[str | None, typer.Option(help="Backbone preset (default: ci).")] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="Network size: a backbone preset (default: ci).")
+    ] = None,
+    scale: Annotated[
+        str | None,
+        typer.Option(help="Training scale: ci | paper (default: the preset's name, else paper)."),
+    ] = None,
     profile: Annotated[str | None, typer.Option(help="paper-v1 or released.")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Steps per run.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Epochs per run.")] = None,
@@ -58,6 +64,7 @@ def matrix_cmd(
         "molecules": molecules,
         "seeds": seeds,
         "preset": preset,
+        "scale": scale,
         "profile": profile,
         "max_steps": max_steps,
         "epochs": epochs,

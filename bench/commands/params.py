@@ -36,7 +36,9 @@ def parameter_count(
 def params_cmd(
     backbone: str = typer.Option(..., "--backbone", help="Backbone name (see `bench list`)."),
     dataset: str = typer.Option("md17", "--dataset", help="Preset dataset: md17, oc20, oc22."),
-    preset: str = typer.Option("paper", "--preset", help="Preset: ci or paper."),
+    preset: str = typer.Option(
+        "paper", "--preset", help="Network size: a backbone preset (ci, paper, paper-l3, ...)."
+    ),
     dens: bool = typer.Option(False, "--dens", help="Include the DeNS force encoding and head."),
     overrides: Annotated[
         list[str] | None,

@@ -23,7 +23,7 @@ def perf_cmd(
         "md17-aspirin"
     ),
     component: Annotated[str, _Opt(help="train | graph | loader.")] = "train",
-    preset: Annotated[str, _Opt(help="Backbone preset and training scale.")] = "ci",
+    preset: Annotated[str, _Opt(help="Network size: a backbone preset.")] = "ci",
     profile: Annotated[str, _Opt(help="paper-v1 | released.")] = "paper-v1",
     batch_size: Annotated[int | None, _Opt(help="Structures per batch [profile's; 8].")] = None,
     steps: Annotated[int, _Opt(help="Timed steps per method.")] = 40,

@@ -36,7 +36,18 @@ def run_cmd(
     data_root: Annotated[Path | None, _Opt(help="Folder with one folder per dataset.")] = None,
     path: Annotated[Path | None, _Opt(help="A data file or folder (npz, ase, LMDB...).")] = None,
     preset: Annotated[
-        str | None, _Opt(help="Backbone preset and training scale [default: ci].")
+        str | None,
+        _Opt(
+            help="Network size: a backbone preset (ci | paper | paper-l3 ...; "
+            "backbones/presets) [default: ci]."
+        ),
+    ] = None,
+    scale: Annotated[
+        str | None,
+        _Opt(
+            help="Training scale: ci (a few tiny steps) | paper (the profile's epochs and "
+            "splits) [default: the --preset name when it is a scale, else paper]."
+        ),
     ] = None,
     profile: Annotated[str | None, _Opt(help="paper-v1 | released [default: paper-v1].")] = None,
     variant: Annotated[
@@ -89,6 +100,7 @@ def run_cmd(
         config=config,
         seed=seed,
         preset=preset,
+        scale=scale,
         molecule=molecule,
         labels=labels,
         path=path,

@@ -21,6 +21,7 @@ class GridPoint:
     seed: int
     molecule: str | None = None
     preset: str = "ci"
+    scale: str | None = None
     profile: str | None = None
     max_steps: int | None = None
     epochs: int | None = None
@@ -37,6 +38,7 @@ class GridPoint:
             "seed": self.seed,
             "molecule": self.molecule,
             "preset": self.preset,
+            "scale": self.scale,
             "profile": self.profile,
             "max_steps": self.max_steps,
             "epochs": self.epochs,
@@ -56,6 +58,7 @@ class GridPoint:
             dataset=self.dataset,
             seed=self.seed,
             preset=self.preset,
+            scale=self.scale,
             molecule=self.molecule,
             profile=self.profile,
             max_steps=self.max_steps,
@@ -99,6 +102,7 @@ def expand(spec: MatrixSpec) -> list[GridPoint]:
                 seed=seed,
                 molecule=molecule,
                 preset=spec.preset,
+                scale=spec.scale,
                 profile=spec.profile,
                 max_steps=spec.max_steps,
                 epochs=spec.epochs,

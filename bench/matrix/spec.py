@@ -1,8 +1,9 @@
 """A matrix of runs as typed configuration: which grid to expand and how to launch it.
 
 A YAML spec (``bench matrix --spec matrix.yaml``) holds the fields of MatrixSpec; the
-``slurm`` key holds the fields of SlurmResources. Unknown keys are an error. Lists may be
-given as YAML lists or as comma-separated strings (as on the command line)::
+``slurm`` key holds the fields of SlurmResources. It is read by bench.typed, the loader of
+run configs too: unknown keys are an error, values must have the field's type, and lists
+may be given as YAML lists or as comma-separated strings (as on the command line)::
 
     backbones: [equiformer, schnet]
     methods: none,dens
@@ -18,19 +19,17 @@ given as YAML lists or as comma-separated strings (as on the command line)::
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shlex
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bench.config import safe_load
 from bench.errors import ConfigError
 from bench.registry import did_you_mean
+from bench.typed import build_dataclass, safe_load
 
 LAUNCHERS = ("local", "torchrun", "slurm")
 #: datasets whose runs expand over the ``molecules`` axis
@@ -77,6 +76,7 @@ class MatrixSpec:
 
     Attributes:
         molecules: expands md17/rmd17 runs only; empty leaves ``bench run``'s default.
+        preset, scale: network size and training scale, as ``bench run --preset/--scale``.
         overrides: ``--set key=value`` pairs passed to every run (part of its identity).
         max_steps, epochs: training length passed to every run (part of its identity).
         data_root: where the data lives (not part of a run's identity).
@@ -93,6 +93,7 @@ class MatrixSpec:
     molecules: tuple[str, ...] = ()
     seeds: tuple[int, ...] = (0,)
     preset: str = "ci"
+    scale: str | None = None
     profile: str | None = None
     max_steps: int | None = None
     epochs: int | None = None
@@ -171,59 +172,9 @@ def load_spec(path: str | Path, **overrides: Any) -> MatrixSpec:
 
 
 def spec_from_dict(data: dict[str, Any], source: str = "matrix") -> MatrixSpec:
-    """Build a MatrixSpec from plain values; unknown keys and wrong types raise ConfigError."""
+    """Build a MatrixSpec from plain values with the one dataclass loader (bench.typed:
+    unknown keys and wrong types raise ConfigError naming ``source`` and the key)."""
     data = dict(data)
     if isinstance(data.get("runner"), str):
         data["runner"] = shlex.split(data["runner"])
-    slurm = data.pop("slurm", None) or {}
-    if not isinstance(slurm, dict):
-        raise ConfigError(f"{source}: 'slurm' must be a mapping, got {slurm!r}")
-    kwargs = _typed_fields(MatrixSpec, data, source)
-    kwargs["slurm"] = SlurmResources(**_typed_fields(SlurmResources, slurm, f"{source}: slurm"))
-    return MatrixSpec(**kwargs)
-
-
-def _typed_fields(cls: type, data: dict[str, Any], source: str) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    out = {}
-    for key, value in data.items():
-        if key not in names:
-            raise ConfigError(f"{source}: key {did_you_mean(key, tuple(sorted(names)))}")
-        out[key] = _coerce(value, hints[key], f"{source}: {key!r}")
-    return out
-
-
-def _coerce(value: Any, hint: Any, where: str) -> Any:
-    """Convert a YAML/CLI value to the annotated type, or raise ConfigError."""
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    origin = typing.get_origin(hint)
-    if value is None:
-        if type(None) in typing.get_args(hint):
-            return None
-        raise ConfigError(f"{where} must not be empty")
-    if origin is tuple:
-        items = value.split(",") if isinstance(value, str) else value
-        if not isinstance(items, list | tuple):
-            items = [items]
-        return tuple(_coerce(v, args[0], where) for v in items if v != "")
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where} must be a mapping, got {value!r}")
-        return dict(value)
-    if args and origin is not None:  # Optional[X]
-        return _coerce(value, args[0], where)
-    return _scalar(value, hint, where)
-
-
-def _scalar(value: Any, kind: type, where: str) -> Any:
-    if kind is str:
-        if isinstance(value, dict | list):
-            raise ConfigError(f"{where} must be a string, got {value!r}")
-        return str(value)
-    try:
-        if kind is int and (isinstance(value, bool) or float(value) != int(float(value))):
-            raise ValueError
-        return kind(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where} must be {kind.__name__}, got {value!r}") from exc
+    return build_dataclass(MatrixSpec, data, source)

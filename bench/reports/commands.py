@@ -18,7 +18,6 @@ say which); a row with neither has no estimate.
 from __future__ import annotations
 
 import csv
-import inspect
 import io
 import shlex
 from dataclasses import dataclass
@@ -26,10 +25,10 @@ from typing import Any
 
 from bench.errors import ConfigError
 from bench.reports.paper import PaperTable, Row
-from bench.reports.runs import KEY_PATHS
+from bench.reports.runs import KEY_PATHS, preset_options
 
 #: match keys that are `bench run` options
-OPTION_KEYS = ("backbone", "method", "dataset", "molecule", "variant")
+OPTION_KEYS = ("backbone", "method", "dataset", "molecule", "variant", "preset")
 
 
 @dataclass(frozen=True)
@@ -64,32 +63,37 @@ def table_commands(table: PaperTable, profile: str = "paper-v1") -> list[Command
 
 
 def run_argv(table: PaperTable, row: Row, molecule: str | None, profile: str) -> list[str]:
-    """``run --backbone ... --preset paper --profile P [--set k=v ...]`` for ``row``."""
+    """``run --backbone ... --preset P --profile P [--set k=v ...]`` for ``row`` (the
+    network size is the row's ``run: {preset: ...}``, default ``paper``), written by
+    bench.run_request.RunRequest.argv."""
+    from bench.run_request import RunRequest, override
+
     keys = {**row.match, **row.run, **({"molecule": molecule} if molecule else {})}
-    argv = [
-        "run",
-        "--backbone",
-        str(keys["backbone"]),
-        "--method",
-        str(keys["method"]),
-        "--dataset",
-        str(keys["dataset"]),
-    ]
-    for key in ("molecule", "variant"):
-        if keys.get(key) is not None:
-            argv += [f"--{key}", str(keys[key])]
-    argv += ["--preset", "paper", "--profile", profile]
     params = _method_params(str(keys["method"]))
-    for key, value in keys.items():
-        if key in OPTION_KEYS or table.defaults.get(key, object()) == value:
-            continue
-        path = (
+    preset = str(keys.get("preset", "paper"))
+    sized = _preset_values(str(keys["backbone"]), preset, str(keys["dataset"]))
+    overrides = tuple(
+        override(
             ".".join(KEY_PATHS[key])
             if key in KEY_PATHS
-            else (f"method.params.{key}" if key in params else f"model.options.{key}")
+            else (f"method.params.{key}" if key in params else f"model.options.{key}"),
+            value,
         )
-        argv += ["--set", f"{path}={_yaml_text(value)}"]
-    return argv
+        for key, value in keys.items()
+        if key not in OPTION_KEYS
+        and table.defaults.get(key, object()) != value
+        and sized.get(key, object()) != value
+    )
+    return RunRequest(
+        str(keys["backbone"]),
+        str(keys["method"]),
+        str(keys["dataset"]),
+        preset=preset,
+        molecule=keys.get("molecule"),
+        profile=profile,
+        variant=keys.get("variant"),
+        overrides=overrides,
+    ).argv()
 
 
 def row_gpu_hours(table: PaperTable, row: Row, profile: str) -> float | None:
@@ -154,17 +158,21 @@ def _commands_csv(table: PaperTable, commands: list[Command]) -> str:
     return buf.getvalue()
 
 
+def _preset_values(backbone: str, preset: str, dataset: str) -> dict[str, Any]:
+    """The backbone options ``preset`` sets for ``dataset`` (their ``--set`` is redundant)."""
+    from bench.config import CONFIG_DIR, load_yaml
+
+    kind = (load_yaml(CONFIG_DIR / "datasets.yaml").get(dataset) or {}).get("kind", "md17")
+    return preset_options(backbone, preset, kind)
+
+
 def _method_params(method: str) -> set[str]:
+    """The fields of the method's Config dataclass (empty for a method not implemented)."""
+    import dataclasses
+
     from bench.registry import resolve
     from methods import METHODS
 
     if method not in METHODS:
         return set()
-    return set(inspect.signature(resolve(METHODS, method, "method").__init__).parameters)
-
-
-def _yaml_text(value: Any) -> str:
-    """``value`` as a `--set` right-hand side (read back with yaml.safe_load)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "null" if value is None else str(value)
+    return {f.name for f in dataclasses.fields(resolve(METHODS, method, "method").Config)}

@@ -105,7 +105,8 @@ def resolved_value(spec: dict[str, Any], key: str, profile: str) -> Any:
 
 @lru_cache(maxsize=64)
 def _resolved(items: tuple[tuple[str, Any], ...], profile: str) -> tuple[dict, dict]:
-    """(resolved config as a dict, backbone preset keywords with the config's options)."""
+    """(resolved config as a dict, the backbone options: the config's, every key of them, or
+    the ``backbone_preset`` entry's where the spec names one)."""
     from backbones.registry import preset_config
     from bench.run_request import RunRequest
 
@@ -119,8 +120,10 @@ def _resolved(items: tuple[tuple[str, Any], ...], profile: str) -> tuple[dict, d
         molecule=spec.get("molecule") or None,
         variant=spec.get("variant") or None,
     ).resolve()
-    preset = preset_config(spec["backbone"], "paper", spec.get("backbone_preset", cfg.data.kind))
-    return cfg.to_dict(), {**preset, **cfg.model.options}
+    kind = spec.get("backbone_preset")  # a column whose network is another kind's preset
+    preset = preset_config(spec["backbone"], "paper", kind) if kind else {}
+    config = cfg.to_dict()
+    return config, {**config["model"]["options"], **preset}
 
 
 def deviations(profile: str = "paper-v1") -> dict[str, str]:

@@ -4,16 +4,19 @@ Config values are looked up by canonical name in the RESOLVED config (``config.y
 ``asdict(bench.config.RunConfig)``), never in a directory name:
 
 - the names of :data:`KEY_PATHS` (``backbone`` is ``model.backbone``, ``lambda_energy`` is
-  ``loss.energy_weight``, ...);
+  ``loss.lambda_energy``, ...);
 - any other name is a method hyper-parameter (``method.params``: ``p_dens``, ``sigma``,
   ``sigma_high``, ``corrupt_ratio``, ``lambda_dens``, ...) or a backbone option
-  (``model.options``, else the backbone preset of the run's ``preset`` and data kind, e.g.
-  ``lmax``).
+  (``model.options``: a record holds every one, e.g. ``lmax``).
+
+Records written before configs held every architecture key (``options: {}``) get the
+missing options from their recorded preset (bench.backbone_presets.preset_config, the one
+preset reader), and records older than the glossary are read with the new names
+(bench.records.upgrade_config).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,9 +24,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from bench.errors import DataError
+from bench.errors import ConfigError, DataError
 from bench.records import RunRecord, iter_records
 
 #: canonical name -> path in the resolved config
@@ -39,8 +40,8 @@ KEY_PATHS: dict[str, tuple[str, ...]] = {
     "preset": ("preset",),
     "variant": ("variant",),
     "seed": ("seed",),
-    "lambda_energy": ("loss", "energy_weight"),
-    "lambda_force": ("loss", "force_weight"),
+    "lambda_energy": ("loss", "lambda_energy"),
+    "lambda_force": ("loss", "lambda_force"),
     "epochs": ("train", "epochs"),
 }
 
@@ -101,27 +102,14 @@ class Run:
 
 
 def preset_options(backbone: str, preset: str, kind: str) -> dict[str, Any]:
-    """The keyword arguments of ``backbones/presets/<backbone>.yaml[preset][kind]`` with
-    ``inherit`` resolved, as ``backbones.registry.preset_config`` gives them, read without
-    importing the backbones package (and torch); {} when there is no such preset."""
-    spec = importlib.util.find_spec("backbones")
-    if spec is None or not spec.submodule_search_locations:
-        return {}
-    name = backbone.replace("-", "_")
-    path = Path(spec.submodule_search_locations[0]) / "presets" / f"{name}.yaml"
+    """bench.backbone_presets.preset_config (no torch import), or {} when the record names
+    a backbone, preset or kind that has none."""
+    from bench.backbone_presets import preset_config
+
     try:
-        by_kind = (yaml.safe_load(path.read_text()) or {}).get(preset) or {}
-    except (OSError, yaml.YAMLError):
+        return preset_config(backbone, preset, kind)
+    except ConfigError:
         return {}
-    if kind not in by_kind:
-        return {}
-    cfg, seen = dict(by_kind[kind]), {kind}
-    while "inherit" in cfg and cfg["inherit"] not in seen:
-        seen.add(cfg["inherit"])
-        parent = dict(by_kind.get(cfg.pop("inherit")) or {})
-        parent.update(cfg)
-        cfg = parent
-    return cfg
 
 
 def _get(config: dict[str, Any], path: tuple[str, ...]) -> Any:

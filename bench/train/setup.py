@@ -22,7 +22,8 @@ from bench.data.structure import Structure
 from bench.data.torch_data import to_data
 from bench.errors import ConfigError, DataError
 from bench.records import CHECKPOINT_DIR, CONFIG_FILE
-from methods import Method, build_method
+from bench.registry import resolve
+from methods import METHODS, Method
 
 STATS_FILE = "stats.json"
 #: weights used for evaluation (EMA weights when EMA is on), under checkpoints/
@@ -114,20 +115,16 @@ def normalization(data_cfg, train: Sequence[Structure], e0s: dict | None = None)
 
 
 def build_run_method(cfg: RunConfig) -> Method:
-    """The training regime of ``cfg`` with its loss weights and hyper-parameters."""
-    return build_method(
-        cfg.method.name,
-        energy_weight=cfg.loss.energy_weight,
-        force_weight=cfg.loss.force_weight,
-        **cfg.method.params,
-    )
+    """The training regime of a resolved ``cfg``: its method Config and loss weights."""
+    cls = resolve(METHODS, cfg.method.name, "method")
+    return cls(cfg.method.params, cfg.loss.lambda_energy, cfg.loss.lambda_force)
 
 
 def build_model(cfg: RunConfig, method: Method, norm: dict) -> nn.Module:
-    """The backbone of ``cfg`` (with the DeNS heads when the method needs them), normalised,
-    on ``cfg.device`` in ``cfg.dtype``. Raises ConfigError for unsupported pairings."""
-    from backbones.registry import BACKBONES, build_backbone
-    from bench.registry import resolve
+    """The backbone of a resolved ``cfg`` (its backbone Config; with the DeNS heads when the
+    method needs them), normalised, on ``cfg.device`` in ``cfg.dtype``. Raises ConfigError
+    for unsupported pairings."""
+    from backbones.registry import BACKBONES, build_from_config
 
     sigma = {"encode_sigma": True} if method.needs_sigma_input else {}
     if sigma and not resolve(BACKBONES, cfg.model.backbone, "backbone").sigma_encoding:
@@ -135,13 +132,8 @@ def build_model(cfg: RunConfig, method: Method, norm: dict) -> nn.Module:
             f"method option encode_sigma needs a backbone that encodes sigma; "
             f"{cfg.model.backbone!r} does not (its sigma_encoding is False)"
         )
-    model = build_backbone(
-        cfg.model.backbone,
-        cfg.preset,
-        cfg.data.kind,
-        dens=method.needs_noise_head,
-        **sigma,
-        **cfg.model.options,
+    model = build_from_config(
+        cfg.model.backbone, cfg.model.options, dens=method.needs_noise_head, **sigma
     )
     atom_ref = None
     if norm.get("atom_ref"):
@@ -165,7 +157,7 @@ def check_device(device: str) -> None:
 def load_run_model(run_dir: str | Path, device: str = "cpu") -> tuple[nn.Module, RunConfig]:
     """The evaluation model of a finished run (``checkpoints/model.pt``) and its config."""
     run_dir = Path(run_dir)
-    cfg = RunConfig.from_dict(load_yaml(run_dir / CONFIG_FILE), str(run_dir / CONFIG_FILE))
+    cfg = RunConfig.from_record(load_yaml(run_dir / CONFIG_FILE), str(run_dir / CONFIG_FILE))
     cfg.device = device
     check_device(device)
     weights = run_dir / CHECKPOINT_DIR / MODEL_FILE

@@ -78,7 +78,7 @@ def test_spec_file_slurm_dry_run_and_unknown_key(tmp_path):
     spec.write_text("backbones: [equiformer]\nmethods: [dens]\ndatasets: [rmd17]\nseed: [1]\n")
     bad = bench("matrix", "--spec", str(spec))
     assert bad.returncode == 2
-    assert "m.yaml: key unknown 'seed'" in bad.stderr and "Did you mean 'seeds'" in bad.stderr
+    assert "m.yaml: unknown key 'seed'" in bad.stderr and "Did you mean 'seeds'" in bad.stderr
 
 
 def test_ci_check_passes_on_the_same_numbers_and_fails_with_a_diff(tmp_path):

@@ -345,8 +345,8 @@ DENS_CASE = dict(
     std=0.05,
     prob=0.5,
     corrupt_ratio=0.5,
-    energy_weight=0.2,
-    force_weight=0.8,
+    lambda_energy=0.2,
+    lambda_force=0.8,
     denoising_pos_weight=5.0,
     task_mean=-406757.5,
     task_std=5.25,
@@ -439,8 +439,8 @@ def cmd_dens_loss() -> None:
     pred_y, pred_dy = model(data)
     criterion, mean, std, mask = loss_cls(), c["task_mean"], c["task_std"], data.noise_mask
     terms = {
-        "energy": c["energy_weight"] * criterion(pred_y, (data.y - mean) / std),
-        "force": c["force_weight"] * criterion(pred_dy[~mask], data.dy[~mask] / std),
+        "energy": c["lambda_energy"] * criterion(pred_y, (data.y - mean) / std),
+        "force": c["lambda_force"] * criterion(pred_dy[~mask], data.dy[~mask] / std),
         "noise": c["denoising_pos_weight"]
         * criterion(pred_dy[mask], data.noise_vec[mask] / c["std"]),
     }

@@ -233,12 +233,11 @@ def test_sigma_encoding_contract(name, force_mode):
 def test_sigma_encoding_is_refused_elsewhere():
     from bench.config import resolve_config
     from bench.errors import ConfigError
-    from bench.train.setup import build_model
-    from methods import build_method
+    from bench.train.setup import build_model, build_run_method
 
     cfg = resolve_config(
         "schnet", "dens", "md17", "ci", "paper-v1", overrides=["method.params.encode_sigma=true"]
     )
-    method = build_method("dens", **cfg.method.params)
+    method = build_run_method(cfg)
     with pytest.raises(ConfigError, match="encode_sigma needs a backbone that encodes sigma"):
         build_model(cfg, method, {"energy_mean": 0.0, "energy_std": 1.0, "force_std": 1.0})

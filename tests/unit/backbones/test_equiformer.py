@@ -16,6 +16,7 @@ from backbones.layers import (
 )
 from bench import testing
 from bench.data import keys
+from bench.errors import ConfigError
 
 #: float64 tolerances: the networks are exactly equivariant up to round-off
 TIGHT = {"atol": 1e-12, "rtol": 1e-10}
@@ -203,7 +204,7 @@ def test_paper_parameter_counts(lmax, dens, expected):
     ],
 )
 def test_rejects_bad_options(bad):
-    with pytest.raises(ValueError, match="got"):
+    with pytest.raises(ConfigError, match="got"):
         build_backbone("equiformer", "ci", "md17", **bad)
 
 

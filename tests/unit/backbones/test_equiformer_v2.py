@@ -12,6 +12,7 @@ from bench import testing
 from bench.data import keys
 from bench.data.ase_files import read_ase_file
 from bench.data.torch_data import collate
+from bench.errors import ConfigError
 
 NAME = "equiformer-v2"
 #: trainable parameters of the released models (atomicarchitects/DeNS, fairchem) at the
@@ -136,7 +137,7 @@ def test_drop_path_and_attention_dropout_act_only_in_training():
     [({"lmax": 0}, "lmax"), ({"mmax": 3}, "mmax"), ({"num_heads": 0}, "num_heads")],
 )
 def test_bad_options_are_rejected(override, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ConfigError, match=match):
         build_backbone(NAME, "ci", "md17", **override)
 
 

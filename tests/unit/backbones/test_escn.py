@@ -14,6 +14,7 @@ from bench import testing
 from bench.data import keys
 from bench.data.ase_files import read_ase_file
 from bench.data.torch_data import collate
+from bench.errors import ConfigError
 
 NAME = "escn"
 #: fairchem's num_params of the released models (fairchem configs/oc20/s2ef/*/escn, DeNS
@@ -150,5 +151,5 @@ def test_ci_training_steps_on_a_periodic_oc20_frame(data_dir):
     ],
 )
 def test_bad_options_are_rejected(override, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ConfigError, match=match):
         build_backbone(NAME, "ci", "md17", **override)

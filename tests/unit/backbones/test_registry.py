@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+
 import pytest
 import yaml
 
-from backbones.registry import BACKBONES, PRESET_DIR, build_backbone, preset_config
+from backbones.registry import (
+    BACKBONES,
+    PRESET_DIR,
+    backbone_config,
+    build_backbone,
+    preset_config,
+)
 from bench.errors import ConfigError
+from bench.registry import resolve
 
 
 def test_unknown_name_suggests_the_closest():
@@ -15,7 +25,9 @@ def test_unknown_name_suggests_the_closest():
 
 
 def test_unknown_override_is_named_with_the_known_options():
-    with pytest.raises(ConfigError, match=r"unknown option\(s\) \['hiden_channels'\].*cutoff"):
+    with pytest.raises(
+        ConfigError, match=r"model.options: unknown key 'hiden_channels'.*cutoff.*'hidden_channels'"
+    ):
         build_backbone("schnet", hiden_channels=8)
 
 
@@ -50,3 +62,37 @@ def test_every_preset_file_resolves_for_every_preset_and_dataset(name):
         for dataset in by_dataset:
             cfg = preset_config(name, preset, dataset)
             assert cfg["force_mode"] in ("gradient", "direct"), (path, preset, dataset)
+            typed = backbone_config(name, preset, dataset)  # strict: every key is a field
+            assert dataclasses.asdict(typed) == {**dataclasses.asdict(typed), **cfg}
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_the_config_dataclass_is_the_constructor_s_architecture_keywords(name):
+    """Config fields and defaults are exactly the constructor's keywords other than the
+    method-driven switches (dens, encode_sigma), so building from a Config loses nothing."""
+    cls = resolve(BACKBONES, name, "backbone")
+    params = inspect.signature(cls.__init__).parameters
+    keywords = {
+        k: p.default
+        for k, p in params.items()
+        if k not in ("self", "dens", "encode_sigma", "kwargs")
+    }
+    fields = {f.name: f.default for f in dataclasses.fields(cls.Config)}
+    if name == "segnn":  # SEGNNLike(**kwargs) forwards to Equiformer minus two switches
+        keywords = {
+            k: p.default
+            for k, p in inspect.signature(cls.__mro__[1].__init__).parameters.items()
+            if k not in ("self", "dens", "attention", "layer_norm")
+        }
+    assert fields == keywords
+
+
+def test_out_of_range_options_name_the_field():
+    with pytest.raises(ConfigError, match=r"model\.options\.num_blocks must be >= 1, got 0"):
+        backbone_config("equiformer", "ci", "md17", {"num_blocks": 0})
+    with pytest.raises(ConfigError, match=r"model\.options\.lmax must be one of \(1, 2, 3\)"):
+        backbone_config("segnn", "ci", "md17", {"lmax": 4})
+    with pytest.raises(ConfigError, match=r"model\.options\.channels must be a multiple of 8"):
+        backbone_config("equiformer", "ci", "md17", {"channels": 20})  # 2 heads x divisor 4
+    with pytest.raises(ConfigError, match=r"model\.options\.num_sphere_samples: give exactly"):
+        backbone_config("escn", "ci", "md17", {"num_sphere_samples": 128})

@@ -17,7 +17,7 @@ import torch
 
 from bench.data import keys
 from methods.base import Prepared, Targets
-from methods.dens import DeNS
+from methods.dens import DeNS, DeNSConfig
 
 FIXTURE = Path(__file__).resolve().parents[2] / "data" / "parity" / "dens_oc20_loss"
 
@@ -33,14 +33,13 @@ def _terms(case, atom_mean: str) -> dict[str, torch.Tensor]:
     a, c = case
     fixed, corrupted = a["fixed"].bool(), a["noise_mask"].bool()
     mask = corrupted & ~fixed  # dens-bench never counts fixed atoms as corrupted
-    method = DeNS(
-        energy_weight=c["energy_coefficient"],
-        force_weight=c["force_coefficient"],
+    config = DeNSConfig(
         sigma=c["std"],
         corrupt_ratio=c["corrupt_ratio"],
         lambda_dens=c["denoising_pos_coefficient"],
         atom_mean=atom_mean,
     )
+    method = DeNS(config, c["energy_coefficient"], c["force_coefficient"])
     batch = torch.repeat_interleave(torch.arange(2), a["natoms"])
     outputs = {
         keys.OUT_ENERGY: a["pred_energy"] * c["energy_std"] + c["energy_mean"],
@@ -77,4 +76,4 @@ def test_per_term_means_differ_from_the_released_loss(case):
 
 def test_unknown_atom_mean_rejected():
     with pytest.raises(ValueError, match="atom_mean must be one of"):
-        DeNS(atom_mean="mean")
+        DeNSConfig(atom_mean="mean")

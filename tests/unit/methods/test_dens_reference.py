@@ -21,7 +21,7 @@ from bench.train.ema import EMA
 from bench.train.optim import build_optimizer
 from bench.train.schedule import WarmupCosine
 from methods.base import Prepared, Targets
-from methods.dens import DeNS
+from methods.dens import DeNS, DeNSConfig
 
 ROOT = Path(__file__).parents[3]
 PARITY = ROOT / "tests" / "data" / "parity"
@@ -76,14 +76,13 @@ def _step_inputs(ref: dict, case: dict):
 
 
 def _method(case: dict) -> DeNS:
-    return DeNS(
-        energy_weight=case["energy_weight"],
-        force_weight=case["force_weight"],
+    config = DeNSConfig(
         p_dens=case["prob"],
         sigma=case["std"],
         corrupt_ratio=case["corrupt_ratio"],
         lambda_dens=case["denoising_pos_weight"],
     )
+    return DeNS(config, lambda_energy=case["energy_weight"], lambda_force=case["force_weight"])
 
 
 def test_reference_batch_is_a_mixed_dens_batch(ref):

@@ -32,7 +32,7 @@ NOISE_PRED = torch.tensor(
 )
 FREE = torch.tensor([True, True, True, True, False])
 BATCH = torch.tensor([0, 0, 1, 1, 1])
-WEIGHTS = {"energy_weight": 2.0, "force_weight": 10.0}
+WEIGHTS = {"lambda_energy": 2.0, "lambda_force": 10.0}
 
 
 def _targets() -> Targets:
@@ -99,7 +99,7 @@ def test_dens_without_original_energy_term_skips_dens_structures():
 
 def test_noisy_nodes_terms_by_hand():
     """Every free atom is a noise target; forces on every free atom from the noisy input."""
-    method = build_method("noisy-nodes", lambda_noise=15.0, lambda_noise_final=1.0, **WEIGHTS)
+    method = build_method("noisy-nodes", lambda_dens=15.0, lambda_dens_final=1.0, **WEIGHTS)
     prepared = _prepared(FREE.clone(), torch.tensor([True, True]), force_mask=FREE)
     terms = method.loss(_outputs(), prepared, _targets(), progress=0.5)
     noise_errors = [(81 * 3) ** 0.5, (81 * 3) ** 0.5, 5.0, (49 * 3) ** 0.5]

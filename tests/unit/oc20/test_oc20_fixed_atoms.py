@@ -84,8 +84,8 @@ def test_equiformer_v2_dens_training_step_on_oc20_frames():
     batch = collate(read_ase_file(TRAJ)[:2], torch.float32)
     method = build_method(
         "dens",
-        energy_weight=2.0,
-        force_weight=100.0,
+        lambda_energy=2.0,
+        lambda_force=100.0,
         p_dens=1.0,
         corrupt_ratio=0.5,
         sigma=0.1,

@@ -17,7 +17,7 @@ def test_run_config_is_the_bench_run_config_with_a_small_pool():
     cfg = run_config(TrainBenchOptions(**OPTS), "dens")
     assert (cfg.data.name, cfg.data.molecule, cfg.method.name) == ("rmd17", "aspirin", "dens")
     assert (cfg.data.n_train, cfg.data.n_val, cfg.train.max_steps) == (8, 0, 5)
-    assert cfg.method.params["p_dens"] == 0.25  # the paper-v1 MD17 profile
+    assert cfg.method.params.p_dens == 0.25  # the paper-v1 MD17 profile
     cfg = run_config(TrainBenchOptions(**OPTS, overrides=("data.n_train=6",)), "none")
     assert cfg.data.n_train == 6
 

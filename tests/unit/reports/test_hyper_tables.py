@@ -53,5 +53,5 @@ def test_profile_has_the_table_1_defaults(variant, sigma_high):
 
     cli = {"variant": variant} if variant else {}
     params = resolve_config("equiformer-v2", "dens", "oc20", "paper", "paper-v1", cli).method.params
-    assert (params["sigma_high"], params["p_dens"], params["lambda_dens"]) == (sigma_high, 0.25, 10)
-    assert params["multi_scale"] is True and params["corrupt_ratio"] == 1.0
+    assert (params.sigma_high, params.p_dens, params.lambda_dens) == (sigma_high, 0.25, 10)
+    assert params.multi_scale is True and params.corrupt_ratio == 1.0

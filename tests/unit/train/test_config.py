@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import re
 
 import pytest
 
+from backbones.equiformer import EquiformerConfig
 from bench.config import (
     CONFIG_DIR,
     RunConfig,
@@ -17,6 +20,7 @@ from bench.config import (
 )
 from bench.errors import ConfigError
 from methods import METHODS, build_method
+from methods.dens import DeNSConfig
 
 
 def _cases():
@@ -45,9 +49,9 @@ def test_every_profile_entry_resolves_and_builds_its_method(
     )
     build_method(
         method,
-        energy_weight=cfg.loss.energy_weight,
-        force_weight=cfg.loss.force_weight,
-        **cfg.method.params,
+        lambda_energy=cfg.loss.lambda_energy,
+        lambda_force=cfg.loss.lambda_force,
+        **dataclasses.asdict(cfg.method.params),
     )
     assert RunConfig.from_dict(cfg.to_dict()) == cfg  # round trip through config.yaml
 
@@ -57,15 +61,15 @@ def test_md17_profile_values_and_molecule_patches():
         "equiformer", "dens", "rmd17", "paper", "paper-v1", {"data.molecule": "aspirin"}
     )
     assert (aspirin.train.epochs, aspirin.train.batch_size, aspirin.train.lr) == (1500, 8, 5e-4)
-    assert (aspirin.loss.energy_weight, aspirin.loss.force_weight) == (1.0, 80.0)
+    assert (aspirin.loss.lambda_energy, aspirin.loss.lambda_force) == (1.0, 80.0)
     p = aspirin.method.params
-    assert (p["p_dens"], p["sigma"], p["corrupt_ratio"], p["lambda_dens"]) == (0.25, 0.05, 0.25, 5)
-    assert p["lambda_decay"] == "linear"
+    assert (p.p_dens, p.sigma, p.corrupt_ratio, p.lambda_dens) == (0.25, 0.05, 0.25, 5)
+    assert p.lambda_decay == "linear"
     assert (aspirin.data.n_train, aspirin.data.n_val, aspirin.data.split_seed) == (950, 50, 1)
     naph = resolve_config(
         "equiformer", "none", "md17", "paper", "paper-v1", {"data.molecule": "naphthalene"}
     )
-    assert (naph.loss.energy_weight, naph.loss.force_weight) == (2.0, 20.0)
+    assert (naph.loss.lambda_energy, naph.loss.lambda_force) == (2.0, 20.0)
     v1 = resolve_config(
         "equiformer",
         "denoise-no-force",
@@ -82,26 +86,30 @@ def test_md17_profile_values_and_molecule_patches():
         "released",
         {"data.molecule": "salicylic"},
     )
-    assert (v1.method.params["p_dens"], v1.method.params["sigma"]) == (0.125, 0.025)
-    assert (rel.method.params["p_dens"], rel.method.params["sigma"]) == (0.25, 0.05)
+    assert (v1.method.params.p_dens, v1.method.params.sigma) == (0.125, 0.025)
+    assert (rel.method.params.p_dens, rel.method.params.sigma) == (0.25, 0.05)
     l3 = resolve_config(
+        "equiformer", "dens", "rmd17", "paper-l3", "paper-v1", {"variant": "equiformer-lmax3"}
+    )
+    assert l3.model.options.lmax == 3 and l3.train.epochs == 2000 and l3.scale == "paper"
+    l2 = resolve_config(
         "equiformer", "dens", "rmd17", "paper", "paper-v1", {"variant": "equiformer-lmax3"}
     )
-    assert l3.model.options == {"lmax": 3} and l3.train.epochs == 2000
+    assert l2.model.options.lmax == 2  # the profile's variant sets training only
 
 
 def test_oc20_profiles_differ_where_the_spec_says():
     v1 = resolve_config("equiformer-v2", "dens", "oc20", "paper", "paper-v1").method.params
     rel = resolve_config("equiformer-v2", "dens", "oc20", "paper", "released").method.params
-    assert v1["multi_scale"] and v1["sigma_high"] == 0.5 and v1["p_dens"] == 0.25
-    assert v1["corrupt_ratio"] == 1.0 and v1["lambda_dens"] == 10.0
-    assert not rel["multi_scale"] and rel["sigma"] == 0.1 and rel["p_dens"] == 0.5
-    assert rel["corrupt_ratio"] == 0.5 and rel["task_draw"] == "batch"
+    assert v1.multi_scale and v1.sigma_high == 0.5 and v1.p_dens == 0.25
+    assert v1.corrupt_ratio == 1.0 and v1.lambda_dens == 10.0
+    assert not rel.multi_scale and rel.sigma == 0.1 and rel.p_dens == 0.5
+    assert rel.corrupt_ratio == 0.5 and rel.task_draw == "batch"
 
 
 def test_overrides_and_presets_apply_in_order():
     cfg = resolve_config(
-        "schnet",
+        "equiformer",
         "dens",
         "rmd17",
         "ci",
@@ -111,7 +119,7 @@ def test_overrides_and_presets_apply_in_order():
     )
     assert cfg.train.lr == 1e-3 and isinstance(cfg.train.lr, float)
     assert cfg.train.epochs == 7 and cfg.seed == 3 and cfg.train.batch_size == 4  # ci preset
-    assert cfg.method.params["sigma"] == 0.1 and cfg.model.options == {"lmax": 3}
+    assert cfg.method.params.sigma == 0.1 and cfg.model.options.lmax == 3
 
 
 @pytest.mark.parametrize(
@@ -175,3 +183,72 @@ def test_cuda_without_a_gpu_is_a_config_error(monkeypatch):
     with pytest.raises(ConfigError, match=r"--device must be one of \('cpu', 'cuda'\), got 'gpu'"):
         check_device("gpu")
     check_device("cpu")
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("loss.force_weight=10", "config: loss: key 'force_weight' was renamed to 'lambda_force'"),
+        ("method.params.lambda_noise=1", "was renamed to 'lambda_dens'"),
+    ],
+)
+def test_old_glossary_names_say_what_they_are_called_now(override, message):
+    method = "noisy-nodes" if "noise" in override else "dens"
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        resolve_config("schnet", method, "rmd17", "ci", "paper-v1", {}, [override])
+
+
+def test_a_resolved_config_holds_every_architecture_key_and_resolves_to_itself():
+    cfg = resolve_config("equiformer", "dens", "rmd17", "ci", "paper-v1")
+    assert type(cfg.model.options) is EquiformerConfig and type(cfg.method.params) is DeNSConfig
+    written = cfg.to_dict()  # what config.yaml holds: every field of both
+    assert set(written["model"]["options"]) == {
+        f.name for f in dataclasses.fields(EquiformerConfig)
+    }
+    assert set(written["method"]["params"]) == {f.name for f in dataclasses.fields(DeNSConfig)}
+    again = RunConfig.from_dict(cfg.to_dict())
+    assert again == cfg
+    old = cfg.to_dict() | {"model": {"backbone": "equiformer", "options": {}}}
+    old["loss"] = {"energy_weight": 2.0, "force_weight": 3.0}  # a record older than both
+    upgraded = RunConfig.from_record(old, "config.yaml")
+    assert upgraded.model.options == cfg.model.options  # from the recorded preset
+    assert (upgraded.loss.lambda_energy, upgraded.loss.lambda_force) == (2.0, 3.0)
+
+
+def test_a_preset_edit_changes_the_run_id(tmp_path, monkeypatch):
+    import shutil
+
+    import bench.backbone_presets
+    from bench.train.run import default_run_id
+
+    before = resolve_config("schnet", "none", "rmd17", "ci", "paper-v1")
+    edited = tmp_path / "presets"
+    shutil.copytree(bench.backbone_presets.preset_dir(), edited)
+    path = edited / "schnet.yaml"
+    path.write_text(path.read_text().replace("num_filters: 16", "num_filters: 24", 1))
+    monkeypatch.setattr(bench.backbone_presets, "preset_dir", lambda: edited)
+    after = resolve_config("schnet", "none", "rmd17", "ci", "paper-v1")
+    assert (before.model.options.num_filters, after.model.options.num_filters) == (16, 24)
+    assert default_run_id(before) != default_run_id(after)
+
+
+def test_a_profile_cannot_set_the_architecture(tmp_path, monkeypatch):
+    import shutil
+
+    import bench.config
+
+    configs = tmp_path / "configs"
+    shutil.copytree(CONFIG_DIR, configs)
+    path = configs / "profiles" / "paper-v1.yaml"
+    text = path.read_text().replace(
+        "      train: {epochs: 2000, batch_size: 5",
+        "      model: {options: {lmax: 3}}\n      train: {epochs: 2000, batch_size: 5",
+        1,
+    )
+    assert "model: {options" in text
+    path.write_text(text)
+    monkeypatch.setattr(bench.config, "CONFIG_DIR", configs)
+    with pytest.raises(ConfigError, match="'model' is not a profile key.*--preset"):
+        resolve_config(
+            "equiformer", "none", "md17", "paper", "paper-v1", {"variant": "equiformer-lmax3"}
+        )

@@ -22,7 +22,8 @@ FULL = RunRequest(
     dataset="rmd17",
     config="run.yaml",
     seed=3,
-    preset="ci",
+    preset="paper-l3",
+    scale="ci",
     molecule="aspirin",
     labels="revised",
     path="/data/x.npz",
@@ -127,7 +128,7 @@ def test_resolve_is_resolve_config_with_the_mapped_options(tmp_path):
         overrides=["method.params.sigma=0.02"],
     )
     assert request.resolve() == cfg
-    assert cfg.method.params["sigma"] == 0.02 and cfg.train.max_steps == 9
+    assert cfg.method.params.sigma == 0.02 and cfg.train.max_steps == 9
 
 
 def test_matrix_and_bench_run_give_one_run_the_same_id(tmp_path):
