@@ -42,6 +42,7 @@ KEY_PATHS: dict[str, tuple[str, ...]] = {
     "lambda_energy": ("loss", "energy_weight"),
     "lambda_force": ("loss", "force_weight"),
     "epochs": ("train", "epochs"),
+    "max_steps": ("train", "max_steps"),
 }
 
 
