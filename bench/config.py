@@ -82,7 +82,8 @@ class DataConfig:
     ConfigError (training on total energies by mistake is a known OC20 trap).
     ``split_by``: ``"frame"`` or ``"trajectory"`` (``ase`` only; whole files stay in one split
     and ``n_train``/``n_val`` count files); ``early_frames``: keep only the first K frames of
-    each train trajectory (bench.data.trajectory_split).
+    each train trajectory (bench.data.trajectory_split); ``train_subset``: train on the first K
+    structures of the train split, val/test unchanged (sample-efficiency curves).
     ``element_refs``: per-element energy references subtracted before normalisation:
     ``true``, ``false``, or ``"auto"`` (references when the train split holds more than one
     composition or the files hold isolated-atom energies; bench.data.element_refs; off under
@@ -106,6 +107,7 @@ class DataConfig:
     max_structures: int | None = None
     split_by: str = "frame"
     early_frames: int | None = None
+    train_subset: int | None = None
     energy_kind: str = "total"
     normalization: str = "train"
     force_std_source: str = "energy"

@@ -16,6 +16,9 @@ def report_cmd(
     ),
     summary: bool = typer.Option(False, "--summary", help="All runs, and each method vs none."),
     perf: bool = typer.Option(False, "--perf", help="The bench perf records of RESULTS/perf."),
+    paired: bool = typer.Option(
+        False, "--paired", help="Per-arm mean ± std over seeds, paired contrasts, plateau check."
+    ),
     plot: str | None = typer.Option(
         None, "--plot", help="learning-curves | parity | sample-efficiency (needs --output)."
     ),
@@ -55,8 +58,8 @@ def report_cmd(
     from bench.reports import load_runs, report_table
     from bench.reports.paper import PROFILES
 
-    if sum((table is not None, summary, perf, plot is not None)) != 1:
-        raise ConfigError("give exactly one of --table N, --summary, --perf, --plot KIND")
+    if sum((table is not None, summary, perf, paired, plot is not None)) != 1:
+        raise ConfigError("give exactly one of --table N, --summary, --perf, --paired, --plot KIND")
     if profile is not None and (table is None or profile not in PROFILES):
         raise ConfigError(
             f"--profile goes with --table and is one of {', '.join(PROFILES)}; got {profile!r}"
@@ -87,6 +90,10 @@ def report_cmd(
         from bench.reports.perf import render_perf
 
         text = render_perf((results or Path("results")) / "perf", fmt)
+    elif paired:
+        from bench.reports.paired import render_paired
+
+        text = render_paired(load_runs(results or Path("results")), fmt)
     else:
         from bench.reports.summary import render_summary
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,10 @@ class DatasetSpec:
             bench.data.trajectory_split).
         early_frames: with split_by "trajectory", keep only the first K frames of each train
             trajectory; None keeps all.
+        train_subset: train on the first K structures of the train split (a prefix of its
+            random order); val and test stay those of the full ``n_train`` protocol, so runs
+            at several K are compared on the same frames (sample-efficiency curves). None:
+            the whole train split.
         energy_unit, length_unit: units of an npz file that states none (``e_unit`` /
             ``r_unit``), e.g. "eV", "kcal/mol", "Ang" (bench.data.units); None: the file's.
         energy_key, forces_key: ``atoms.info`` / ``atoms.arrays`` keys of the labels in ASE
@@ -63,6 +68,7 @@ class DatasetSpec:
     max_structures: int | None = None
     split_by: str = "frame"
     early_frames: int | None = None
+    train_subset: int | None = None
     energy_unit: str | None = None
     length_unit: str | None = None
     energy_key: str | None = None
@@ -102,4 +108,19 @@ def load_splits(spec: DatasetSpec) -> SplitData:
             f"(one file = one trajectory; oc20-traj always splits so), not by "
             f"{spec.name!r}"
         )
-    return resolve(DATASETS, spec.name, "dataset")(spec)
+    if spec.train_subset is not None and spec.train_subset < 1:
+        raise ConfigError(f"data.train_subset must be >= 1 or null, got {spec.train_subset!r}")
+    split = resolve(DATASETS, spec.name, "dataset")(spec)
+    return _train_prefix(split, spec.train_subset)
+
+
+def _train_prefix(split: SplitData, k: int | None) -> SplitData:
+    """``split`` with its train list cut to the first ``k`` structures (None: unchanged)."""
+    if k is None:
+        return split
+    if k > len(split.train):
+        raise ConfigError(
+            f"data.train_subset {k} is larger than the train split ({len(split.train)} "
+            "structures); lower it or raise data.n_train"
+        )
+    return dataclasses.replace(split, train=split.train[:k])

@@ -11,8 +11,8 @@ points are labelled by backbone and method (colour: method; line style: backbone
   ``forces_pred`` and ``forces_true`` [N, 3]; with ``free`` [N] only free atoms are drawn.
 - ``sample-efficiency``: test force MAE (meV/Angstrom, mean ± std over seeds) vs number of
   training structures (``RunRecord.scale["n_train"]``, else ``data.n_train``); one line per
-  backbone, method, dataset, molecule and step budget (runs with the same number of
-  optimiser steps; runs that recorded none are grouped by epochs); log-log axes.
+  backbone, method, dataset, molecule and training budget (epochs for epoch-bounded runs,
+  else optimiser steps); log-log axes.
 """
 
 from __future__ import annotations
@@ -249,8 +249,13 @@ def _curve_label(run: Run) -> str:
 
 
 def _budget(run: Run) -> str:
-    """The run's step budget: optimiser steps taken (else max_steps); epochs when unknown."""
+    """The run's training budget: its epochs when epochs bounded it (``train.max_steps``
+    null: runs on more structures take more steps at the same epochs), else the optimiser
+    steps taken (else ``max_steps``)."""
+    epochs = run.record.scale.get("epochs", run.value("epochs"))
+    if run.value("max_steps") in (None, MISSING) and epochs not in (None, MISSING):
+        return f"{epochs:g} epochs"
     steps = run.record.steps or run.record.scale.get("steps") or run.value("max_steps")
     if steps not in (None, MISSING):
         return f"{int(steps)} steps"
-    return f"{run.record.scale.get('epochs', run.value('epochs'))} epochs"
+    return f"{epochs} epochs"

@@ -43,6 +43,7 @@ KEY_PATHS: dict[str, tuple[str, ...]] = {
     "lambda_energy": ("loss", "lambda_energy"),
     "lambda_force": ("loss", "lambda_force"),
     "epochs": ("train", "epochs"),
+    "max_steps": ("train", "max_steps"),
 }
 
 

@@ -3,7 +3,7 @@ import pytest
 
 from bench.data.registry import DatasetSpec, load_splits
 from bench.data.units import KCAL_PER_MOL_TO_EV
-from bench.errors import DataError
+from bench.errors import ConfigError, DataError
 
 
 def _spec(root, **kw):
@@ -82,3 +82,21 @@ def test_bad_choices_name_the_field(data_dir, kw, match):
 def test_missing_dataset_folder(tmp_path):
     with pytest.raises(DataError, match="dataset folder not found"):
         load_splits(_spec(tmp_path))
+
+
+def test_train_subset_is_a_prefix_with_the_same_val_and_test(data_dir):
+    full = load_splits(_spec(data_dir))
+    part = load_splits(_spec(data_dir, train_subset=30))
+    assert [s.info["old_index"] for s in part.train] == [
+        s.info["old_index"] for s in full.train[:30]
+    ]
+    for name in ("val", "test"):
+        assert [s.info["old_index"] for s in getattr(part, name)] == [
+            s.info["old_index"] for s in getattr(full, name)
+        ]
+
+
+@pytest.mark.parametrize("k", [0, 101])
+def test_train_subset_out_of_range_names_the_field(data_dir, k):
+    with pytest.raises(ConfigError, match="data.train_subset"):
+        load_splits(_spec(data_dir, train_subset=k))

@@ -101,6 +101,7 @@ def test_parity_draws_one_panel_per_method(results_dir, tmp_path):
 
 
 def test_sample_efficiency_separates_step_budgets(runs):
+    import copy
     import dataclasses
 
     from bench.reports.plots import sample_efficiency
@@ -108,8 +109,12 @@ def test_sample_efficiency_separates_step_budgets(runs):
     schnet = [r for r in runs if r.name.startswith("schnet/") and "none" in r.name]
     assert len(schnet) == 2  # n_train 16 and 64, one line when the budget is the same
 
-    def with_steps(run, steps):
-        return dataclasses.replace(run, record=dataclasses.replace(run.record, steps=steps))
+    def with_steps(run, steps, bounded_by_steps=True):
+        config = copy.deepcopy(run.record.config)
+        if bounded_by_steps:
+            config["train"]["max_steps"] = steps
+        record = dataclasses.replace(run.record, steps=steps, config=config)
+        return dataclasses.replace(run, record=record)
 
     same = sample_efficiency([with_steps(r, 100) for r in schnet]).axes[0]
     assert [t.get_text() for t in same.get_legend().get_texts()] == [
@@ -117,3 +122,7 @@ def test_sample_efficiency_separates_step_budgets(runs):
     ]
     split = sample_efficiency([with_steps(schnet[0], 100), with_steps(schnet[1], 400)]).axes[0]
     assert len(split.get_legend().get_texts()) == 2
+    # epoch-bounded runs: more structures take more steps at the same 3 epochs, one line
+    epochs = [with_steps(schnet[0], 12, False), with_steps(schnet[1], 48, False)]
+    legend = sample_efficiency(epochs).axes[0].get_legend().get_texts()
+    assert [t.get_text() for t in legend] == ["schnet / none (md17 ethanol), 3 epochs [preset ci]"]

@@ -1,0 +1,99 @@
+"""`bench report --paired`: per-arm mean ± std, paired contrasts over seeds, plateau check."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.reports import load_runs
+from bench.reports.paired import arms_frame, contrasts_frame, paired_t, plateau
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "data" / "results_fixture" / "schnet"
+TEMPLATE = TEMPLATE / "ethanol-dens-n16"
+
+
+def _run(root: Path, method: str, seed: int, force: float, n_train: int = 16, val=None) -> None:
+    """A finished run directory made from the fixture record, with ``method``, ``seed``, test
+    force MAE ``force`` (meV/A) and, when given, validation force MAEs ``val`` (epoch 1, 2, ...)."""
+    name = f"{method}-s{seed}-n{n_train}"
+    run_dir = root / name
+    shutil.copytree(TEMPLATE, run_dir)
+    record = json.loads((run_dir / "metrics.json").read_text())
+    record.update(run_id=name, seed=seed)
+    record["config"].update(run_id=name, seed=seed)
+    record["config"]["method"]["name"] = method
+    record["scale"]["n_train"] = n_train
+    record["metrics"]["test"] = {"force_mae_mev_per_a": force, "energy_mae_mev": force / 10}
+    (run_dir / "metrics.json").write_text(json.dumps(record))
+    if val is not None:
+        lines = [
+            {"step": 10 * e, "epoch": float(e), "split": "val", "force_mae_mev_per_a": v}
+            for e, v in enumerate(val, start=1)
+        ]
+        (run_dir / "log.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+
+def test_paired_t_interval_and_p_value():
+    result = paired_t([-1.0, -2.0, -3.0])
+    assert result.mean == pytest.approx(-2.0)
+    half = 4.302652729911275 / math.sqrt(3)  # t(0.975, 2) * sd / sqrt(n), sd = 1
+    assert (result.low, result.high) == pytest.approx((-2.0 - half, -2.0 + half))
+    t = 2.0 * math.sqrt(3)
+    assert result.p == pytest.approx(1 - t / math.sqrt(2 + t * t))  # closed form for 2 dof
+    assert result.verdict == "within seed spread"
+    assert paired_t([-5.0, -5.1, -4.9]).verdict == "arm better (CI < 0)"
+    assert paired_t([1.0]).verdict == "too few pairs"
+
+
+def test_contrasts_pair_runs_by_seed_not_by_rank(tmp_path):
+    for seed, force in ((0, 10.0), (1, 20.0), (2, 30.0)):
+        _run(tmp_path, "none", seed, force)
+    for seed, force in ((0, 29.0), (1, 8.0), (2, 19.0), (3, 1.0)):  # seed 3 has no pair
+        _run(tmp_path, "dens", seed, force)
+    rows = contrasts_frame(load_runs(tmp_path))
+    row = rows[rows["contrast"] == "dens - none"].iloc[0]
+    assert row["seeds"] == "0,1,2"
+    assert row["per-seed differences"] == "+19.00, -12.00, -11.00"
+    assert row["mean difference"] == "-1.33"
+
+
+def test_runs_of_other_training_sizes_are_not_paired(tmp_path):
+    _run(tmp_path, "none", 0, 10.0, n_train=16)
+    _run(tmp_path, "dens", 0, 5.0, n_train=64)
+    assert contrasts_frame(load_runs(tmp_path)).empty
+    arms = arms_frame(load_runs(tmp_path))
+    assert sorted(arms["group"].str.contains("n_train 64")) == [False, True]
+
+
+def test_plateau_criterion_on_the_last_fifth_of_training(tmp_path):
+    _run(tmp_path, "none", 0, 10.0, val=[100, 60, 50, 49.5, 49.4, 49.3, 49.3, 49.2, 49.2, 49.1])
+    _run(tmp_path, "none", 1, 10.0, val=[100, 80, 70, 65, 60, 58, 56, 54, 50, 45])
+    _run(tmp_path, "none", 2, 10.0, val=[100, 80])
+    by_seed = {run.record.seed: plateau(run) for run in load_runs(tmp_path)}
+    assert by_seed == {0: True, 1: False, 2: None}
+    arms = arms_frame(load_runs(tmp_path))
+    assert arms["plateaued"].tolist() == ["1/3"]
+    assert arms["force MAE (meV/Å)"].tolist() == ["10.00 ± 0.00"]
+
+
+def test_cli_prints_arms_and_contrasts(tmp_path):
+    for seed in (0, 1):
+        _run(tmp_path, "none", seed, 10.0 + seed)
+        _run(tmp_path, "denoise-no-force", seed, 9.0 + seed)
+        _run(tmp_path, "dens", seed, 8.0 + 2 * seed)
+    cmd = [sys.executable, "-c", "from bench.cli import main; main()"]
+    out = subprocess.run(
+        [*cmd, "report", "--paired", "--results", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "dens - denoise-no-force" in out and "too few pairs" not in out
+    assert "-1.00, -1.00" in out  # denoise-no-force - none, seeds 0 and 1
+    assert "-2.00, -1.00" in out  # dens - none
