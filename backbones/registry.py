@@ -50,10 +50,20 @@ def preset_config(name: str, preset: str = "ci", dataset: str = "md17") -> dict[
     return cfg
 
 
+#: the capability flags of backbones.base.Backbone: given by the method, never by a preset
+CAPABILITY_FLAGS = ("force_encoding", "noise_head")
+
+
 def build_backbone(
-    name: str, preset: str = "ci", dataset: str = "md17", dens: bool = False, **overrides: Any
+    name: str,
+    preset: str = "ci",
+    dataset: str = "md17",
+    force_encoding: bool = False,
+    noise_head: bool = False,
+    **overrides: Any,
 ):
-    """Build backbone ``name`` from its preset; ``overrides`` replace preset keys.
+    """Build backbone ``name`` from its preset with the given capabilities
+    (backbones.base.Capabilities); ``overrides`` replace preset keys.
 
     Unknown override keys raise ConfigError (the class signature is the schema).
     """
@@ -67,6 +77,6 @@ def build_backbone(
     if unknown:
         raise ConfigError(
             f"backbone {name!r}: unknown option(s) {unknown}; "
-            f"known: {sorted(k for k in params if k not in ('self', 'dens'))}"
+            f"known: {sorted(k for k in params if k not in ('self', *CAPABILITY_FLAGS))}"
         )
-    return cls(dens=dens, **cfg)
+    return cls(force_encoding=force_encoding, noise_head=noise_head, **cfg)

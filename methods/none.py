@@ -20,12 +20,11 @@ class NoDenoising(Method):
     """
 
     name = "none"
-    needs_noise_head = False
 
     def __init__(self, energy_weight: float = 1.0, force_weight: float = 80.0) -> None:
         self.energy_weight, self.force_weight = check_weights(energy_weight, force_weight)
 
-    def prepare(self, batch, generator: torch.Generator, progress: float) -> Prepared:
+    def prepare(self, batch, generator: torch.Generator) -> Prepared:
         """An uncorrupted copy of ``batch``; no ``encoded_forces``, no noise targets."""
         return clean_prepared(batch)
 
