@@ -48,3 +48,17 @@ def test_a_backbone_without_sigma_encoding_refuses_the_flag():
 
     with pytest.raises(ConfigError, match=r"unknown option\(s\) \['encode_sigma'\]"):
         build_backbone("schnet", "ci", "md17", noise_head=True, encode_sigma=True)
+
+
+@pytest.mark.parametrize("backbone", ["schnet", "equiformer", "escn"])
+def test_noisy_nodes_models_lack_exactly_the_force_encoder(backbone):
+    from backbones.registry import build_backbone
+
+    def count(module) -> int:
+        return sum(p.numel() for p in module.parameters())
+
+    noisy = build_backbone(backbone, "ci", "md17", **build_method("noisy-nodes").backbone_flags())
+    dens = build_backbone(backbone, "ci", "md17", **build_method("dens").backbone_flags())
+    encoder = dens.force_embed if backbone == "equiformer" else dens.force_encoder
+    assert count(encoder) > 0
+    assert count(noisy) == count(dens) - count(encoder)
