@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
-from backbones.base import Backbone, Graph
+from backbones.base import (
+    ALL_ATOMS,
+    AtomInputs,
+    AtomOutputs,
+    Backbone,
+    Capabilities,
+    Graph,
+    HeadRequest,
+)
 from backbones.registry import BACKBONES, build_backbone
 
-__all__ = ["BACKBONES", "Backbone", "Graph", "build_backbone"]
+__all__ = [
+    "ALL_ATOMS",
+    "BACKBONES",
+    "AtomInputs",
+    "AtomOutputs",
+    "Backbone",
+    "Capabilities",
+    "Graph",
+    "HeadRequest",
+    "build_backbone",
+]

@@ -16,11 +16,9 @@ from typing import ClassVar
 from e3nn import o3
 from torch import Tensor, nn
 
-from backbones.base import Backbone, Graph
+from backbones.base import AtomInputs, AtomOutputs, Backbone, Graph, HeadRequest
 from backbones.layers import (
     AtomEmbedding,
-    EdgeDegreeEmbedding,
-    Edges,
     EquivariantDropout,
     EquivariantLayerNorm,
     ExpNormalBasis,
@@ -29,9 +27,10 @@ from backbones.layers import (
     GraphAttention,
     GraphDropPath,
     IrrepsLinear,
+    SHDegreeEmbedding,
+    SHEdges,
 )
 from backbones.options import check_fields, check_graph
-from bench.data import keys
 
 #: channels of degree l are ``channels // divisor[l]``: the paper's Lmax 2 (128, 64, 32) and
 #: Lmax 3 (128, 64, 64, 32) node irreps; Lmax 1 (128, 64) is our small variant.
@@ -54,7 +53,7 @@ class EquiformerIrreps:
     head: o3.Irreps  # one attention head's value: node / num_heads
     mlp_mid: o3.Irreps  # feed-forward hidden: node * mlp_ratio
     feature: o3.Irreps  # last block output: (channels * feature_ratio)x0e, or node *
-    # feature_ratio with DeNS (so the noise head can read vectors)
+    # feature_ratio with a noise head (``vector_features``: so it can read vectors)
 
     @classmethod
     def build(
@@ -64,7 +63,7 @@ class EquiformerIrreps:
         num_heads: int,
         mlp_ratio: int,
         feature_ratio: int,
-        dens: bool,
+        vector_features: bool,
     ) -> EquiformerIrreps:
         if lmax not in DEGREE_DIVISORS:
             raise ValueError(f"lmax must be one of {sorted(DEGREE_DIVISORS)}, got {lmax!r}")
@@ -77,7 +76,9 @@ class EquiformerIrreps:
         if mlp_ratio < 1 or feature_ratio < 1:
             raise ValueError(f"ratios must be >= 1, got {mlp_ratio!r}, {feature_ratio!r}")
         node = [channels // d for d in divisors]
-        feature = [m * feature_ratio for m in node] if dens else [channels * feature_ratio]
+        feature = (
+            [m * feature_ratio for m in node] if vector_features else [channels * feature_ratio]
+        )
         return cls(
             node=_even_irreps(node),
             sh=o3.Irreps.spherical_harmonics(lmax, p=1),
@@ -151,13 +152,14 @@ class Equiformer(Backbone):
     feed-forward -> residual; the last block widens to ``irreps.feature``), a final layer
     norm and an energy MLP summed over atoms and divided by ``sqrt(avg_num_atoms)``.
     Direct forces and the DeNS noise each come from one extra graph-attention block with a
-    1x1e output; each runs only on the edges into its target atoms (``force_atoms``,
-    ``noise_atoms`` in bench.data.keys) when the batch has that field (zeros elsewhere).
+    1x1e output; each runs only on the edges into the atoms its :class:`HeadRequest` names
+    (zeros elsewhere).
 
     Args:
         cutoff: radius graph cutoff, Angstrom. max_neighbors: neighbour cap (None = all).
         force_mode: "gradient" (F = -dE/dx) or "direct" (force head).
-        dens: add the DeNS force embedding, widened last block and noise head.
+        force_encoding: add the DeNS force embedding.
+        noise_head: add the noise head (and widen the last block to vector features).
         lmax: maximum degree of node irreps (1, 2 or 3). channels: 0e channels of the
             node irreps (others follow ``DEGREE_DIVISORS``).
         num_blocks / num_heads: transformer blocks and attention heads.
@@ -181,7 +183,8 @@ class Equiformer(Backbone):
         cutoff: float = 5.0,
         max_neighbors: int | None = None,
         force_mode: str = "gradient",
-        dens: bool = False,
+        force_encoding: bool = False,
+        noise_head: bool = False,
         lmax: int = 2,
         channels: int = 128,
         num_blocks: int = 6,
@@ -200,13 +203,15 @@ class Equiformer(Backbone):
         attention: bool = True,
         layer_norm: bool = True,
     ) -> None:
-        super().__init__(cutoff, max_neighbors, force_mode, dens)
+        super().__init__(
+            cutoff, max_neighbors, force_mode, force_encoding=force_encoding, noise_head=noise_head
+        )
         if num_blocks < 1 or avg_num_atoms <= 0:
             raise ValueError(
                 f"need num_blocks >= 1 and avg_num_atoms > 0, got {num_blocks!r}, {avg_num_atoms!r}"
             )
         self.irreps = irreps = EquiformerIrreps.build(
-            lmax, channels, num_heads, mlp_ratio, feature_ratio, self.dens
+            lmax, channels, num_heads, mlp_ratio, feature_ratio, noise_head
         )
         self.avg_num_atoms = float(avg_num_atoms)
         radial = [num_radial, radial_hidden, radial_hidden]
@@ -222,8 +227,8 @@ class Equiformer(Backbone):
         )
         self.rbf = ExpNormalBasis(num_radial, cutoff)
         self.atom_embed = AtomEmbedding(num_elements, irreps.node)
-        self.edge_embed = EdgeDegreeEmbedding(irreps.node, irreps.sh, radial, avg_degree)
-        self.force_embed = ForceEmbedding(lmax, irreps.node) if self.dens else None
+        self.edge_embed = SHDegreeEmbedding(irreps.node, irreps.sh, radial, avg_degree)
+        self.force_embed = ForceEmbedding(lmax, irreps.node) if force_encoding else None
         self.blocks = nn.ModuleList(
             EquiformerBlock(
                 irreps,
@@ -240,40 +245,34 @@ class Equiformer(Backbone):
         self.energy_head = EnergyHead(irreps.feature)
         vector_head = dict(attn, irreps_in=irreps.feature, irreps_out=o3.Irreps("1x1e"))
         self.force_head = GraphAttention(**vector_head) if force_mode == "direct" else None
-        self.noise_head = GraphAttention(**vector_head) if self.dens else None
+        self.noise_head = GraphAttention(**vector_head) if noise_head else None
 
     def no_weight_decay(self) -> set[str]:
         """The equivariant linear maps' biases (``*.biases.k``), undecayed as in the authors'
         optimiser (``'bias.' in name``); bench.train.optim already skips norms and ``*bias``."""
         return {n for n, _ in self.named_parameters() if ".biases." in n}
 
-    def compute(self, batch, pos: Tensor, graph: Graph) -> dict[str, Tensor]:
-        """Normalised energy [B]; forces [N, 3] when direct; noise [N, 3] with DeNS."""
+    def compute(self, inputs: AtomInputs, graph: Graph, heads: HeadRequest) -> AtomOutputs:
+        """Normalised per-atom energy [N]; forces [N, 3] when direct; noise [N, 3] with a
+        noise head."""
+        pos = inputs.pos
         sh = o3.spherical_harmonics(self.irreps.sh, graph.edge_vec, True, "component")
-        edges = Edges(graph.src, graph.dst, sh, self.rbf(graph.edge_len))
+        edges = SHEdges(graph.src, graph.dst, sh, self.rbf(graph.edge_len))
         n_atoms = pos.shape[0]
-        x = self.atom_embed(batch.z, pos.dtype) + self.edge_embed(edges, n_atoms)
+        x = self.atom_embed(inputs.z, pos.dtype) + self.edge_embed(edges, n_atoms)
         if self.force_embed is not None:
-            forces = getattr(batch, keys.ENCODED_FORCES, None)
+            forces = inputs.encoded_forces
             x = x + self.force_embed(pos.new_zeros(n_atoms, 3) if forces is None else forces)
         for block in self.blocks:
-            x = block(x, edges, batch.batch)
+            x = block(x, edges, inputs.batch)
         x = self.out_drop(self.norm(x))
         per_atom = self.energy_head(x)[:, 0] / math.sqrt(self.avg_num_atoms)
-        energy = per_atom.new_zeros(batch.num_graphs).index_add(0, batch.batch, per_atom)
-        out = {keys.OUT_ENERGY: energy}
+        forces = noise = None
         if self.force_head is not None:
-            out[keys.OUT_FORCES] = self.force_head(x, _edges_into(edges, batch, keys.FORCE_ATOMS))
+            forces = self.force_head(x, edges.incoming(heads.force_atoms))
         if self.noise_head is not None:
-            out[keys.OUT_NOISE] = self.noise_head(x, _edges_into(edges, batch, keys.NOISE_ATOMS))
-        return out
-
-
-def _edges_into(edges: Edges, batch, targets_key: str) -> Edges:
-    """The edges into the atoms of the batch's bool mask ``targets_key`` (all edges when the
-    batch has no such field): a head run on them is exact at those atoms, zero elsewhere."""
-    targets = getattr(batch, targets_key, None)
-    return edges if targets is None else edges.incoming(targets)
+            noise = self.noise_head(x, edges.incoming(heads.noise_atoms))
+        return AtomOutputs(per_atom, forces, noise)
 
 
 class EquiformerBlock(nn.Module):
@@ -308,7 +307,7 @@ class EquiformerBlock(nn.Module):
             self.shortcut = IrrepsLinear(irreps.node, irreps_out, bias=True)
         self.drop_path = GraphDropPath(drop_path)
 
-    def forward(self, x: Tensor, edges: Edges, batch: Tensor) -> Tensor:
+    def forward(self, x: Tensor, edges: SHEdges, batch: Tensor) -> Tensor:
         """x [N, node.dim], batch [N] -> [N, irreps_out.dim]."""
         x = x + self.drop_path(self.attn(self.norm_attn(x), edges), batch)
         update = self.drop_path(self.ffn(self.norm_ffn(x)), batch)

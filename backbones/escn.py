@@ -28,12 +28,12 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils.checkpoint import checkpoint
 
-from backbones.base import Backbone, Graph
+from backbones.base import AtomInputs, AtomOutputs, Backbone, Graph, HeadRequest
 from backbones.options import check_fields, check_graph
 from backbones.so3 import (
-    EdgeContext,
     EdgeRotationBuilder,
     ForceEncoder,
+    FrameEdges,
     GaussianSmearing,
     S2Grid,
     SHLayout,
@@ -41,7 +41,6 @@ from backbones.so3 import (
     default_resolution,
     split_orders,
 )
-from bench.data import keys
 from bench.data.neighbor_rules import NEIGHBOR_RULES
 
 
@@ -106,8 +105,9 @@ class ESCN(Backbone):
     S2 grid of ``[x_i, message_i]``. Residual from the second layer on. Heads evaluate the
     node features at sphere points: energy = mean over points of an MLP, summed over atoms
     and scaled by 0.001; forces = mean over points of an MLP times the point vector. With
-    ``dens``: a force encoding added to the initial features (per-degree linear, weights
-    initialised near zero) and a noise head that is one more force head.
+    ``force_encoding``: a force encoding added to the initial features (per-degree linear,
+    weights initialised near zero); with ``noise_head``: a noise head that is one more force
+    head. Vector heads run only at the atoms their :class:`HeadRequest` names.
 
     Args:
         num_layers: message-passing layers.
@@ -128,7 +128,8 @@ class ESCN(Backbone):
         neighbor_rule: which edges within the cutoff the cap keeps: ``nearest``, or fairchem's
             selection (``fairchem-strict``, ``fairchem-tolerant``; bench.data.neighbor_rules),
             the default of the OC20/OC22 presets.
-        cutoff, max_neighbors, force_mode, dens: see backbones.base.Backbone.
+        cutoff, max_neighbors, force_mode, force_encoding, noise_head: see
+            backbones.base.Backbone.
         checkpoint_blocks: activation checkpointing: keep only each layer's input during the
             forward and recompute the layer in the backward (less memory, ~1/3 more compute;
             same results).
@@ -158,10 +159,18 @@ class ESCN(Backbone):
         max_neighbors: int | None = 20,
         neighbor_rule: str = "nearest",
         force_mode: str = "direct",
-        dens: bool = False,
+        force_encoding: bool = False,
+        noise_head: bool = False,
         checkpoint_blocks: bool = False,
     ) -> None:
-        super().__init__(cutoff, max_neighbors, force_mode, dens, neighbor_rule)
+        super().__init__(
+            cutoff,
+            max_neighbors,
+            force_mode,
+            force_encoding=force_encoding,
+            noise_head=noise_head,
+            neighbor_rule=neighbor_rule,
+        )
         self.checkpoint_blocks = bool(checkpoint_blocks)
         for name, value in dict(
             num_layers=num_layers,
@@ -209,15 +218,17 @@ class ESCN(Backbone):
         self.energy_head = SphereMLP(sphere_channels)
         self.force_head = SphereMLP(sphere_channels) if force_mode == "direct" else None
         self.force_encoder = (
-            ForceEncoder(sphere_channels, lmax, force_encoding_init) if dens else None
+            ForceEncoder(sphere_channels, lmax, force_encoding_init) if force_encoding else None
         )
-        self.noise_head = SphereMLP(sphere_channels) if dens else None
+        self.noise_head = SphereMLP(sphere_channels) if noise_head else None
 
-    def compute(self, batch, pos: Tensor, graph: Graph) -> dict[str, Tensor]:
-        z = batch.z
+    def compute(self, inputs: AtomInputs, graph: Graph, heads: HeadRequest) -> AtomOutputs:
+        """Normalised per-atom energy [N] (before the 0.001 of :meth:`scale_energy`), direct
+        forces [N, 3] and noise [N, 3] when configured."""
+        z = inputs.z
         if int(z.max()) >= self.num_elements:
             raise ValueError(f"atomic number {int(z.max())} >= num_elements={self.num_elements}")
-        edges = EdgeContext(
+        edges = FrameEdges(
             src=graph.src,
             dst=graph.dst,
             num_nodes=z.shape[0],
@@ -226,10 +237,10 @@ class ESCN(Backbone):
             z_src=z[graph.src],
             z_dst=z[graph.dst],
         )
-        x = F.pad(self.sphere_embedding(z)[:, None], (0, 0, 0, self.layout.dim - 1)).to(pos.dtype)
+        like = inputs.pos
+        x = F.pad(self.sphere_embedding(z)[:, None], (0, 0, 0, self.layout.dim - 1)).to(like.dtype)
         if self.force_encoder is not None:
-            forces = getattr(batch, keys.ENCODED_FORCES, None)
-            x = x + self.force_encoder(forces, z.shape[0], like=pos)
+            x = x + self.force_encoder(inputs.encoded_forces, z.shape[0], like=like)
         for i, layer in enumerate(self.layers):
             if self.checkpoint_blocks and torch.is_grad_enabled():
                 update = checkpoint(layer, x, edges, use_reentrant=False)
@@ -238,27 +249,25 @@ class ESCN(Backbone):
             x = update if i == 0 else x + update
         samples = torch.einsum("nkc,pk->npc", x, self.sphere_sh.to(x.dtype))  # [N, P, C]
         node_energy = (self.energy_head(samples) * self.sphere_weights.to(x.dtype)).mean(dim=1)
-        energy = x.new_zeros(batch.num_graphs).index_add(0, batch.batch, node_energy)
-        out = {keys.OUT_ENERGY: 0.001 * energy}
         points = self.sphere_points.to(x.dtype)
+        forces = noise = None
         if self.force_head is not None:
-            out[keys.OUT_FORCES] = _vectors(
-                self.force_head, samples, points, batch, keys.FORCE_ATOMS
-            )
+            forces = _vectors(self.force_head, samples, points, heads.force_atoms)
         if self.noise_head is not None:
-            out[keys.OUT_NOISE] = _vectors(
-                self.noise_head, samples, points, batch, keys.NOISE_ATOMS
-            )
-        return out
+            noise = _vectors(self.noise_head, samples, points, heads.noise_atoms)
+        return AtomOutputs(node_energy, forces, noise)
+
+    def scale_energy(self, energy: Tensor) -> Tensor:
+        """The released model's 0.001 on the per-structure sum [B]."""
+        return 0.001 * energy
 
 
-def _vectors(head: nn.Module, samples: Tensor, points: Tensor, batch, targets_key: str) -> Tensor:
+def _vectors(head: nn.Module, samples: Tensor, points: Tensor, atoms: Tensor | None) -> Tensor:
     """A vector head [N, 3] from sphere samples [N, P, C] and sample points [P, 3]: only at the
-    atoms of the batch's bool mask ``targets_key`` when it has one (zeros elsewhere)."""
-    targets = getattr(batch, targets_key, None)
-    if targets is None:
+    atoms of the bool mask ``atoms`` [N] when given (zeros elsewhere)."""
+    if atoms is None:
         return head(samples) @ points / points.shape[0]
-    index = targets.nonzero()[:, 0]
+    index = atoms.nonzero()[:, 0]
     vectors = head(samples.index_select(0, index)) @ points / points.shape[0]
     return vectors.new_zeros(samples.shape[0], 3).index_copy(0, index, vectors)
 
@@ -340,7 +349,7 @@ class EdgeBlock(nn.Module):
             nn.init.uniform_(emb.weight, -0.001, 0.001)
         self.fc_edge = nn.Linear(edge_channels, edge_channels)
 
-    def forward(self, edges: EdgeContext) -> Tensor:
+    def forward(self, edges: FrameEdges) -> Tensor:
         """-> [E, edge_channels]."""
         x = self.fc_dist(edges.distance_basis) + self.source_embedding(edges.z_src)
         x = F.silu(x + self.target_embedding(edges.z_dst))
@@ -420,12 +429,12 @@ class LayerBlock(nn.Module):
             nn.Linear(channels, channels, bias=False),
         )
 
-    def forward(self, x: Tensor, edges: EdgeContext) -> Tensor:
+    def forward(self, x: Tensor, edges: FrameEdges) -> Tensor:
         message = self._message(x, edges)
         grid = torch.cat((self.node_grid.to_grid(x), self.node_grid.to_grid(message)), dim=-1)
         return self.node_grid.from_grid(self.grid_mlp(grid))
 
-    def _message(self, x: Tensor, edges: EdgeContext) -> Tensor:
+    def _message(self, x: Tensor, edges: FrameEdges) -> Tensor:
         """Sum over neighbours j of the S2-activated SO(2) convolutions of x_j and x_i."""
         edge_feat = self.edge_block(edges)
         rot = edges.rotation

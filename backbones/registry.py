@@ -48,26 +48,41 @@ def backbone_config(
     return build_dataclass(cls.Config, values, source, "model.options")
 
 
+#: the capability flags of backbones.base.Backbone: given by the method, never by a preset
+CAPABILITY_FLAGS = ("force_encoding", "noise_head")
+
+
 def build_backbone(
     name: str,
     preset: str = "ci",
     dataset: str = "md17",
-    dens: bool = False,
+    force_encoding: bool = False,
+    noise_head: bool = False,
     encode_sigma: bool = False,
     **overrides: Any,
 ):
-    """Build backbone ``name`` from its preset; ``overrides`` replace preset keys (a
-    ConfigError for an unknown key or a value out of range). ``encode_sigma``: the sigma
-    input of backbones that declare ``sigma_encoding``."""
+    """Build backbone ``name`` from its preset with the given capabilities
+    (backbones.base.Backbone; the method decides them, never a preset); ``overrides``
+    replace preset keys (a ConfigError for an unknown key or a value out of range).
+    ``encode_sigma``: the sigma input of backbones that declare ``sigma_encoding``."""
     config = backbone_config(name, preset, dataset, overrides)
-    return build_from_config(name, config, dens, **({"encode_sigma": True} if encode_sigma else {}))
+    flags = {"force_encoding": force_encoding, "noise_head": noise_head}
+    return build_from_config(
+        name, config, **flags, **({"encode_sigma": True} if encode_sigma else {})
+    )
 
 
-def build_from_config(name: str, config: Any, dens: bool = False, **capabilities: Any):
+def build_from_config(name: str, config: Any, **capabilities: Any):
     """Backbone ``name`` built from its resolved ``config``; ``capabilities`` are the
-    method-driven switches (``encode_sigma``). A constructor's ValueError is a ConfigError."""
+    method-driven switches (``force_encoding``, ``noise_head``, ``encode_sigma``). A
+    constructor's ValueError is a ConfigError."""
     cls = resolve(BACKBONES, name, "backbone")
+    if capabilities.get("encode_sigma") and not cls.sigma_encoding:
+        raise ConfigError(
+            f"encode_sigma needs a backbone that encodes sigma; {name!r} does not "
+            "(its sigma_encoding is False)"
+        )
     try:
-        return cls(dens=dens, **capabilities, **dataclasses.asdict(config))
+        return cls(**capabilities, **dataclasses.asdict(config))
     except ValueError as exc:  # checks that need the network's layout (channel divisors)
         raise ConfigError(f"backbone {name!r}: model.options: {exc}") from exc

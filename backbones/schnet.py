@@ -19,9 +19,8 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn.models.schnet import GaussianSmearing, InteractionBlock, ShiftedSoftplus
 
-from backbones.base import Backbone, Graph
+from backbones.base import AtomInputs, AtomOutputs, Backbone, Graph, HeadRequest
 from backbones.options import check_fields, check_graph
-from bench.data import keys
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,7 @@ class SchNet(Backbone):
         cutoff: neighbour cutoff in Angstrom (cosine envelope on the filters).
         max_neighbors: keep at most this many nearest neighbours per atom (None: all).
         force_mode: ``"gradient"`` (F = -dE/dpos) or ``"direct"`` (edge-vector force head).
-        dens: add the edge force encoding and the noise head.
+        force_encoding: add the edge force encoding. noise_head: add the noise head.
         max_z: size of the atom-type embedding (PyG uses 100).
     """
 
@@ -93,10 +92,13 @@ class SchNet(Backbone):
         cutoff: float = 5.0,
         max_neighbors: int | None = None,
         force_mode: str = "gradient",
-        dens: bool = False,
+        force_encoding: bool = False,
+        noise_head: bool = False,
         max_z: int = 100,
     ) -> None:
-        super().__init__(cutoff, max_neighbors, force_mode, dens)
+        super().__init__(
+            cutoff, max_neighbors, force_mode, force_encoding=force_encoding, noise_head=noise_head
+        )
         sizes = {
             "hidden_channels": (hidden_channels, 2),
             "num_filters": (num_filters, 1),
@@ -123,26 +125,25 @@ class SchNet(Backbone):
             nn.init.zeros_(layer.bias)
         args = (hidden_channels, num_filters, num_gaussians, cutoff)
         self.force_head = EdgeVectorHead(*args, unit=True) if force_mode == "direct" else None
-        self.force_encoder = EdgeForceEncoder(num_filters, num_gaussians) if dens else None
-        self.noise_head = EdgeVectorHead(*args, unit=False) if dens else None
+        self.force_encoder = (
+            EdgeForceEncoder(num_filters, num_gaussians) if force_encoding else None
+        )
+        self.noise_head = EdgeVectorHead(*args, unit=False) if noise_head else None
 
-    def compute(self, batch, pos: Tensor, graph: Graph) -> dict[str, Tensor]:
-        """Normalised energy [B], direct forces [N, 3] and noise [N, 3] when configured."""
+    def compute(self, inputs: AtomInputs, graph: Graph, heads: HeadRequest) -> AtomOutputs:
+        """Normalised per-atom energy [N], direct forces [N, 3] and noise [N, 3] when
+        configured (every atom: the edge heads are cheap, ``heads`` is not used)."""
         edge_attr = self.distance_expansion(graph.edge_len)
-        encoded = getattr(batch, keys.ENCODED_FORCES, None)
+        encoded = inputs.encoded_forces
         if self.force_encoder is not None and encoded is not None:
-            edge_attr = edge_attr + self.force_encoder(encoded.to(pos.dtype), graph)
-        h = self.embedding(batch.z)
+            edge_attr = edge_attr + self.force_encoder(encoded.to(inputs.pos.dtype), graph)
+        h = self.embedding(inputs.z)
         for block in self.interactions:
             h = h + block(h, graph.edge_index, graph.edge_len, edge_attr)
         atom_energy = self.energy_head(h).squeeze(-1)
-        energy = atom_energy.new_zeros(batch.num_graphs).index_add(0, batch.batch, atom_energy)
-        out = {keys.OUT_ENERGY: energy}
-        if self.force_head is not None:
-            out[keys.OUT_FORCES] = self.force_head(h, edge_attr, graph)
-        if self.noise_head is not None:
-            out[keys.OUT_NOISE] = self.noise_head(h, edge_attr, graph)
-        return out
+        forces = None if self.force_head is None else self.force_head(h, edge_attr, graph)
+        noise = None if self.noise_head is None else self.noise_head(h, edge_attr, graph)
+        return AtomOutputs(atom_energy, forces, noise)
 
 
 class EdgeForceEncoder(nn.Module):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -36,31 +37,75 @@ def inputs_only(batch: Batch) -> Batch:
     return out
 
 
+@dataclass(frozen=True)
+class Predictions:
+    """Predictions and labels of a split, on CPU.
+
+    Attributes:
+        energy_pred, energy_true: [B] eV. forces_pred, forces_true: [N, 3] eV/Angstrom.
+        free: [N] bool, atoms not held fixed. structure: [N] long, index of each atom's
+            structure (0..B-1, atoms ordered by structure).
+    """
+
+    energy_pred: torch.Tensor
+    energy_true: torch.Tensor
+    forces_pred: torch.Tensor
+    forces_true: torch.Tensor
+    free: torch.Tensor
+    structure: torch.Tensor
+
+    def subset(self, structures: torch.Tensor | Sequence[int]) -> Predictions:
+        """The predictions of ``structures`` (a bool mask [B] or indices in increasing order),
+        structures re-indexed 0..k-1."""
+        rows = torch.as_tensor(structures)
+        if rows.dtype == torch.bool:
+            rows = rows.nonzero()[:, 0]
+        rows = rows.long()
+        new_index = torch.full((self.energy_true.numel(),), -1, dtype=torch.long)
+        new_index[rows] = torch.arange(len(rows))
+        atoms = new_index[self.structure] >= 0
+        return Predictions(
+            energy_pred=self.energy_pred[rows],
+            energy_true=self.energy_true[rows],
+            forces_pred=self.forces_pred[atoms],
+            forces_true=self.forces_true[atoms],
+            free=self.free[atoms],
+            structure=new_index[self.structure[atoms]],
+        )
+
+    def metrics(self, periodic: bool) -> dict[str, float]:
+        """S2EF metrics (bench.metrics.s2ef_metrics)."""
+        return s2ef_metrics(
+            self.energy_pred,
+            self.energy_true,
+            self.forces_pred,
+            self.forces_true,
+            self.free,
+            self.structure,
+            periodic,
+        )
+
+
 def predict(
     model: nn.Module,
     data: Sequence[Data],
     batch_size: int,
     device: torch.device,
     name: str | None = None,
-) -> dict[str, torch.Tensor]:
-    """Predictions and labels for ``data``, concatenated on CPU.
-
-    Returns ``energy_pred``/``energy_true`` [B] (eV), ``forces_pred``/``forces_true`` [N, 3]
-    (eV/Angstrom), ``free`` [N] bool and ``structure`` [N] (index into ``data``). With
-    ``name``, progress goes to stderr (bench.progress: a bar, or about ten plain lines).
+) -> Predictions:
+    """:class:`Predictions` and labels for ``data``, concatenated on CPU (``structure``
+    indexes ``data``). With ``name``, progress goes to stderr (bench.progress: a bar, or about
+    ten plain lines).
     """
     model.eval()
-    parts: dict[str, list[torch.Tensor]] = {
-        k: []
-        for k in ("energy_pred", "energy_true", "forces_pred", "forces_true", "free", "structure")
-    }
+    parts: dict[str, list[torch.Tensor]] = {f.name: [] for f in fields(Predictions)}
     with ProgressDisplay(name or "eval", len(data), show=name is not None) as bar:
         for start in range(0, len(data), batch_size):
             _predict_batch(model, data[start : start + batch_size], start, device, parts)
             bar.update(min(batch_size, len(data) - start))
             if _tenth(start, batch_size, len(data)):
                 bar.line(f"{bar.done}/{len(data)} structures, ETA {format_seconds(bar.eta_s())}")
-    return {k: torch.cat(v) for k, v in parts.items()}
+    return Predictions(**{k: torch.cat(v) for k, v in parts.items()})
 
 
 def _tenth(start: int, batch_size: int, n: int) -> bool:
@@ -94,7 +139,7 @@ def evaluate(
     """S2EF metrics (bench.metrics) of ``model`` on ``data``; empty dict for empty data."""
     if len(data) == 0:
         return {}
-    return _metrics(predict(model, data, batch_size, device), periodic)
+    return predict(model, data, batch_size, device).metrics(periodic)
 
 
 def split_metrics(
@@ -119,45 +164,21 @@ def split_metrics(
 
 
 def subsplit_metrics(
-    p: dict[str, torch.Tensor], subsplits: Sequence[str | None], periodic: bool, split: str
+    p: Predictions, subsplits: Sequence[str | None], periodic: bool, split: str
 ) -> dict[str, dict[str, float]]:
     """:func:`split_metrics` of the predictions ``p`` (:func:`predict`)."""
     from bench.data.oc20_subsplits import OC20_SUBSPLITS, SUBSPLITS
 
-    out = {split: _metrics(p, periodic)}
+    out = {split: p.metrics(periodic)}
     for name in SUBSPLITS:
         idx = [i for i, sub in enumerate(subsplits) if sub == name]
         if idx:
-            out[f"{split}/{name}"] = _metrics(_subset(p, idx), periodic)
+            out[f"{split}/{name}"] = p.subset(idx).metrics(periodic)
     parts = [out.get(f"{split}/{name}") for name in OC20_SUBSPLITS]
     if all(parts):
         out[f"{split}/average"] = {
             k: (sum if k == "n_structures" else _mean)([m[k] for m in parts]) for k in parts[0]
         }
-    return out
-
-
-def _metrics(p: dict[str, torch.Tensor], periodic: bool) -> dict[str, float]:
-    return s2ef_metrics(
-        p["energy_pred"],
-        p["energy_true"],
-        p["forces_pred"],
-        p["forces_true"],
-        p["free"],
-        p["structure"],
-        periodic,
-    )
-
-
-def _subset(p: dict[str, torch.Tensor], idx: list[int]) -> dict[str, torch.Tensor]:
-    """The predictions of structures ``idx`` (indices into the split), re-indexed 0..k-1."""
-    rows = torch.as_tensor(idx, dtype=torch.long)
-    new_index = torch.full((p["energy_true"].numel(),), -1, dtype=torch.long)
-    new_index[rows] = torch.arange(len(idx))
-    atoms = new_index[p["structure"]] >= 0
-    out = {k: p[k][rows] for k in ("energy_pred", "energy_true")}
-    out |= {k: p[k][atoms] for k in ("forces_pred", "forces_true", "free")}
-    out["structure"] = new_index[p["structure"][atoms]]
     return out
 
 

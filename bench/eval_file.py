@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -34,6 +34,9 @@ from bench.data.structure import Structure
 from bench.errors import DataError
 from bench.io import write_bytes_atomic, write_text_atomic
 from bench.records import PREDICTIONS_FILE
+
+if TYPE_CHECKING:
+    from bench.eval import Predictions
 
 _RMD17_KEYS = ("nuclear_charges", "coords", "energies", "forces")
 _SGDML_KEYS = ("z", "R", "E", "F")
@@ -72,7 +75,7 @@ def evaluate_file(
     )
     n_atoms = torch.as_tensor([s.n_atoms for s in structures])
     metrics = prediction_metrics(
-        p["energy_pred"], p["energy_true"], p["forces_pred"], p["forces_true"], p["free"], n_atoms
+        p.energy_pred, p.energy_true, p.forces_pred, p.forces_true, p.free, n_atoms
     )
     written = []
     if output is not None:
@@ -129,17 +132,15 @@ def _read_npz(path: Path) -> list[Structure]:
     return trajectory_structures(path, _SGDML_KEYS, arrays, ident)
 
 
-def write_predictions(
-    path: Path, p: dict[str, torch.Tensor], structures: list[Structure], source: str
-) -> Path:
+def write_predictions(path: Path, p: Predictions, structures: list[Structure], source: str) -> Path:
     """``predictions.npz`` (module docstring) of the predictions ``p`` (bench.eval.predict)."""
     arrays = {
-        k: p[k].double().numpy()
+        k: getattr(p, k).double().numpy()
         for k in ("energy_pred", "energy_true", "forces_pred", "forces_true")
     }
     arrays |= {
-        "free": p["free"].numpy(),
-        "structure": p["structure"].numpy(),
+        "free": p.free.numpy(),
+        "structure": p.structure.numpy(),
         "n_atoms": np.array([s.n_atoms for s in structures], dtype=np.int64),
         "z": np.concatenate([s.z for s in structures]).astype(np.int64),
         "source": np.array(source),
@@ -149,7 +150,7 @@ def write_predictions(
     return write_bytes_atomic(path, buffer.getvalue())
 
 
-def write_extxyz(path: str | Path, structures: list[Structure], p: dict[str, torch.Tensor]) -> Path:
+def write_extxyz(path: str | Path, structures: list[Structure], p: Predictions) -> Path:
     """Every structure with ``pred_energy``/``pred_forces`` and ``ref_energy``/``ref_forces``."""
     from ase import Atoms
     from ase.calculators.singlepoint import SinglePointCalculator
@@ -158,9 +159,9 @@ def write_extxyz(path: str | Path, structures: list[Structure], p: dict[str, tor
     frames, offset = [], 0
     for i, s in enumerate(structures):
         atoms = Atoms(numbers=s.z, positions=s.pos, cell=s.cell, pbc=s.pbc if s.periodic else False)
-        atoms.info |= {"pred_energy": float(p["energy_pred"][i]), "id": s.id}
+        atoms.info |= {"pred_energy": float(p.energy_pred[i]), "id": s.id}
         rows = slice(offset, offset + s.n_atoms)
-        atoms.arrays["pred_forces"] = p["forces_pred"][rows].double().numpy()
+        atoms.arrays["pred_forces"] = p.forces_pred[rows].double().numpy()
         atoms.calc = SinglePointCalculator(
             atoms, energy=s.energy, forces=np.asarray(s.forces, dtype=np.float64)
         )

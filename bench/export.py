@@ -132,9 +132,10 @@ def _is_torchscript(path: Path) -> bool:
 
 
 def _build(cfg: RunConfig, norm: dict, state: dict, path: Path) -> nn.Module:
+    from bench.train.normalization import Normalization
     from bench.train.setup import build_model, build_run_method
 
-    model = build_model(cfg, build_run_method(cfg), norm)
+    model = build_model(cfg, build_run_method(cfg), Normalization.from_dict(norm, path))
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:

@@ -115,7 +115,7 @@ def equiformer_outputs(imported, x: dict) -> dict[str, torch.Tensor]:
     )
     res = model(batch)
     out = {"energy": res[keys.OUT_ENERGY], "forces": res[keys.OUT_FORCES]}
-    if imported.options.get("dens"):
+    if imported.options.get("noise_head"):
         mask = x["noise_mask"][:, None]
         batch[keys.ENCODED_FORCES] = torch.where(mask, x["forces"], 0.0)
         res = model(batch)

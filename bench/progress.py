@@ -34,7 +34,8 @@ class ProgressDisplay:
         plain: plain lines instead of a bar; default: when stderr is not a terminal.
 
     Use as a context manager; ``update(advance, info)`` advances the bar, ``line(text)``
-    prints a plain line (only in plain mode) prefixed by ``name``.
+    prints a plain line (only in plain mode) prefixed by ``name``, ``note(text)`` prints a line
+    in both modes.
     """
 
     def __init__(
@@ -74,6 +75,11 @@ class ProgressDisplay:
     def line(self, text: str) -> None:
         if self.show and self.plain:
             say(f"{self.name} {text}")
+
+    def note(self, text: str) -> None:
+        """Print ``text`` on stderr in either mode (above the bar on a terminal)."""
+        if self.show:
+            self.progress.console.print(text)
 
     def eta_s(self) -> float | None:
         """Seconds left at the mean rate since this display started (None before any work)."""

@@ -44,6 +44,7 @@ from ase.optimize import BFGS, FIRE, LBFGS
 
 from bench.errors import ConfigError, DataError
 from bench.io import write_json_atomic
+from bench.progress import ProgressDisplay
 
 OPTIMIZERS = {"lbfgs": LBFGS, "fire": FIRE, "bfgs": BFGS}
 #: OC20 IS2RE "energy within threshold": |E_pred - E_DFT| < 0.02 eV
@@ -130,16 +131,21 @@ def relax_run(
     (output / TRAJ_DIR).mkdir(parents=True, exist_ok=True)
     seen = _elements(stats.get("atom_ref"))
     relaxed, rows = [], []
-    with _ProgressBar(len(targets)) as bar:
+    with ProgressDisplay("relax", len(targets)) as bar:
         for target in targets:
-            bar.begin(target.name)
-            traj = output / TRAJ_DIR / f"{Path(target.name).stem}.traj"
-            atoms, row = relax_one(target, calc, optimizer, fmax, steps, traj, bar.step)
+            name = target.name
+            bar.update(0, f"{name}: starting")
+            traj = output / TRAJ_DIR / f"{Path(name).stem}.traj"
+            atoms, row = relax_one(target, calc, optimizer, fmax, steps, traj, _on_step(bar, name))
             if seen is not None:
                 row["elements_not_in_train"] = sorted(set(atoms.get_chemical_symbols()) - seen)
             relaxed.append(atoms)
             rows.append(row)
-            bar.end(row)
+            state = "converged" if row["converged"] else "not converged"
+            bar.update(1, f"{name}: {state} after {row['steps']} steps")
+            bar.note(
+                f"{name}: {state}, {row['steps']} steps, E {row['energy_relaxed_pred_ev']:.4f} eV"
+            )
     report = {
         "run": str(run_dir),
         "run_id": cfg.run_id,
@@ -380,44 +386,6 @@ def _elements(atom_ref: dict | None) -> set[str] | None:
     return None if not atom_ref else {chemical_symbols[int(z)] for z in atom_ref}
 
 
-class _ProgressBar:
-    """A rich progress bar over structures (stderr; silent when stderr is not a terminal)."""
-
-    def __init__(self, total: int) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        console = Console(stderr=True)
-        self.progress = Progress(
-            TextColumn("relax"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            console=console,
-            disable=not console.is_terminal,
-        )
-        self.task = self.progress.add_task("relax", total=total, info="")
-        self.name = ""
-
-    def __enter__(self) -> _ProgressBar:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.progress.stop()
-
-    def begin(self, name: str) -> None:
-        self.name = name
-        self.progress.update(self.task, info=f"{name}: starting")
-
-    def step(self, nsteps: int, fmax: float) -> None:
-        self.progress.update(self.task, info=f"{self.name}: step {nsteps}, fmax {fmax:.3f} eV/A")
-
-    def end(self, row: dict[str, Any]) -> None:
-        state = "converged" if row["converged"] else "not converged"
-        self.progress.update(
-            self.task, advance=1, info=f"{self.name}: {state} after {row['steps']} steps"
-        )
-        self.progress.console.print(
-            f"{self.name}: {state}, {row['steps']} steps, E {row['energy_relaxed_pred_ev']:.4f} eV"
-        )
+def _on_step(bar: ProgressDisplay, name: str) -> Callable[[int, float], None]:
+    """The optimiser callback that shows structure ``name``'s step and fmax (eV/A) on ``bar``."""
+    return lambda nsteps, fmax: bar.update(0, f"{name}: step {nsteps}, fmax {fmax:.3f} eV/A")

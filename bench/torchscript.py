@@ -54,7 +54,6 @@ import torch
 from torch import Tensor, nn
 
 from bench import __version__
-from bench.data import keys
 from bench.data.graphs import build_graph
 from bench.errors import ConfigError, DataError
 from bench.io import write_bytes_atomic
@@ -62,15 +61,6 @@ from bench.io import write_bytes_atomic
 FORMAT = "dens-bench-torchscript"
 FORMAT_VERSION = 1
 META_FILE = "dens_bench.json"
-
-
-class _Inputs:
-    """The batch fields a backbone's ``compute`` reads, from plain tensors."""
-
-    def __init__(self, z: Tensor, batch: Tensor, natoms: Tensor) -> None:
-        self.z = z
-        self.batch = batch
-        self.num_graphs = natoms.shape[0]  # a traced size, not a frozen int
 
 
 class EnergyModule(nn.Module):
@@ -85,13 +75,16 @@ class EnergyModule(nn.Module):
     ) -> Tensor:
         """z [N], pos [N, 3] Angstrom, edge_index [2, E], edge_shift [E, 3], natoms [B] ->
         energy [B] eV (float64)."""
-        from backbones.base import Graph, edge_vectors  # here: loading a file never imports it
+        # here: loading a file never imports backbones
+        from backbones.base import ALL_ATOMS, AtomInputs, Graph, edge_vectors
 
         batch = torch.repeat_interleave(torch.arange(natoms.shape[0]), natoms)
         edge_vec = edge_vectors(pos, edge_index, edge_shift)
         graph = Graph(edge_index, edge_vec, edge_vec.norm(dim=-1))
-        out = self.backbone.compute(_Inputs(z, batch, natoms), pos, graph)
-        return self.backbone.denormalize_energy(out[keys.OUT_ENERGY], z, batch)
+        # num_structures: natoms' traced length, not a frozen int
+        inputs = AtomInputs(z, pos, batch, natoms.shape[0])
+        energy, _ = self.backbone.structure_energy(inputs, graph, ALL_ATOMS)
+        return self.backbone.denormalize_energy(energy, z, batch)
 
 
 def export_torchscript(run_dir: str | Path, output: str | Path) -> Path:

@@ -14,8 +14,10 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
+from bench.data.heads import HeadRequest
 
-@dataclass
+
+@dataclass(frozen=True)
 class Prepared:
     """A batch after a method's corruption.
 
@@ -28,8 +30,9 @@ class Prepared:
         dens_structure: [B] bool, structures drawn for the denoising task.
         sigma: [B] noise std used per structure, Angstrom (0 for clean structures).
         force_mask: [N] bool, atoms whose force is a training target (free atoms the method
-            does not exclude); the loss's force term and the backbone's force head (through
-            ``force_atoms``, bench.data.keys) both read it.
+            does not exclude).
+
+    The loss reads the masks; the model gets them as :attr:`heads`.
     """
 
     batch: object
@@ -39,20 +42,22 @@ class Prepared:
     sigma: Tensor
     force_mask: Tensor
 
+    @property
+    def heads(self) -> HeadRequest:
+        """The atoms whose vector outputs the loss reads: the model's head request."""
+        return HeadRequest(force_atoms=self.force_mask, noise_atoms=self.noise_mask)
 
-@dataclass
+
+@dataclass(frozen=True)
 class Targets:
     """Labels and normalisation of the ORIGINAL (uncorrupted) batch.
 
     Attributes:
-        energy: [B] eV. forces: [N, 3] eV/Angstrom. free: [N] bool (not fixed).
-        batch: [N] structure index. energy_std: eV. force_std: eV/Angstrom.
+        energy: [B] eV. forces: [N, 3] eV/Angstrom. energy_std: eV. force_std: eV/Angstrom.
     """
 
     energy: Tensor
     forces: Tensor
-    free: Tensor
-    batch: Tensor
     energy_std: float
     force_std: float
 
@@ -92,8 +97,6 @@ def targets_from_batch(batch, energy_std: float, force_std: float) -> Targets:
     return Targets(
         energy=batch.energy,
         forces=batch.forces,
-        free=~batch.fixed,
-        batch=batch.batch,
         energy_std=float(energy_std),
         force_std=float(force_std),
     )
@@ -120,13 +123,26 @@ class Method:
     #: the frozen dataclass of the hyper-parameters (``method.params``), the constructor's
     #: first argument (methods.method_config builds it)
     Config: ClassVar[type]
-    #: the backbone must be built with dens=True (noise head, force-encoding input)
-    needs_noise_head: ClassVar[bool] = False
-    #: prepared batches carry ``noise_sigma`` that the backbone must read (``sigma_encoding``)
-    needs_sigma_input: bool = False
+    #: prepared batches carry ``encoded_forces`` the backbone must encode
+    requires_force_encoding: ClassVar[bool] = False
+    #: the loss reads the model's ``noise`` output
+    requires_noise_head: ClassVar[bool] = False
+    #: prepared batches carry ``noise_sigma`` the backbone must encode (an instance attribute
+    #: where an option decides it)
+    requires_sigma_encoding: bool = False
 
-    def prepare(self, batch, generator: torch.Generator, progress: float) -> Prepared:
-        """Corrupt a copy of ``batch``. ``progress`` in [0, 1] drives schedules."""
+    def backbone_flags(self) -> dict[str, bool]:
+        """The capability keyword arguments the backbone is built with: exactly what this
+        method requires (``encode_sigma`` only when required)."""
+        flags = {
+            "force_encoding": self.requires_force_encoding,
+            "noise_head": self.requires_noise_head,
+        }
+        return flags | ({"encode_sigma": True} if self.requires_sigma_encoding else {})
+
+    def prepare(self, batch, generator: torch.Generator) -> Prepared:
+        """Corrupt a copy of ``batch`` with draws from ``generator`` (schedules over training
+        act in :meth:`loss`, which gets the progress)."""
         raise NotImplementedError
 
     def loss(

@@ -42,8 +42,8 @@ Choices the spec leaves open, and what this module does:
    non-DeNS structures only; DeNS structures then train forces and noise only.
 9. ``encode_sigma=True`` (Table 1e index 5 ablation): the corrupted batch carries
    ``noise_sigma`` [N] (Angstrom; the structure's sigma on every atom of a DeNS structure,
-   0 elsewhere). Only a backbone declaring ``sigma_encoding = True`` reads it; a run refuses
-   to pair this option with any other backbone rather than silently ignore it.
+   0 elsewhere) and the method then requires the ``sigma_encoding`` capability: a run refuses
+   to pair this option with a backbone that has none rather than silently ignore it.
 """
 
 from __future__ import annotations
@@ -136,7 +136,10 @@ class DeNS(Method):
 
     name = "dens"
     Config: ClassVar[type] = DeNSConfig
-    needs_noise_head = True
+    requires_noise_head = True
+    #: also ``denoise-no-force``, whose encoder is fed zeros: it differs from ``dens`` in the
+    #: encoded values only (same parameters, same initial weights)
+    requires_force_encoding = True
     #: encode the raw forces of corrupted atoms (False: ``denoise-no-force``)
     encode_forces = True
 
@@ -153,7 +156,7 @@ class DeNS(Method):
         self.task_draw, self.noise_normalizer = c.task_draw, c.noise_normalizer
         self.encode_sigma, self.dens_energy = bool(c.encode_sigma), bool(c.dens_energy)
         self.atom_mean = c.atom_mean
-        self.needs_sigma_input = self.encode_sigma
+        self.requires_sigma_encoding = self.encode_sigma
         self.sigmas = _noise_scales(c)
         self.sigma_norm_value = (
             float(c.sigma_high) if c.multi_scale and c.noise_normalizer == "sigma_high" else None
@@ -165,7 +168,7 @@ class DeNS(Method):
             return self.lambda_dens * (1.0 - min(max(progress, 0.0), 1.0))
         return self.lambda_dens
 
-    def prepare(self, batch, generator: torch.Generator, progress: float) -> Prepared:
+    def prepare(self, batch, generator: torch.Generator) -> Prepared:
         """A corrupted shallow copy of ``batch`` (input never mutated); see module docstring."""
         n_struct, n_atoms = int(batch.num_graphs), batch.pos.shape[0]
         device, dtype = batch.pos.device, batch.pos.dtype

@@ -67,7 +67,7 @@ class NoisyNodes(Method):
 
     name = "noisy-nodes"
     Config: ClassVar[type] = NoisyNodesConfig
-    needs_noise_head = True
+    requires_noise_head = True
 
     def __init__(
         self,
@@ -88,7 +88,7 @@ class NoisyNodes(Method):
         t = min(max(progress, 0.0), 1.0)
         return self.lambda_dens + t * (self.lambda_dens_final - self.lambda_dens)
 
-    def prepare(self, batch, generator: torch.Generator, progress: float) -> Prepared:
+    def prepare(self, batch, generator: torch.Generator) -> Prepared:
         """A noisy shallow copy of ``batch`` (all free atoms); no ``encoded_forces``."""
         n_atoms, n_struct = batch.pos.shape[0], int(batch.num_graphs)
         device, dtype = batch.pos.device, batch.pos.dtype

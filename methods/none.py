@@ -31,7 +31,6 @@ class NoDenoising(Method):
 
     name = "none"
     Config: ClassVar[type] = NoDenoisingConfig
-    needs_noise_head = False
 
     def __init__(
         self,
@@ -42,7 +41,7 @@ class NoDenoising(Method):
         self.config = NoDenoisingConfig() if config is None else config
         self.lambda_energy, self.lambda_force = check_weights(lambda_energy, lambda_force)
 
-    def prepare(self, batch, generator: torch.Generator, progress: float) -> Prepared:
+    def prepare(self, batch, generator: torch.Generator) -> Prepared:
         """An uncorrupted copy of ``batch``; no ``encoded_forces``, no noise targets."""
         return clean_prepared(batch)
 

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from torch_geometric.utils import softmax
 
 from backbones.layers.attention import smooth_leaky_relu
-from backbones.so3 import EdgeContext, S2Grid, SHLayout, SO2Linear, SO3Linear
+from backbones.so3 import FrameEdges, S2Grid, SHLayout, SO2Linear, SO3Linear
 
 
 class SO2GraphAttention(nn.Module):
@@ -76,12 +76,12 @@ class SO2GraphAttention(nn.Module):
         low = torch.cat((layout.reduced_positions(0), layout.reduced_positions(1)))
         self.register_buffer("low_positions", low, persistent=False)
 
-    def forward(self, x: Tensor, edges: EdgeContext) -> Tensor:
+    def forward(self, x: Tensor, edges: FrameEdges) -> Tensor:
         """x [N, (lmax+1)**2, C] -> [N, (lmax+1)**2, out_channels]."""
         values = self._edge_values(x, edges)
         return self.proj(edges.scatter(edges.rotation.rotate_back(values)))
 
-    def low_degrees(self, x: Tensor, edges: EdgeContext) -> Tensor:
+    def low_degrees(self, x: Tensor, edges: FrameEdges) -> Tensor:
         """Degrees 0 and 1 of the output: x [N, (lmax+1)**2, C] -> [N, 4, out_channels].
 
         Equals ``forward(x, edges)[:, :4]``; rotating back, summing and projecting only these
@@ -91,7 +91,7 @@ class SO2GraphAttention(nn.Module):
         rotated = edges.rotation.rotate_back_low(values, self.low_positions, 1)
         return self.proj(edges.scatter(rotated))
 
-    def _edge_values(self, x: Tensor, edges: EdgeContext) -> Tensor:
+    def _edge_values(self, x: Tensor, edges: FrameEdges) -> Tensor:
         """Attention-weighted edge-frame values [E, reduced_dim, heads * value_channels]."""
         edge_scalars = torch.cat(
             (
@@ -119,7 +119,7 @@ class SO2GraphAttention(nn.Module):
         rest = self.edge_grid.from_grid(act(self.edge_grid.to_grid(message)))[:, 1:]
         return torch.cat((act(gates)[:, None], rest), dim=1)
 
-    def _attention_weights(self, alpha_feat: Tensor, edges: EdgeContext) -> Tensor:
+    def _attention_weights(self, alpha_feat: Tensor, edges: FrameEdges) -> Tensor:
         """Per-head weights [E, heads], softmax over the incoming edges of each centre."""
         alpha = alpha_feat.view(-1, self.num_heads, self.alpha_channels)
         alpha = smooth_leaky_relu(self.alpha_norm(alpha))

@@ -9,11 +9,13 @@ from backbones.equiformer_v2.attention import SO2GraphAttention
 from backbones.equiformer_v2.ffn import GridFeedForward
 from backbones.equiformer_v2.norm import SeparableLayerNorm
 from backbones.layers.drop import GraphDropPath
-from backbones.so3 import EdgeContext, RadialMLP, SHLayout
+from backbones.so3 import FrameEdges, RadialFunction, SHLayout
 
 
-class EdgeDegreeEmbedding(nn.Module):
-    """Initial equivariant node features from the neighbourhood geometry.
+class FrameDegreeEmbedding(nn.Module):
+    """Initial equivariant node features from the neighbourhood geometry, built in edge
+    frames (EquiformerV2's ``EdgeDegreeEmbedding``; Equiformer's is
+    backbones.layers.SHDegreeEmbedding).
 
     A radial MLP of ``[Gaussians(|r_ij|), emb(z_j), emb(z_i)]`` gives order-0 coefficients of
     every degree in the edge frame; they are rotated back, summed at i and divided by
@@ -36,9 +38,9 @@ class EdgeDegreeEmbedding(nn.Module):
         for emb in (self.source_embedding, self.target_embedding):
             nn.init.uniform_(emb.weight, -0.001, 0.001)
         radial = [radial_channels[0] + 2 * edge_channels, *radial_channels[1:]]
-        self.radial = RadialMLP(radial + [(layout.lmax + 1) * channels])
+        self.radial = RadialFunction(radial + [(layout.lmax + 1) * channels])
 
-    def forward(self, edges: EdgeContext) -> Tensor:
+    def forward(self, edges: FrameEdges) -> Tensor:
         edge_scalars = torch.cat(
             (
                 edges.distance_basis,
@@ -72,7 +74,7 @@ class TransformerBlock(nn.Module):
         self.ffn = ffn
         self.drop_path = GraphDropPath(drop_path_rate)
 
-    def forward(self, x: Tensor, edges: EdgeContext, batch: Tensor) -> Tensor:
+    def forward(self, x: Tensor, edges: FrameEdges, batch: Tensor) -> Tensor:
         x = x + self._drop(self.attention(self.norm_1(x), edges), batch)
         return x + self._drop(self.ffn(self.norm_2(x)), batch)
 

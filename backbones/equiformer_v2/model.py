@@ -28,23 +28,22 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils.checkpoint import checkpoint
 
-from backbones.base import Backbone, Graph
+from backbones.base import AtomInputs, AtomOutputs, Backbone, Graph, HeadRequest
 from backbones.equiformer_v2.attention import SO2GraphAttention
-from backbones.equiformer_v2.blocks import EdgeDegreeEmbedding, TransformerBlock
+from backbones.equiformer_v2.blocks import FrameDegreeEmbedding, TransformerBlock
 from backbones.equiformer_v2.ffn import GridFeedForward
 from backbones.equiformer_v2.norm import SeparableLayerNorm
 from backbones.equiformer_v2.sigma import SigmaEncoder
 from backbones.options import check_fields, check_graph
 from backbones.so3 import (
-    EdgeContext,
     EdgeRotationBuilder,
     ForceEncoder,
+    FrameEdges,
     GaussianSmearing,
     S2Grid,
     SHLayout,
     default_resolution,
 )
-from bench.data import keys
 from bench.data.neighbor_rules import NEIGHBOR_RULES
 
 #: OC20 statistics the released models normalise sums with (IS2RE 100k).
@@ -56,7 +55,8 @@ AVG_DEGREE = 23.395238876342773
 class EquiformerV2Config:
     """The architecture of :class:`EquiformerV2` (``model.options``; presets in
     presets/equiformer_v2.yaml). Every field is a keyword argument of EquiformerV2 (its
-    docstring says what each does); ``dens`` and ``encode_sigma`` come from the method.
+    docstring says what each does); ``force_encoding``, ``noise_head`` and ``encode_sigma``
+    come from the method.
     """
 
     num_layers: int = 12  # transformer blocks, >= 1
@@ -114,12 +114,12 @@ class EquiformerV2(Backbone):
 
     Energy: per-atom grid feed-forward head, summed per structure and divided by
     ``avg_num_nodes``. Direct forces: one more SO(2) graph-attention block with one output
-    channel whose l = 1 coefficients are the force. With ``dens``: a force encoding
+    channel whose l = 1 coefficients are the force. With ``force_encoding``: a force encoding
     (per-degree linear map of the force's SH embedding, backbones.so3.force_encoding) added to
-    the initial node features, and a noise head that is another such attention block. Both
-    heads compute only their outputs of degree <= 1, and run only on the edges into the atoms
-    whose output is a training target (``force_atoms``, ``noise_atoms`` in bench.data.keys,
-    when the batch has them; zeros elsewhere). With ``encode_sigma`` (Table 1e index 5): the
+    the initial node features; with ``noise_head``: a noise head that is another such attention
+    block. Both heads compute only their outputs of degree <= 1, and run only on the edges into
+    the atoms their :class:`HeadRequest` names (zeros elsewhere). With ``encode_sigma``
+    (Table 1e index 5): the
     noise std of each atom's structure (``noise_sigma``, Angstrom) embedded into the l = 0
     features of the noised structures' atoms (backbones.equiformer_v2.sigma).
 
@@ -140,8 +140,10 @@ class EquiformerV2(Backbone):
         neighbor_rule: which edges within the cutoff the cap keeps: ``nearest``, or fairchem's
             selection (``fairchem-strict``, ``fairchem-tolerant``; bench.data.neighbor_rules),
             the default of the OC20/OC22 presets.
-        cutoff, max_neighbors, force_mode, dens: see backbones.base.Backbone.
-        encode_sigma: add the sigma embedding (needs ``dens``; the sigma-encoding ablation).
+        cutoff, max_neighbors, force_mode, force_encoding, noise_head: see
+            backbones.base.Backbone.
+        encode_sigma: add the sigma embedding (needs ``noise_head``; the sigma-encoding
+            ablation).
         checkpoint_blocks: activation checkpointing: keep only each block's input during the
             forward and recompute the block in the backward (less memory, ~1/3 more compute;
             same results).
@@ -176,13 +178,22 @@ class EquiformerV2(Backbone):
         max_neighbors: int | None = 20,
         neighbor_rule: str = "nearest",
         force_mode: str = "direct",
-        dens: bool = False,
+        force_encoding: bool = False,
+        noise_head: bool = False,
         encode_sigma: bool = False,
         checkpoint_blocks: bool = False,
     ) -> None:
-        super().__init__(cutoff, max_neighbors, force_mode, dens, neighbor_rule)
-        if encode_sigma and not dens:
-            raise ValueError("encode_sigma needs dens=True (sigma is a DeNS input)")
+        super().__init__(
+            cutoff,
+            max_neighbors,
+            force_mode,
+            force_encoding=force_encoding,
+            noise_head=noise_head,
+            encode_sigma=encode_sigma,
+            neighbor_rule=neighbor_rule,
+        )
+        if encode_sigma and not noise_head:
+            raise ValueError("encode_sigma needs noise_head=True (sigma is a denoising input)")
         self.checkpoint_blocks = bool(checkpoint_blocks)
         _check_positive(
             num_layers=num_layers,
@@ -206,7 +217,7 @@ class EquiformerV2(Backbone):
         self.rotation = EdgeRotationBuilder(self.layout, rescale=True)
         self._node_grid, self._edge_grid = _grids(self.layout, grid_resolution)
         radial = [num_distance_basis, edge_channels, edge_channels]
-        self.edge_degree_embedding = EdgeDegreeEmbedding(
+        self.edge_degree_embedding = FrameDegreeEmbedding(
             self.layout, sphere_channels, radial, num_elements, avg_degree
         )
 
@@ -243,47 +254,38 @@ class EquiformerV2(Backbone):
         self.norm = SeparableLayerNorm(lmax, sphere_channels)
         self.energy_head = ffn(1)
         self.force_head = attention(1, 0.0) if force_mode == "direct" else None
-        self.force_encoder = ForceEncoder(sphere_channels, lmax, 1.0) if dens else None
-        self.noise_head = attention(1, 0.0) if dens else None
+        self.force_encoder = ForceEncoder(sphere_channels, lmax, 1.0) if force_encoding else None
+        self.noise_head = attention(1, 0.0) if noise_head else None
         self.sigma_encoder = SigmaEncoder(sphere_channels) if encode_sigma else None
 
-    def compute(self, batch, pos: Tensor, graph: Graph) -> dict[str, Tensor]:
-        z = batch.z
+    def compute(self, inputs: AtomInputs, graph: Graph, heads: HeadRequest) -> AtomOutputs:
+        """Normalised per-atom energy [N] (before :meth:`scale_energy`), direct forces [N, 3]
+        and noise [N, 3] when configured."""
+        z = inputs.z
         if int(z.max()) >= self.num_elements:
             raise ValueError(f"atomic number {int(z.max())} >= num_elements={self.num_elements}")
         edges = self._edge_context(z, graph)
-        x = self._embed(batch, z, edges, pos)
+        x = self._embed(inputs, edges)
         for block in self.blocks:
             if self.checkpoint_blocks and torch.is_grad_enabled():
-                x = checkpoint(block, x, edges, batch.batch, use_reentrant=False)
+                x = checkpoint(block, x, edges, inputs.batch, use_reentrant=False)
             else:
-                x = block(x, edges, batch.batch)
+                x = block(x, edges, inputs.batch)
         x = self.norm(x)
-        energy = self._sum(batch, self.energy_head(x)[:, 0, 0]) / self.avg_num_nodes
-        out = {keys.OUT_ENERGY: energy}
+        atom_energy = self.energy_head(x)[:, 0, 0]
+        forces = noise = None
         if self.force_head is not None:
-            out[keys.OUT_FORCES] = self._vectors(self.force_head, x, edges, batch, keys.FORCE_ATOMS)
+            forces = self.force_head.low_degrees(x, edges.incoming(heads.force_atoms))[:, 1:4, 0]
         if self.noise_head is not None:
-            out[keys.OUT_NOISE] = self._vectors(self.noise_head, x, edges, batch, keys.NOISE_ATOMS)
-        return out
+            noise = self.noise_head.low_degrees(x, edges.incoming(heads.noise_atoms))[:, 1:4, 0]
+        return AtomOutputs(atom_energy, forces, noise)
 
-    @staticmethod
-    def _vectors(
-        head: SO2GraphAttention, x: Tensor, edges: EdgeContext, batch, targets_key: str
-    ) -> Tensor:
-        """A vector head's l = 1 output [N, 3], computed only on the edges into the atoms of
-        the batch's bool mask ``targets_key`` when it has one (zeros at the other atoms)."""
-        targets = getattr(batch, targets_key, None)
-        head_edges = edges if targets is None else edges.incoming(targets)
-        return head.low_degrees(x, head_edges)[:, 1:4, 0]
+    def scale_energy(self, energy: Tensor) -> Tensor:
+        """The per-structure sum [B] divided by ``avg_num_nodes`` (released model)."""
+        return energy / self.avg_num_nodes
 
-    @staticmethod
-    def _sum(batch, per_atom: Tensor) -> Tensor:
-        """[N] -> [B]: sum over the atoms of each structure."""
-        return per_atom.new_zeros(batch.num_graphs).index_add(0, batch.batch, per_atom)
-
-    def _edge_context(self, z: Tensor, graph: Graph) -> EdgeContext:
-        return EdgeContext(
+    def _edge_context(self, z: Tensor, graph: Graph) -> FrameEdges:
+        return FrameEdges(
             src=graph.src,
             dst=graph.dst,
             num_nodes=z.shape[0],
@@ -293,15 +295,15 @@ class EquiformerV2(Backbone):
             z_dst=z[graph.dst],
         )
 
-    def _embed(self, batch, z: Tensor, edges: EdgeContext, pos: Tensor) -> Tensor:
+    def _embed(self, inputs: AtomInputs, edges: FrameEdges) -> Tensor:
         """Initial node features [N, (lmax+1)**2, C]: atom type (l = 0), force encoding (DeNS),
         sigma encoding (l = 0, when built with it), edge-degree embedding."""
+        z, pos, n = inputs.z, inputs.pos, inputs.z.shape[0]
         x = F.pad(self.sphere_embedding(z)[:, None], (0, 0, 0, self.layout.dim - 1)).to(pos.dtype)
         if self.force_encoder is not None:
-            forces = getattr(batch, keys.ENCODED_FORCES, None)
-            x = x + self.force_encoder(forces, z.shape[0], like=pos)
+            x = x + self.force_encoder(inputs.encoded_forces, n, like=pos)
         if self.sigma_encoder is not None:
-            sigma = self.sigma_encoder(getattr(batch, keys.NOISE_SIGMA, None), z.shape[0], pos)
+            sigma = self.sigma_encoder(inputs.noise_sigma, n, pos)
             x = x + F.pad(sigma[:, None], (0, 0, 0, self.layout.dim - 1))
         return x + self.edge_degree_embedding(edges)
 

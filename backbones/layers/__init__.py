@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-from backbones.layers.attention import Edges, GraphAttention
+from backbones.layers.attention import GraphAttention, SHEdges
 from backbones.layers.drop import EquivariantDropout, GraphDropPath
 from backbones.layers.embedding import (
     AtomEmbedding,
-    EdgeDegreeEmbedding,
     ForceEmbedding,
+    SHDegreeEmbedding,
     encode_forces,
 )
 from backbones.layers.gate import Gate
 from backbones.layers.linear import IrrepsLinear
 from backbones.layers.norm import EquivariantLayerNorm
-from backbones.layers.radial import ExpNormalBasis, RadialMLP
+from backbones.layers.radial import ExpNormalBasis, RadialProfile
 from backbones.layers.tensor_product import DepthwiseTensorProduct
 
 __all__ = [
     "AtomEmbedding",
     "DepthwiseTensorProduct",
-    "EdgeDegreeEmbedding",
-    "Edges",
+    "SHDegreeEmbedding",
+    "SHEdges",
     "EquivariantDropout",
     "EquivariantLayerNorm",
     "ExpNormalBasis",
@@ -29,6 +29,6 @@ __all__ = [
     "GraphAttention",
     "GraphDropPath",
     "IrrepsLinear",
-    "RadialMLP",
+    "RadialProfile",
     "encode_forces",
 ]

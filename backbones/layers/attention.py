@@ -11,31 +11,32 @@ from e3nn.math import moment
 from torch import Tensor, nn
 from torch_geometric.utils import softmax
 
+from backbones.base import incoming_edges
 from backbones.layers.drop import EquivariantDropout
 from backbones.layers.gate import Gate
 from backbones.layers.linear import IrrepsLinear
-from backbones.layers.radial import RadialMLP
+from backbones.layers.radial import RadialProfile
 from backbones.layers.tensor_product import DepthwiseTensorProduct
 
 
 @dataclass
-class Edges:
-    """Edge inputs shared by every message-passing layer (messages flow src -> dst)."""
+class SHEdges:
+    """Edge inputs of the e3nn layers (Equiformer, SEGNN-like), derived once per forward from
+    a backbones.base.Graph: spherical harmonics and radial basis (messages flow src -> dst)."""
 
     src: Tensor  # long [E]; neighbour j
     dst: Tensor  # long [E]; centre i, where messages are summed
     sh: Tensor  # float [E, irreps_sh.dim]; spherical harmonics of pos[src] - pos[dst]
     radial: Tensor  # float [E, num_radial]; radial basis of |pos[src] - pos[dst]|
 
-    def incoming(self, nodes: Tensor) -> Edges:
-        """The edges whose centre is in the bool mask ``nodes`` [N]: a layer run on them gives
-        exactly the full layer's output at those centres (and zeros at the others); ``self``
-        when every node is a centre (no copy)."""
-        if bool(nodes.all()):
+    def incoming(self, nodes: Tensor | None) -> SHEdges:
+        """The edges into the atoms of the bool mask ``nodes`` [N] (backbones.base.incoming_edges;
+        ``self`` when ``nodes`` is None or every atom, no copy)."""
+        index = incoming_edges(self.dst, nodes)
+        if index is None:
             return self
-        index = nodes[self.dst].nonzero()[:, 0]
         pick = lambda t: t.index_select(0, index)  # noqa: E731
-        return Edges(pick(self.src), pick(self.dst), pick(self.sh), pick(self.radial))
+        return SHEdges(pick(self.src), pick(self.dst), pick(self.sh), pick(self.radial))
 
 
 def smooth_leaky_relu(x: Tensor, slope: float = 0.2) -> Tensor:
@@ -98,7 +99,7 @@ class GraphAttention(nn.Module):
         self.merge_dst = IrrepsLinear(irreps_in, irreps_pre)
         self.tp_message = DepthwiseTensorProduct(irreps_pre, irreps_sh, irreps_pre)
         message = self.tp_message.irreps_out.simplify()
-        self.radial = RadialMLP([*radial_sizes, self.tp_message.weight_numel])
+        self.radial = RadialProfile([*radial_sizes, self.tp_message.weight_numel])
         self.gate = Gate(irreps_pre)
         self.lin_message = IrrepsLinear(message, self.gate.irreps_in, bias=True)
         self.tp_value = DepthwiseTensorProduct(irreps_pre, irreps_sh, heads, True)
@@ -119,7 +120,7 @@ class GraphAttention(nn.Module):
             nn.init.uniform_(self.alpha_dot, -bound, bound)
             self.alpha_drop = nn.Dropout(alpha_drop)
 
-    def forward(self, x: Tensor, edges: Edges) -> Tensor:
+    def forward(self, x: Tensor, edges: SHEdges) -> Tensor:
         """x [N, irreps_in.dim] -> [N, irreps_out.dim]."""
         message = self.merge_src(x).index_select(0, edges.src) + self.merge_dst(x).index_select(
             0, edges.dst

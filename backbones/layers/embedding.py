@@ -8,9 +8,9 @@ import torch
 from e3nn import o3
 from torch import Tensor, nn
 
-from backbones.layers.attention import Edges
+from backbones.layers.attention import SHEdges
 from backbones.layers.linear import IrrepsLinear
-from backbones.layers.radial import RadialMLP
+from backbones.layers.radial import RadialProfile
 from backbones.layers.tensor_product import DepthwiseTensorProduct
 
 
@@ -43,8 +43,10 @@ class AtomEmbedding(nn.Module):
         return self.lin(nn.functional.one_hot(z, self.num_elements).to(dtype))
 
 
-class EdgeDegreeEmbedding(nn.Module):
-    """Sum over neighbours of a radial-weighted depthwise tensor product ``c (x) Y(r_ij)``.
+class SHDegreeEmbedding(nn.Module):
+    """Sum over neighbours of a radial-weighted depthwise tensor product ``c (x) Y(r_ij)``
+    (Equiformer's ``EdgeDegreeEmbeddingNetwork``; EquiformerV2's, built in edge frames, is
+    backbones.equiformer_v2.blocks.FrameDegreeEmbedding).
 
     ``c`` is a learned constant node feature; the sum is divided by ``sqrt(avg_degree)``.
     """
@@ -57,11 +59,11 @@ class EdgeDegreeEmbedding(nn.Module):
             raise ValueError(f"avg_degree must be positive, got {avg_degree!r}")
         self.const = IrrepsLinear("1x0e", irreps, bias=True)
         self.tp = DepthwiseTensorProduct(irreps, irreps_sh, irreps)
-        self.radial = RadialMLP([*radial_sizes, self.tp.weight_numel])
+        self.radial = RadialProfile([*radial_sizes, self.tp.weight_numel])
         self.proj = IrrepsLinear(self.tp.irreps_out.simplify(), irreps, bias=True)
         self.avg_degree = float(avg_degree)
 
-    def forward(self, edges: Edges, num_nodes: int) -> Tensor:
+    def forward(self, edges: SHEdges, num_nodes: int) -> Tensor:
         """-> [num_nodes, irreps.dim]."""
         const = self.const(edges.sh.new_ones(1, 1)).expand(edges.sh.shape[0], -1)
         msg = self.proj(self.tp(const, edges.sh, self.radial(edges.radial)))

@@ -39,8 +39,9 @@ class ExpNormalBasis(nn.Module):
         return envelope * torch.exp(-self.betas * (torch.exp(-self.alpha * d) - self.means) ** 2)
 
 
-class RadialMLP(nn.Sequential):
-    """MLP mapping radial features to tensor-product weights.
+class RadialProfile(nn.Sequential):
+    """MLP mapping radial features to tensor-product weights (Equiformer's ``RadialProfile``;
+    not the EquiformerV2 radial function, backbones.so3.RadialFunction).
 
     Each hidden layer is Linear -> LayerNorm -> SiLU; the last layer is a bias-free Linear
     plus ``offset``, the authors' ``RadialProfile``: as there, ``offset`` is not a bias for

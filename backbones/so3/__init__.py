@@ -12,23 +12,23 @@
 
 from __future__ import annotations
 
-from backbones.so3.edges import EdgeContext
+from backbones.so3.edges import FrameEdges
 from backbones.so3.force_encoding import ForceEncoder, force_sh
 from backbones.so3.grid import S2Grid, default_resolution
 from backbones.so3.layout import SHLayout
 from backbones.so3.linear import SO3Linear
-from backbones.so3.radial import GaussianSmearing, RadialMLP
+from backbones.so3.radial import GaussianSmearing, RadialFunction
 from backbones.so3.rotation import EdgeRotation, EdgeRotationBuilder
 from backbones.so3.so2 import SO2Linear, complex_combine, split_orders
 from backbones.so3.wigner import WignerD, edge_frames
 
 __all__ = [
-    "EdgeContext",
+    "FrameEdges",
     "EdgeRotation",
     "EdgeRotationBuilder",
     "ForceEncoder",
     "GaussianSmearing",
-    "RadialMLP",
+    "RadialFunction",
     "S2Grid",
     "SHLayout",
     "SO2Linear",

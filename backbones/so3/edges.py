@@ -6,12 +6,15 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
+from backbones.base import incoming_edges
 from backbones.so3.rotation import EdgeRotation
 
 
 @dataclass
-class EdgeContext:
-    """Everything a block needs about the edges (messages flow src j -> dst i)."""
+class FrameEdges:
+    """Edge inputs of the SO(2) layers (eSCN, EquiformerV2), derived once per forward from a
+    backbones.base.Graph: edge frames, distance basis and atom types (messages flow
+    src j -> dst i)."""
 
     src: Tensor  # long [E]; neighbour j
     dst: Tensor  # long [E]; centre i, where messages are summed
@@ -21,11 +24,11 @@ class EdgeContext:
     z_src: Tensor  # long [E]; atomic number of j
     z_dst: Tensor  # long [E]; atomic number of i
 
-    def subset(self, index: Tensor) -> EdgeContext:
+    def subset(self, index: Tensor) -> FrameEdges:
         """The context of the edges ``index`` (long [E']), same nodes; a layer run on it gives
         exactly the full layer's output at the centres all of whose edges are kept."""
         pick = lambda t: t.index_select(0, index)  # noqa: E731
-        return EdgeContext(
+        return FrameEdges(
             pick(self.src),
             pick(self.dst),
             self.num_nodes,
@@ -35,12 +38,12 @@ class EdgeContext:
             pick(self.z_dst),
         )
 
-    def incoming(self, nodes: Tensor) -> EdgeContext:
-        """The edges whose centre is in the bool mask ``nodes`` [N] (``self`` when every node
-        is, e.g. the force targets of a molecule without fixed atoms: no copy)."""
-        if bool(nodes.all()):
-            return self
-        return self.subset(nodes[self.dst].nonzero()[:, 0])
+    def incoming(self, nodes: Tensor | None) -> FrameEdges:
+        """The edges into the atoms of the bool mask ``nodes`` [N] (backbones.base.incoming_edges;
+        ``self`` when ``nodes`` is None or every atom, e.g. the force targets of a molecule
+        without fixed atoms: no copy)."""
+        index = incoming_edges(self.dst, nodes)
+        return self if index is None else self.subset(index)
 
     def scatter(self, messages: Tensor) -> Tensor:
         """Sum edge messages [E, ...] into their centres: -> [N, ...]."""

@@ -29,8 +29,9 @@ class GaussianSmearing(nn.Module):
         return torch.exp(self.coeff * (dist[:, None] - self.offset.to(dist.dtype)) ** 2)
 
 
-class RadialMLP(nn.Sequential):
-    """``Linear -> LayerNorm -> SiLU`` for every hidden width, then a final Linear.
+class RadialFunction(nn.Sequential):
+    """``Linear -> LayerNorm -> SiLU`` for every hidden width, then a final Linear with a bias
+    (EquiformerV2's ``RadialFunction``; Equiformer's is backbones.layers.RadialProfile).
 
     ``channels = [in, hidden..., out]``. Weights are uniform in ``+-1/sqrt(fan_in)`` and biases
     zero (EquiformerV2's radial-function initialisation).

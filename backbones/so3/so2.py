@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from backbones.so3.layout import SHLayout
-from backbones.so3.radial import RadialMLP
+from backbones.so3.radial import RadialFunction
 
 
 def complex_combine(real_part: Tensor, imag_part: Tensor) -> Tensor:
@@ -80,7 +80,7 @@ class SO2Linear(nn.Module):
         self.in_sizes = [n * in_channels for n in layout.m_sizes]
         self.radial = None
         if radial_channels is not None:
-            self.radial = RadialMLP(list(radial_channels) + [sum(self.in_sizes)])
+            self.radial = RadialFunction(list(radial_channels) + [sum(self.in_sizes)])
 
     def forward(self, x: Tensor, edge_scalars: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """x [E, reduced_dim, C_in], edge_scalars [E, F] -> [E, reduced_dim, C_out], [E, extra]."""

@@ -18,7 +18,9 @@ def parameter_count(
     from backbones.registry import build_backbone
 
     try:
-        model = build_backbone(backbone, preset=preset, dataset=dataset, dens=dens, **overrides)
+        model = build_backbone(
+            backbone, preset, dataset, force_encoding=dens, noise_head=dens, **overrides
+        )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"backbone {backbone!r} ({preset}, {dataset}): {exc}") from exc
     n = sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -22,12 +22,8 @@ ENCODED_FORCES = "encoded_forces"  #: float [N, 3]; raw forces to encode (DeNS),
 NOISE_SIGMA = "noise_sigma"  #: float [N]; DeNS sigma-encoding ablation only: the noise std of
 #: each atom's structure (Angstrom; 0 for clean structures). Read only by backbones that
 #: declare ``sigma_encoding = True`` and are built with ``encode_sigma=True``.
-NOISE_ATOMS = "noise_atoms"  #: bool [N]; atoms whose predicted noise is a training target (set
-#: by the training step from the method's noise mask). A DeNS backbone may compute ``noise``
-#: only for these atoms and return zeros elsewhere; the key absent means every atom.
-FORCE_ATOMS = "force_atoms"  #: bool [N]; atoms whose predicted force is a training target (set
-#: by the training step from the method's force mask). A direct-force backbone may compute
-#: ``forces`` only for these atoms and return zeros elsewhere; the key absent means every atom.
+# The atoms whose outputs are training targets travel as bench.data.heads.HeadRequest, beside
+# the batch (never in it).
 STRAIN = "strain"  #: float [B, 3, 3]; a zero displacement gradient the edge vectors are
 #: deformed by, ``edge_vec @ (I + strain)``, so that dE/dstrain / volume is the stress (set only
 #: by the ASE calculator; absent everywhere else).

@@ -97,7 +97,7 @@ def convert(checkpoint: Mapping[str, Any], path: str) -> ImportedModel:
         raise DataError(
             path, "state_dict", f"no dens-bench Equiformer has its shapes: {err}"
         ) from None
-    head = "energy_head" if options["dens"] else "head"
+    head = "energy_head" if options["noise_head"] else "head"
     mapped, used = {}, set()
     for name, _ in model.named_parameters():
         ref = reference_name(name, head)
@@ -134,7 +134,9 @@ def _options(state: Mapping[str, torch.Tensor], config: Any, path: str) -> dict[
         num_irreps = state["blocks.0.norm_1.affine_weight"].numel()
         hidden = state["edge_deg_embed.rad.net.0.weight"].shape
         options = {
-            "dens": "force_embed.tp.weight" in state,
+            # the authors' DeNS model: force embedding and noise head together
+            "force_encoding": "force_embed.tp.weight" in state,
+            "noise_head": "force_embed.tp.weight" in state,
             "channels": channels,
             "num_elements": state["atom_embed.atom_type_lin.tp.weight"].numel() // channels,
             "num_blocks": 1 + max(int(k.split(".")[1]) for k in state if k.startswith("blocks.")),

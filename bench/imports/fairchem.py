@@ -52,7 +52,8 @@ def convert_with(
         )
     backbone, read_options, renames, dens = models[name]
     options = read_options(attrs, path)
-    expected = build_backbone(backbone, "paper", "oc20", dens=dens, **options).state_dict()
+    flags = {"force_encoding": dens, "noise_head": dens}
+    expected = build_backbone(backbone, "paper", "oc20", **flags, **options).state_dict()
     state, weights = pick_weights(checkpoint, path)
     source = {
         "layout": layout,

@@ -24,6 +24,7 @@ from bench.imports.base import ImportedModel
 from bench.imports.evaluated import IMPORTED
 from bench.io import write_json_atomic, write_yaml_atomic
 from bench.records import CHECKPOINT_DIR, CONFIG_FILE, RunRecord
+from bench.train.normalization import Normalization
 
 
 def write_run_dir(
@@ -42,6 +43,7 @@ def write_run_dir(
             ``oc22``;
         dtype: the RunConfig dtype (``float32`` as released, ``float64`` for parity checks).
     """
+    from backbones.registry import CAPABILITY_FLAGS
     from bench.config import RunConfig
     from bench.train.setup import MODEL_FILE, STATS_FILE, build_model, build_run_method
 
@@ -60,7 +62,7 @@ def write_run_dir(
             # the method (from the weights) decides the DeNS heads, not a layout's flag
             "model": {
                 "backbone": imported.backbone,
-                "options": {k: v for k, v in imported.options.items() if k != "dens"},
+                "options": {k: v for k, v in imported.options.items() if k not in CAPABILITY_FLAGS},
             },
             "method": {"name": "dens" if dens else "none"},
         },
@@ -70,7 +72,7 @@ def write_run_dir(
     lin_ref = imported.source.get("energy_lin_ref")
     if lin_ref:
         stats["atom_ref"] = {str(z): v * stats["energy_std"] for z, v in enumerate(lin_ref) if v}
-    model = build_model(cfg, build_run_method(cfg), stats)
+    model = build_model(cfg, build_run_method(cfg), Normalization.from_dict(stats, source))
     missing = model.load_state_dict(imported.state_dict, strict=False)
     if missing.missing_keys and any(k not in _NORM for k in missing.missing_keys):
         raise DataError(source, missing.missing_keys[0], "not set by the checkpoint")

@@ -33,6 +33,7 @@ from bench.perf.summary import summarize_methods, switch_effects
 from bench.registry import resolve
 from bench.run_request import RunRequest, override
 from bench.train.loop import Trainer
+from bench.train.normalization import Normalization
 from bench.train.setup import (
     build_model,
     build_run_method,
@@ -158,18 +159,10 @@ def build_trainer(cfg: RunConfig, split) -> Trainer:
     """A Trainer exactly as ``bench run`` builds it (seeded model init; no run directory)."""
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
-    norm = normalization(cfg.data, split.train)
+    norm = Normalization.from_dict(normalization(cfg.data, split.train))
     method = build_run_method(cfg)
     model = build_model(cfg, method, norm)
-    return Trainer(
-        model,
-        method,
-        to_data_list(split.train, cfg.dtype),
-        cfg.train,
-        cfg.seed,
-        norm["energy_std"],
-        norm["force_std"],
-    )
+    return Trainer(model, method, to_data_list(split.train, cfg.dtype), cfg.train, cfg.seed, norm)
 
 
 def run_train_bench(opts: TrainBenchOptions) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +32,35 @@ from bench.train.checkpoint import load_latest, save_checkpoint
 from bench.train.compiled import compile_backbone
 from bench.train.distributed import World
 from bench.train.ema import EMA
+from bench.train.normalization import Normalization
 from bench.train.optim import build_optimizer
 from bench.train.schedule import WarmupCosine, fit_warmup
 from bench.train.sinks import open_sinks
-from bench.train.step import train_step
+from bench.train.step import StepContext, train_step
 from methods.base import Method
 
 #: the evaluation weights with the lowest validation force MAE so far, under checkpoints/
 BEST_FILE = "best.pt"
+
+
+@dataclass(frozen=True)
+class RunIO:
+    """Where a Trainer's run writes and what it reports to.
+
+    Attributes:
+        run_dir: where ``log.jsonl`` and ``checkpoints/`` go (None: no files).
+        validate: called at epoch ends every ``val_every_epochs`` epochs (with EMA weights when
+            EMA is on; rank 0 only); returns metrics logged with ``"split": "val"``. The
+            weights with the lowest validation ``force_mae_mev_per_a`` so far are kept in
+            ``checkpoints/best.pt``.
+        world: the data-parallel world (None: one process); the batch size is per rank.
+        sinks: extra log outputs (bench.train.sinks names: csv, tensorboard, wandb).
+    """
+
+    run_dir: Path | None = None
+    validate: Callable[[], dict[str, Any]] | None = None
+    world: World | None = None
+    sinks: tuple[str, ...] = ()
 
 
 class Trainer:
@@ -49,14 +71,8 @@ class Trainer:
         method: the training regime (methods.base.Method).
         train_data: training structures as PyG ``Data``.
         cfg: optimisation settings. seed: run seed (data order and corruption streams).
-        energy_std, force_std: loss normalisation (eV, eV/Angstrom).
-        run_dir: where ``log.jsonl`` and ``checkpoints/`` go (None: no files).
-        validate: called at epoch ends every ``cfg.val_every_epochs`` epochs (with EMA
-            weights when EMA is on; rank 0 only); returns metrics logged with
-            ``"split": "val"``. The weights with the lowest validation
-            ``force_mae_mev_per_a`` so far are kept in ``checkpoints/best.pt``.
-        world: the data-parallel world (default: one process); ``cfg.batch_size`` is per rank.
-        sinks: extra log outputs (bench.train.sinks names: csv, tensorboard, wandb).
+        norm: the target normalisation; its stds normalise the loss (eV, eV/Angstrom).
+        run_io: run directory, validation, data-parallel world and log sinks (None: none).
 
     Progress goes to stderr (bench.progress): a bar on a terminal, otherwise one plain line
     per logged step (step, epoch, lr, loss terms, structures/s, ETA).
@@ -69,20 +85,16 @@ class Trainer:
         train_data: Sequence[Data],
         cfg: TrainConfig,
         seed: int,
-        energy_std: float,
-        force_std: float,
-        run_dir: str | Path | None = None,
-        validate: Callable[[], dict[str, Any]] | None = None,
-        world: World | None = None,
-        sinks: tuple[str, ...] = (),
+        norm: Normalization,
+        run_io: RunIO | None = None,
     ) -> None:
+        run_io = run_io or RunIO()
         self.model, self.method, self.cfg = model, method, cfg
-        self.sink_names = sinks
+        self.sink_names = run_io.sinks
         if cfg.compile:
             compile_backbone(model)
-        self.world = world or World()
+        self.world = run_io.world or World()
         self.train_model = self.world.wrap(model)
-        self.energy_std, self.force_std = float(energy_std), float(force_std)
         self.device = next(model.parameters()).device
         self.batches = EpochBatches(
             train_data, cfg.batch_size, seed, cfg.drop_last, self.world.rank, self.world.size
@@ -101,8 +113,16 @@ class Trainer:
         )
         self.ema = EMA(model, cfg.ema_decay) if cfg.ema_decay else None
         self.generator = corruption_generator(seed, self.world.rank)
-        self.run_dir = None if run_dir is None else Path(run_dir)
-        self.validate = validate
+        self.context = StepContext(
+            energy_std=float(norm.energy_std),
+            force_std=float(norm.force_std),
+            generator=self.generator,
+            grad_clip=cfg.grad_clip,
+            amp=cfg.amp,
+            world=self.world if self.world.active else None,
+        )
+        self.run_dir = None if run_io.run_dir is None else Path(run_io.run_dir)
+        self.validate = run_io.validate
         self.step, self.train_time, self.samples = 0, 0.0, 0
         self.best_val: float | None = None
         self._sinks: list = []
@@ -146,20 +166,8 @@ class Trainer:
         epoch, index = divmod(self.step, self.steps_per_epoch)
         batch = self.batches.batch(epoch, index).to(self.device)
         lr = self.schedule.apply(self.optimizer, self.step)
-        result = train_step(
-            self.train_model,
-            self.method,
-            batch,
-            self.optimizer,
-            self.generator,
-            self.step / self.total_steps,
-            self.energy_std,
-            self.force_std,
-            self.step + 1,
-            self.cfg.grad_clip,
-            self.cfg.amp,
-            self.world if self.world.active else None,
-        )
+        ctx = self.context.at(self.step + 1, self.step / self.total_steps)
+        result = train_step(self.train_model, self.method, batch, self.optimizer, ctx)
         if self.ema is not None:
             self.ema.update(self.model)
         self.step += 1

@@ -54,7 +54,8 @@ from bench.train.batches import TORCH_STREAM, derived_seed
 from bench.train.checkpoint import list_checkpoints
 from bench.train.distributed import World, process_group
 from bench.train.interrupt import RunInterrupted, signals_interrupt
-from bench.train.loop import Trainer
+from bench.train.loop import RunIO, Trainer
+from bench.train.normalization import Normalization
 from bench.train.preflight import (
     NO_SPACE,
     DiskFullError,
@@ -146,7 +147,8 @@ def _run(
     random.seed(cfg.seed)
     split = load_split(cfg.data)  # inputs are checked before the run directory exists
     check_batch_size(cfg.train.batch_size * world.size, len(split.train))
-    norm = normalization(cfg.data, split.train, split.e0s) | {"energy_kind": split.energy_kind}
+    stats = normalization(cfg.data, split.train, split.e0s) | {"energy_kind": split.energy_kind}
+    norm = Normalization.from_dict(stats)
     method = build_run_method(cfg)
     model = build_model(cfg, method, norm)
     if world.is_main:
@@ -158,7 +160,7 @@ def _run(
             return run_dir
         record = _start_record(cfg, command, model, previous, world)
         if world.is_main:
-            _write_inputs(run_dir, cfg, command, norm)
+            _write_inputs(run_dir, cfg, command, stats)
             record.write(run_dir)
         _seed_rank(cfg.seed, world.rank)
         _train_recorded(
@@ -178,7 +180,7 @@ class _Run:
     model: torch.nn.Module
     method: object  # methods.base.Method
     split: object  # bench.data.registry.SplitData
-    norm: dict
+    norm: Normalization
     resume: bool
     world: World
     log_sinks: tuple[str, ...] = ()
@@ -236,12 +238,13 @@ def _train_and_evaluate(run: _Run) -> None:
         to_data_list(split.train, cfg.dtype),
         cfg.train,
         cfg.seed,
-        norm["energy_std"],
-        norm["force_std"],
-        run_dir,
-        validate=lambda: evaluate(model, val, cfg.train.eval_batch_size, dev, split.periodic),
-        world=world,
-        sinks=run.log_sinks,
+        norm,
+        RunIO(
+            run_dir,
+            validate=lambda: evaluate(model, val, cfg.train.eval_batch_size, dev, split.periodic),
+            world=world,
+            sinks=run.log_sinks,
+        ),
     )
     if world.is_main:
         for line in startup_lines(cfg, split, norm, record.params, trainer, world.size):
@@ -315,14 +318,14 @@ def _diff_keys(a: dict, b: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def _write_inputs(run_dir: Path, cfg: RunConfig, command: str, norm: dict) -> None:
+def _write_inputs(run_dir: Path, cfg: RunConfig, command: str, stats: dict) -> None:
     """config.yaml, command.txt and the normalisation; ConfigError when the results folder
     is not writable (the directory itself exists: run_lock made it)."""
     try:
         (run_dir / CHECKPOINT_DIR).mkdir(exist_ok=True)
         write_yaml_atomic(run_dir / CONFIG_FILE, cfg.to_dict())
         write_text_atomic(run_dir / COMMAND_FILE, command + "\n")
-        write_json_atomic(run_dir / STATS_FILE, norm)
+        write_json_atomic(run_dir / STATS_FILE, stats)
     except OSError as exc:
         if is_disk_full(exc):
             raise DiskFullError(f"{run_dir}: {NO_SPACE}") from exc

@@ -23,6 +23,7 @@ from bench.data.torch_data import to_data
 from bench.errors import ConfigError, DataError
 from bench.records import CHECKPOINT_DIR, CONFIG_FILE
 from bench.registry import resolve
+from bench.train.normalization import Normalization
 from methods import METHODS, Method
 
 STATS_FILE = "stats.json"
@@ -120,28 +121,34 @@ def build_run_method(cfg: RunConfig) -> Method:
     return cls(cfg.method.params, cfg.loss.lambda_energy, cfg.loss.lambda_force)
 
 
-def build_model(cfg: RunConfig, method: Method, norm: dict) -> nn.Module:
-    """The backbone of a resolved ``cfg`` (its backbone Config; with the DeNS heads when the
-    method needs them), normalised, on ``cfg.device`` in ``cfg.dtype``. Raises ConfigError
-    for unsupported pairings."""
-    from backbones.registry import BACKBONES, build_from_config
+def build_model(cfg: RunConfig, method: Method, norm: Normalization) -> nn.Module:
+    """The backbone of a resolved ``cfg`` (its backbone Config) with exactly the
+    capabilities ``method`` requires (:func:`check_capabilities`), normalised, on
+    ``cfg.device`` in ``cfg.dtype``."""
+    from backbones.registry import build_from_config
 
-    sigma = {"encode_sigma": True} if method.needs_sigma_input else {}
-    if sigma and not resolve(BACKBONES, cfg.model.backbone, "backbone").sigma_encoding:
+    check_capabilities(cfg.model.backbone, method)
+    model = build_from_config(cfg.model.backbone, cfg.model.options, **method.backbone_flags())
+    model.set_normalization(
+        norm.energy_mean, norm.energy_std, norm.force_std, norm.atom_ref_tensor()
+    )
+    return model.to(device=torch.device(cfg.device), dtype=getattr(torch, cfg.dtype))
+
+
+def check_capabilities(backbone: str, method: Method) -> None:
+    """ConfigError when the class of ``backbone`` cannot be built with a capability ``method``
+    requires (backbones.base.Capabilities; force encoding and the noise head every backbone
+    offers, sigma encoding only the classes declaring ``sigma_encoding``)."""
+    from backbones.registry import BACKBONES
+
+    if (
+        method.requires_sigma_encoding
+        and not resolve(BACKBONES, backbone, "backbone").sigma_encoding
+    ):
         raise ConfigError(
             f"method option encode_sigma needs a backbone that encodes sigma; "
-            f"{cfg.model.backbone!r} does not (its sigma_encoding is False)"
+            f"{backbone!r} does not (its sigma_encoding is False)"
         )
-    model = build_from_config(
-        cfg.model.backbone, cfg.model.options, dens=method.needs_noise_head, **sigma
-    )
-    atom_ref = None
-    if norm.get("atom_ref"):
-        atom_ref = torch.zeros(119, dtype=torch.float64)
-        for z, value in norm["atom_ref"].items():
-            atom_ref[int(z)] = value
-    model.set_normalization(norm["energy_mean"], norm["energy_std"], norm["force_std"], atom_ref)
-    return model.to(device=torch.device(cfg.device), dtype=getattr(torch, cfg.dtype))
 
 
 def check_device(device: str) -> None:
@@ -163,8 +170,10 @@ def load_run_model(run_dir: str | Path, device: str = "cpu") -> tuple[nn.Module,
     weights = run_dir / CHECKPOINT_DIR / MODEL_FILE
     if not weights.is_file():
         raise DataError(weights, None, "no final weights (did the run finish?)")
-    norm = _read_json(run_dir / STATS_FILE)
-    model = build_model(cfg, build_run_method(cfg), norm)
+    stats = run_dir / STATS_FILE
+    model = build_model(
+        cfg, build_run_method(cfg), Normalization.from_dict(_read_json(stats), stats)
+    )
     try:
         model.load_state_dict(torch.load(weights, map_location=device, weights_only=True))
     except (RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import math
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
 
-from bench.data import keys
 from bench.train.distributed import World, participation
 from methods.base import Method, targets_from_batch
 
@@ -33,53 +33,60 @@ def autocast(device: torch.device, amp: bool):
     return contextlib.nullcontext()
 
 
-def train_step(
-    model: nn.Module,
-    method: Method,
-    batch,
-    optimizer: torch.optim.Optimizer,
-    generator: torch.Generator,
-    progress: float,
-    energy_std: float,
-    force_std: float,
-    step: int,
-    grad_clip: float | None = None,
-    amp: bool = False,
-    world: World | None = None,
-) -> dict[str, float]:
-    """Train on one batch; returns ``{"loss": total, <term>: value, ["grad_norm"]}``.
+@dataclass(frozen=True)
+class StepContext:
+    """Everything one training step needs besides the model, method, batch and optimiser.
 
-    Args:
-        batch: the ORIGINAL batch (labels in eV, eV/Angstrom), already on the model's device.
-        generator: CPU generator driving the method's random corruption.
-        progress: step / total_steps in [0, 1] (method schedules).
+    Attributes:
         energy_std, force_std: normalisation of the loss (eV, eV/Angstrom).
+        generator: CPU generator driving the method's random corruption.
+        progress: step / total_steps in [0, 1] (method schedules, in the loss).
         step: 1-based index of this step (for the divergence message).
         grad_clip: max global gradient norm, or None.
-        world: the data-parallel world when ``model`` is DDP-wrapped (None: one process).
+        amp: bf16 autocast of the forward.
+        world: the data-parallel world when the model is DDP-wrapped (None: one process).
+    """
+
+    energy_std: float
+    force_std: float
+    generator: torch.Generator
+    progress: float = 0.0
+    step: int = 1
+    grad_clip: float | None = None
+    amp: bool = False
+    world: World | None = None
+
+    def at(self, step: int, progress: float) -> StepContext:
+        """This context at 1-based ``step`` and ``progress``."""
+        return replace(self, step=step, progress=progress)
+
+
+def train_step(
+    model: nn.Module, method: Method, batch, optimizer: torch.optim.Optimizer, ctx: StepContext
+) -> dict[str, float]:
+    """Train on the ORIGINAL ``batch`` (labels in eV, eV/Angstrom, on the model's device);
+    returns ``{"loss": total, <term>: value, ["grad_norm"]}``.
 
     Raises:
         NonFiniteLossError: the loss (on any rank) is NaN or inf; parameters are untouched.
     """
     model.train()
-    prepared = method.prepare(batch, generator, progress)
-    prepared.batch[keys.NOISE_ATOMS] = prepared.noise_mask  # the noise head's only targets
-    prepared.batch[keys.FORCE_ATOMS] = prepared.force_mask  # the direct force head's
-    targets = targets_from_batch(batch, energy_std, force_std)
-    with autocast(batch.pos.device, amp):
-        outputs = model(prepared.batch)
+    prepared = method.prepare(batch, ctx.generator)
+    targets = targets_from_batch(batch, ctx.energy_std, ctx.force_std)
+    with autocast(batch.pos.device, ctx.amp):
+        outputs = model(prepared.batch, heads=prepared.heads)
     outputs = {k: v.float() if v.dtype == torch.bfloat16 else v for k, v in outputs.items()}
-    terms = method.loss(outputs, prepared, targets, progress)
+    terms = method.loss(outputs, prepared, targets, ctx.progress)
     total = torch.stack(list(terms.values())).sum()
-    result = _logged_values(total, terms, world)
+    result = _logged_values(total, terms, ctx.world)
     if not math.isfinite(result["loss"]):
-        raise NonFiniteLossError(step, {k: v for k, v in result.items() if k != "loss"})
+        raise NonFiniteLossError(ctx.step, {k: v for k, v in result.items() if k != "loss"})
     optimizer.zero_grad(set_to_none=True)
-    if world is not None and world.active:
+    if ctx.world is not None and ctx.world.active:
         total = total + participation(model)
     total.backward()
-    if grad_clip is not None:
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    if ctx.grad_clip is not None:
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), ctx.grad_clip)
         result["grad_norm"] = float(norm)
     optimizer.step()
     return result

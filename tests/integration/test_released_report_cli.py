@@ -65,9 +65,9 @@ def _expected(run: Path, root: Path) -> tuple[float, float]:
     val = load_splits(DatasetSpec(name="oc20", path=root / "oc20")).val
     assert len(val) == 4 <= cfg.train.eval_batch_size
     p = predict(model, to_data_list(val, cfg.dtype), len(val), torch.device("cpu"))
-    energy = [1000 * abs(float(p["energy_pred"][i]) - s.energy) for i, s in enumerate(val)]
-    f_err = (p["forces_pred"] - p["forces_true"]).abs().numpy()
-    atoms = p["structure"].numpy()
+    energy = [1000 * abs(float(p.energy_pred[i]) - s.energy) for i, s in enumerate(val)]
+    f_err = (p.forces_pred - p.forces_true).abs().numpy()
+    atoms = p.structure.numpy()
     forces = [
         1000 * f_err[(atoms == i) & ~np.concatenate([v.fixed for v in val])].mean()
         for i in range(len(val))

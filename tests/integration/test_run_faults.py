@@ -95,7 +95,7 @@ def test_sigterm_records_interrupted_and_resume_finishes(tmp_path, monkeypatch, 
     real = loop.train_step
 
     def terminated_at_step_5(*args, **kwargs):
-        if args[8] == 5:  # the 1-based step number
+        if args[4].step == 5:  # the 1-based step number
             signal.raise_signal(signal.SIGTERM)
         return real(*args, **kwargs)
 

@@ -65,7 +65,7 @@ def test_table_1e_index_5_runs_on_the_ci_preset(tmp_path):
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert config["variant"] == "dens-sigma-encoding"
     assert config["method"]["params"]["encode_sigma"] is True
-    plain = build_backbone("equiformer-v2", "ci", "oc20", dens=True)
+    plain = build_backbone("equiformer-v2", "ci", "oc20", force_encoding=True, noise_head=True)
     n_plain = sum(p.numel() for p in plain.parameters())
     params = json.loads((run_dir / "metrics.json").read_text())["params"]
     assert params == n_plain + SIGMA_BASIS * plain.sphere_embedding.embedding_dim

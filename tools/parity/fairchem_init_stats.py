@@ -72,7 +72,12 @@ def reference_stats(model_id: str) -> dict[str, list[float]]:
 
             read = escn_options if backbone == "escn" else equiformer_v2_options
             expected = build_backbone(
-                backbone, "paper", "oc20", dens=dens, **read(cfg["attrs"], "config")
+                backbone,
+                "paper",
+                "oc20",
+                force_encoding=dens,
+                noise_head=dens,
+                **read(cfg["attrs"], "config"),
             ).state_dict()
         renames = ESCN_RENAMES if backbone == "escn" else EQUIFORMER_V2_RENAMES
         accumulate(pooled, rename_state(params, renames, expected, "reference", "x"))
@@ -88,7 +93,7 @@ def our_stats(model_id: str) -> dict[str, list[float]]:
     pooled: dict = {}
     for seed in SEEDS:
         torch.manual_seed(seed)
-        model = build_backbone(backbone, "paper", "oc20", dens=dens)
+        model = build_backbone(backbone, "paper", "oc20", force_encoding=dens, noise_head=dens)
         accumulate(pooled, dict(model.named_parameters()))
         del model
     return stats(pooled)

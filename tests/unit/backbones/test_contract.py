@@ -32,7 +32,13 @@ def _model(name: str, dens: bool, force_mode: str, dataset: str = "md17"):
     with torch.random.fork_rng():
         torch.manual_seed(0)
         model = build_backbone(
-            name, "ci", dataset, dens=dens, force_mode=force_mode, max_neighbors=None
+            name,
+            "ci",
+            dataset,
+            force_encoding=dens,
+            noise_head=dens,
+            force_mode=force_mode,
+            max_neighbors=None,
         )
     return model.double().eval()
 
@@ -197,7 +203,8 @@ def _sigma_model(name: str, force_mode: str):
             name,
             "ci",
             "md17",
-            dens=True,
+            force_encoding=True,
+            noise_head=True,
             encode_sigma=True,
             force_mode=force_mode,
             max_neighbors=None,
@@ -233,6 +240,7 @@ def test_sigma_encoding_contract(name, force_mode):
 def test_sigma_encoding_is_refused_elsewhere():
     from bench.config import resolve_config
     from bench.errors import ConfigError
+    from bench.train.normalization import Normalization
     from bench.train.setup import build_model, build_run_method
 
     cfg = resolve_config(
@@ -240,4 +248,4 @@ def test_sigma_encoding_is_refused_elsewhere():
     )
     method = build_run_method(cfg)
     with pytest.raises(ConfigError, match="encode_sigma needs a backbone that encodes sigma"):
-        build_model(cfg, method, {"energy_mean": 0.0, "energy_std": 1.0, "force_std": 1.0})
+        build_model(cfg, method, Normalization(0.0, 1.0, 1.0))

@@ -24,7 +24,11 @@ TIGHT = {"atol": 1e-12, "rtol": 1e-10}
 
 def ci_model(name: str, dens: bool, **overrides) -> torch.nn.Module:
     torch.manual_seed(0)
-    return build_backbone(name, "ci", "md17", dens=dens, **overrides).double().eval()
+    return (
+        build_backbone(name, "ci", "md17", force_encoding=dens, noise_head=dens, **overrides)
+        .double()
+        .eval()
+    )
 
 
 def molecules(seed: int = 0, encoded: bool = False):
@@ -53,7 +57,9 @@ def model(request):
 @pytest.mark.parametrize("encoded", [False, True], ids=["no-forces", "encoded-forces"])
 def test_symmetries(model, encoded):
     out = model(molecules(encoded=encoded))
-    assert set(out) == {"energy", "forces"} | ({"noise"} if model.dens else set())
+    assert set(out) == {"energy", "forces"} | (
+        {"noise"} if model.capabilities.noise_head else set()
+    )
     check_symmetries(model, molecules(encoded=encoded))
 
 
@@ -64,7 +70,9 @@ def test_direct_forces_are_equivariant():
 
 def test_forces_match_finite_differences(model):
     gen = torch.Generator().manual_seed(2)
-    testing.assert_forces_are_neg_grad(model, molecules(encoded=model.dens), generator=gen)
+    testing.assert_forces_are_neg_grad(
+        model, molecules(encoded=model.capabilities.noise_head), generator=gen
+    )
 
 
 def test_not_reflection_invariant(model):
@@ -185,7 +193,9 @@ def test_irreps_linear_matches_e3nn():
 )
 def test_paper_parameter_counts(lmax, dens, expected):
     """The authors' code's counts (DeNS spec section 6); a difference is another network."""
-    model = build_backbone("equiformer", "paper", "md17", dens=dens, lmax=lmax)
+    model = build_backbone(
+        "equiformer", "paper", "md17", force_encoding=dens, noise_head=dens, lmax=lmax
+    )
     assert sum(p.numel() for p in model.parameters()) == expected
     node = {2: "128x0e+64x1e+32x2e", 3: "128x0e+64x1e+64x2e+32x3e"}[lmax]
     assert model.irreps.node == o3.Irreps(node)

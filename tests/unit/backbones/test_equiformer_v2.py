@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from backbones.base import AtomInputs
 from backbones.registry import build_backbone
 from bench import testing
 from bench.data import keys
@@ -45,14 +46,14 @@ SMALL_L6 = dict(
 @pytest.mark.parametrize(("dataset", "dens"), sorted(RELEASED))
 def test_paper_presets_have_the_released_parameter_counts(dataset, dens):
     with testing.skip_init():
-        model = build_backbone(NAME, "paper", dataset, dens=dens)
+        model = build_backbone(NAME, "paper", dataset, force_encoding=dens, noise_head=dens)
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) == RELEASED[dataset, dens]
     assert all(p.requires_grad for p in model.parameters())
 
 
 def test_ci_oc20_preset_is_equivariant_with_and_without_encoded_forces():
     torch.manual_seed(0)
-    model = build_backbone(NAME, "ci", "oc20", dens=True).double().eval()
+    model = build_backbone(NAME, "ci", "oc20", force_encoding=True, noise_head=True).double().eval()
     batch = testing.make_molecule_batch(2, (6, 9), generator=torch.Generator().manual_seed(1))
     for inputs in (batch, testing.with_some_encoded_forces(batch)):
         errors = testing.relative_rotation_errors(model, inputs, seed=2)
@@ -68,7 +69,15 @@ def test_lmax6_mmax2_architecture_is_equivariant_up_to_grid_quadrature():
     worst = {}
     for res in (18, 32):
         torch.manual_seed(0)
-        model = build_backbone(NAME, "paper", "oc20", dens=True, grid_resolution=res, **SMALL_L6)
+        model = build_backbone(
+            NAME,
+            "paper",
+            "oc20",
+            force_encoding=True,
+            noise_head=True,
+            grid_resolution=res,
+            **SMALL_L6,
+        )
         model = model.double().eval()
         worst[res] = max(
             max(testing.relative_rotation_errors(model, inputs, seed=4).values())
@@ -96,8 +105,8 @@ def _oc20_batch(data_dir: Path):
 def test_ci_training_steps_on_a_periodic_oc20_frame(data_dir):
     batch = _oc20_batch(data_dir)
     torch.manual_seed(0)
-    model = build_backbone(NAME, "ci", "oc20", dens=True).train()
-    graph = model.build_graph(batch, batch.pos)
+    model = build_backbone(NAME, "ci", "oc20", force_encoding=True, noise_head=True).train()
+    graph = model.build_graph(AtomInputs.from_batch(batch, batch.pos))
     shift = graph.edge_vec - (batch.pos[graph.src] - batch.pos[graph.dst])
     assert shift.norm(dim=-1).max() > 1.0  # edges to periodic images are present
     model.set_normalization(float(batch.energy.mean()), 1.0, 1.0)

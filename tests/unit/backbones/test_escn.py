@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from backbones.base import AtomInputs
 from backbones.escn import _sphere_samples
 from backbones.registry import build_backbone
 from bench import testing
@@ -38,7 +39,7 @@ SMALL_L6 = dict(
 @pytest.mark.parametrize(("dataset", "dens"), sorted(RELEASED))
 def test_paper_presets_have_the_released_parameter_counts(dataset, dens):
     with testing.skip_init():
-        model = build_backbone(NAME, "paper", dataset, dens=dens)
+        model = build_backbone(NAME, "paper", dataset, force_encoding=dens, noise_head=dens)
     trainable = sum(p.numel() for p in model.parameters())
     frozen = model.sphere_points.numel() + model.sphere_sh.numel()
     assert frozen == 128 * 3 + 128 * 49
@@ -47,7 +48,7 @@ def test_paper_presets_have_the_released_parameter_counts(dataset, dens):
 
 def test_ci_oc20_preset_is_equivariant_with_and_without_encoded_forces():
     torch.manual_seed(0)
-    model = build_backbone(NAME, "ci", "oc20", dens=True).double().eval()
+    model = build_backbone(NAME, "ci", "oc20", force_encoding=True, noise_head=True).double().eval()
     batch = testing.make_molecule_batch(2, (6, 9), generator=torch.Generator().manual_seed(1))
     for inputs in (batch, testing.with_some_encoded_forces(batch)):
         errors = testing.relative_rotation_errors(model, inputs, seed=2)
@@ -70,7 +71,14 @@ def test_lmax6_mmax2_architecture_is_equivariant_with_quadrature_heads():
         )
         model = (
             build_backbone(
-                NAME, "paper", "oc20", dens=True, grid_resolution=18, **SMALL_L6, **extra
+                NAME,
+                "paper",
+                "oc20",
+                force_encoding=True,
+                noise_head=True,
+                grid_resolution=18,
+                **SMALL_L6,
+                **extra,
             )
             .double()
             .eval()
@@ -118,8 +126,8 @@ def _oc20_batch(data_dir: Path):
 def test_ci_training_steps_on_a_periodic_oc20_frame(data_dir):
     batch = _oc20_batch(data_dir)
     torch.manual_seed(0)
-    model = build_backbone(NAME, "ci", "oc20", dens=True).train()
-    graph = model.build_graph(batch, batch.pos)
+    model = build_backbone(NAME, "ci", "oc20", force_encoding=True, noise_head=True).train()
+    graph = model.build_graph(AtomInputs.from_batch(batch, batch.pos))
     shift = graph.edge_vec - (batch.pos[graph.src] - batch.pos[graph.dst])
     assert shift.norm(dim=-1).max() > 1.0  # edges to periodic images are present
     model.set_normalization(float(batch.energy.mean()), 1.0, 1.0)

@@ -41,12 +41,17 @@ def _stats(name: str, seed: int = 0, **kwargs) -> dict:
 @pytest.mark.parametrize(("lmax", "dens"), CASES)
 def test_equiformer_init_matches_reference(lmax, dens):
     reference = REFERENCE[f"l{lmax}{'_dens' if dens else ''}"]
-    assert stats_mismatches(_stats("equiformer", lmax=lmax, dens=dens), reference) == []
+    assert (
+        stats_mismatches(
+            _stats("equiformer", lmax=lmax, force_encoding=dens, noise_head=dens), reference
+        )
+        == []
+    )
 
 
 @pytest.mark.parametrize(("lmax", "dens"), [CASES[0], CASES[3]])
 def test_segnn_like_init_matches_reference_equiformer(lmax, dens):
-    ours = _stats("segnn", lmax=lmax, dens=dens)
+    ours = _stats("segnn", lmax=lmax, force_encoding=dens, noise_head=dens)
     reference = REFERENCE[f"l{lmax}{'_dens' if dens else ''}"]
     assert not any("alpha" in k or "norm" in k for k in ours)
     assert stats_mismatches(ours, {k: reference.get(k, [0.0, 0.0, 0]) for k in ours}) == []

@@ -4,15 +4,14 @@ step's masks."""
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 import torch
 
+from backbones.base import AtomInputs, HeadRequest, incoming_edges
 from backbones.registry import build_backbone
 from bench import testing
 from bench.data import keys
-from bench.train.step import train_step
+from bench.train.step import StepContext, train_step
 from methods import build_method
 
 SO3_NAMES = ("equiformer-v2", "escn")
@@ -21,7 +20,9 @@ DENS_NAMES = ("equiformer", "segnn", *SO3_NAMES)
 
 def _model(name: str, force_mode: str = "direct", **options):
     torch.manual_seed(0)
-    return build_backbone(name, "ci", "md17", dens=True, force_mode=force_mode, **options).double()
+    return build_backbone(
+        name, "ci", "md17", force_encoding=True, noise_head=True, force_mode=force_mode, **options
+    ).double()
 
 
 def _batch(seed: int = 0):
@@ -29,17 +30,16 @@ def _batch(seed: int = 0):
     return testing.with_encoded_forces(batch, batch.forces)
 
 
-def _with_targets(batch, mask, key: str = keys.NOISE_ATOMS):
-    out = copy.copy(batch)
-    out[key] = mask
-    return out
+def _request(mask, output: str = keys.OUT_NOISE) -> HeadRequest:
+    field = "noise_atoms" if output == keys.OUT_NOISE else "force_atoms"
+    return HeadRequest(**{field: mask})
 
 
 def test_attention_low_degrees_equal_the_full_output():
     model, batch = _model("equiformer-v2").eval(), _batch()
-    graph = model.build_graph(batch, batch.pos)
-    edges = model._edge_context(batch.z, graph)
-    x = model._embed(batch, batch.z, edges, batch.pos)
+    inputs = AtomInputs.from_batch(batch, batch.pos)
+    edges = model._edge_context(batch.z, model.build_graph(inputs))
+    x = model._embed(inputs, edges)
     for head in (model.force_head, model.noise_head):
         torch.testing.assert_close(
             head.low_degrees(x, edges), head(x, edges)[:, :4], atol=1e-12, rtol=1e-10
@@ -47,16 +47,14 @@ def test_attention_low_degrees_equal_the_full_output():
 
 
 @pytest.mark.parametrize("name", DENS_NAMES)
-@pytest.mark.parametrize(
-    ("output", "targets"), [(keys.OUT_NOISE, keys.NOISE_ATOMS), (keys.OUT_FORCES, keys.FORCE_ATOMS)]
-)
-def test_vector_heads_run_only_for_their_target_atoms(name, output, targets):
+@pytest.mark.parametrize("output", [keys.OUT_NOISE, keys.OUT_FORCES])
+def test_vector_heads_run_only_for_their_target_atoms(name, output):
     """With a target mask, a head's output is exact at the targets and zero elsewhere; the
     other outputs do not change at all."""
     model, batch = _model(name).eval(), _batch(1)
     mask = torch.zeros(batch.num_nodes, dtype=torch.bool)
     mask[[0, 4, batch.num_nodes - 1]] = True
-    full, part = model(batch), model(_with_targets(batch, mask, targets))
+    full, part = model(batch), model(batch, heads=_request(mask, output))
     torch.testing.assert_close(part[output][mask], full[output][mask], atol=1e-12, rtol=1e-10)
     assert part[output][~mask].abs().max() == 0
     for key in {keys.OUT_ENERGY, keys.OUT_FORCES, keys.OUT_NOISE} - {output}:
@@ -67,7 +65,7 @@ def test_vector_heads_run_only_for_their_target_atoms(name, output, targets):
 def test_no_target_atoms_still_give_every_noise_parameter_a_zero_gradient(name):
     model, batch = _model(name).train(), _batch(2)
     empty = torch.zeros(batch.num_nodes, dtype=torch.bool)
-    out = model(_with_targets(batch, empty))
+    out = model(batch, heads=_request(empty))
     assert out[keys.OUT_NOISE].abs().max() == 0
     sum(v.sum() for v in out.values()).backward()
     grads = [p.grad for p in model.noise_head.parameters()]
@@ -94,28 +92,43 @@ def test_checkpointed_blocks_give_the_same_outputs_and_gradients(name, force_mod
 
 
 def test_train_step_tells_the_model_which_atoms_are_noise_and_force_targets():
-    model = build_backbone("schnet", "ci", "md17", dens=True).double()
+    model = build_backbone("schnet", "ci", "md17", force_encoding=True, noise_head=True).double()
     method = build_method("dens", p_dens=1.0, corrupt_ratio=0.5)
     batch = testing.make_molecule_batch(2, (5, 8), generator=torch.Generator().manual_seed(4))
     seen = []
-    model.register_forward_pre_hook(lambda _, args: seen.append(args[0]))
-    generator = torch.Generator().manual_seed(5)
+    model.register_forward_pre_hook(
+        lambda _, args, kwargs: seen.append((args, kwargs)), with_kwargs=True
+    )
     batch.fixed[0] = True
-    expected = method.prepare(batch, torch.Generator().manual_seed(5), 0.0)
+    fields = set(batch.keys())
+    expected = method.prepare(batch, torch.Generator().manual_seed(5))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    train_step(model, method, batch, optimizer, generator, 0.0, 1.0, 1.0, step=1)
-    assert torch.equal(seen[0][keys.NOISE_ATOMS], expected.noise_mask)
+    ctx = StepContext(1.0, 1.0, torch.Generator().manual_seed(5))
+    train_step(model, method, batch, optimizer, ctx)
+    (forwarded,), kwargs = seen[0]
+    heads = kwargs["heads"]
+    assert torch.equal(heads.noise_atoms, expected.noise_mask)
     assert expected.noise_mask.any()
-    assert torch.equal(seen[0][keys.FORCE_ATOMS], ~batch.fixed & ~expected.noise_mask)
-    assert not seen[0][keys.FORCE_ATOMS][0]  # a fixed atom is never a force target
-    assert keys.NOISE_ATOMS not in batch and keys.FORCE_ATOMS not in batch  # caller's untouched
+    assert torch.equal(heads.force_atoms, ~batch.fixed & ~expected.noise_mask)
+    assert not heads.force_atoms[0]  # a fixed atom is never a force target
+    assert set(batch.keys()) == fields  # the caller's batch is untouched
+    assert set(forwarded.keys()) == fields | {keys.ENCODED_FORCES}  # no mask in the batch
 
 
 def test_all_target_atoms_keep_the_edges_without_a_copy():
     model, batch = _model("equiformer-v2").eval(), _batch(4)
-    edges = model._edge_context(batch.z, model.build_graph(batch, batch.pos))
+    edges = model._edge_context(batch.z, model.build_graph(AtomInputs.from_batch(batch, batch.pos)))
     everyone = torch.ones(batch.num_nodes, dtype=torch.bool)
-    assert edges.incoming(everyone) is edges
+    assert edges.incoming(everyone) is edges and edges.incoming(None) is edges
     some = everyone.clone()
     some[0] = False
     assert edges.incoming(some).src.numel() == int((edges.dst != 0).sum())
+
+
+def test_incoming_edges_selects_the_edges_into_the_wanted_centres():
+    dst = torch.tensor([0, 1, 1, 2, 0])
+    wanted = torch.tensor([False, True, False])
+    assert incoming_edges(dst, wanted).tolist() == [1, 2]
+    assert incoming_edges(dst, torch.ones(3, dtype=torch.bool)) is None
+    assert incoming_edges(dst, None) is None
+    assert incoming_edges(dst, torch.zeros(3, dtype=torch.bool)).numel() == 0

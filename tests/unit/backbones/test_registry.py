@@ -10,6 +10,7 @@ import yaml
 
 from backbones.registry import (
     BACKBONES,
+    CAPABILITY_FLAGS,
     PRESET_DIR,
     backbone_config,
     build_backbone,
@@ -69,20 +70,21 @@ def test_every_preset_file_resolves_for_every_preset_and_dataset(name):
 @pytest.mark.parametrize("name", sorted(BACKBONES))
 def test_the_config_dataclass_is_the_constructor_s_architecture_keywords(name):
     """Config fields and defaults are exactly the constructor's keywords other than the
-    method-driven switches (dens, encode_sigma), so building from a Config loses nothing."""
+    method-driven switches (force_encoding, noise_head, encode_sigma), so building from a
+    Config loses nothing."""
     cls = resolve(BACKBONES, name, "backbone")
     params = inspect.signature(cls.__init__).parameters
     keywords = {
         k: p.default
         for k, p in params.items()
-        if k not in ("self", "dens", "encode_sigma", "kwargs")
+        if k not in ("self", *CAPABILITY_FLAGS, "encode_sigma", "kwargs")
     }
     fields = {f.name: f.default for f in dataclasses.fields(cls.Config)}
     if name == "segnn":  # SEGNNLike(**kwargs) forwards to Equiformer minus two switches
         keywords = {
             k: p.default
             for k, p in inspect.signature(cls.__mro__[1].__init__).parameters.items()
-            if k not in ("self", "dens", "attention", "layer_norm")
+            if k not in ("self", *CAPABILITY_FLAGS, "attention", "layer_norm")
         }
     assert fields == keywords
 

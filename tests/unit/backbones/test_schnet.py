@@ -44,7 +44,10 @@ def test_paper_preset_matches_pyg_parameter_count():
     ],
 )
 def test_paper_preset_extension_parameter_counts(dataset, dens, expected):
-    assert _count(build_backbone("schnet", "paper", dataset, dens=dens)) == expected
+    assert (
+        _count(build_backbone("schnet", "paper", dataset, force_encoding=dens, noise_head=dens))
+        == expected
+    )
 
 
 def test_energies_equal_pyg_schnet_with_copied_weights():
@@ -82,7 +85,7 @@ def _diatomic(forces: list[list[float]]):
 
 def test_forces_perpendicular_to_every_bond_are_invisible():
     # Diatomic: f . r_ij = 0 for both atoms, so the encoding is exactly zero.
-    model = build_backbone("schnet", "ci", "md17", dens=True).double()
+    model = build_backbone("schnet", "ci", "md17", force_encoding=True, noise_head=True).double()
     bond = np.array([1.1, 0.4, -0.3])
     perp = np.cross(bond, [0.0, 0.0, 1.0])
     batch = _diatomic([perp.tolist(), (-2.0 * perp).tolist()])
@@ -97,7 +100,7 @@ def test_forces_perpendicular_to_every_bond_are_invisible():
 
 @pytest.mark.parametrize("key", [keys.OUT_FORCES, keys.OUT_NOISE])
 def test_edge_vector_heads_point_along_the_bond_of_a_diatomic(key):
-    model = build_backbone("schnet", "ci", "oc20", dens=True).double()
+    model = build_backbone("schnet", "ci", "oc20", force_encoding=True, noise_head=True).double()
     batch = _diatomic([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
     vec = model(batch)[key]
     bond = batch.pos[1] - batch.pos[0]
@@ -108,7 +111,7 @@ def test_edge_vector_heads_point_along_the_bond_of_a_diatomic(key):
 
 
 def test_isolated_atom_has_zero_forces_and_noise():
-    model = build_backbone("schnet", "ci", "oc20", dens=True).double()
+    model = build_backbone("schnet", "ci", "oc20", force_encoding=True, noise_head=True).double()
     s = Structure(
         z=np.array([8]), pos=np.zeros((1, 3)), energy=0.0, forces=np.zeros((1, 3)), id="o"
     )

@@ -17,7 +17,13 @@ TIGHT = {"atol": 1e-12, "rtol": 1e-10}
 @pytest.fixture(scope="module", params=[False, True], ids=["plain", "dens"])
 def model(request):
     torch.manual_seed(0)
-    return build_backbone("segnn", "ci", "md17", dens=request.param).double().eval()
+    return (
+        build_backbone(
+            "segnn", "ci", "md17", force_encoding=request.param, noise_head=request.param
+        )
+        .double()
+        .eval()
+    )
 
 
 def molecules(encoded: bool):
@@ -40,7 +46,9 @@ def test_symmetries(model, encoded):
 
 def test_forces_match_finite_differences(model):
     gen = torch.Generator().manual_seed(9)
-    testing.assert_forces_are_neg_grad(model, molecules(model.dens), generator=gen)
+    testing.assert_forces_are_neg_grad(
+        model, molecules(model.capabilities.noise_head), generator=gen
+    )
 
 
 def test_zero_encoded_forces_equal_absent(model):
@@ -66,5 +74,7 @@ def test_has_no_attention_and_no_layer_norm(model):
 )
 def test_paper_parameter_counts(lmax, dens, expected):
     """Equiformer's counts minus the attention branches (lin_alpha, alpha_dot) and norms."""
-    model = build_backbone("segnn", "paper", "md17", dens=dens, lmax=lmax)
+    model = build_backbone(
+        "segnn", "paper", "md17", force_encoding=dens, noise_head=dens, lmax=lmax
+    )
     assert sum(p.numel() for p in model.parameters()) == expected

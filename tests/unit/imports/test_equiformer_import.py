@@ -29,7 +29,8 @@ def test_fixture_reproduces_reference_outputs(name):
     checkpoint, path = _load(name)
     imported = convert(checkpoint, path)
     assert imported.backbone == "equiformer" and imported.weights == "raw"
-    assert imported.options["dens"] == name.endswith("dens")
+    dens = name.endswith("dens")
+    assert (imported.options["force_encoding"], imported.options["noise_head"]) == (dens, dens)
     assert imported.options["lmax"] == int(name[1])
     expected, spec = checkpoint["parity"]["outputs"], checkpoint["parity"]["inputs"]
     x = md17_inputs(ROOT / spec["file"], spec["frames"], spec["noise_atoms"])

@@ -50,7 +50,7 @@ def test_prepare_never_mutates_its_input(name):
     batch = _batch(fixed_every=4)
     before = _snapshot(batch)
     method = build_method(name, **({"p_dens": 1.0} if "den" in name else {}))
-    prepared = method.prepare(batch, _gen(), 0.3)
+    prepared = method.prepare(batch, _gen())
     after = batch.to_dict()
     assert set(after) == set(before)
     for key, value in before.items():
@@ -61,7 +61,7 @@ def test_prepare_never_mutates_its_input(name):
 
 def test_none_leaves_the_batch_untouched():
     batch = _batch()
-    prepared = build_method("none").prepare(batch, _gen(), 0.0)
+    prepared = build_method("none").prepare(batch, _gen())
     for key, value in batch.to_dict().items():
         if torch.is_tensor(value):
             assert torch.equal(prepared.batch[key], value), key
@@ -87,7 +87,7 @@ def test_dens_noise_std_matches_sigma_per_structure():
     gen = _gen(7)
     for seed in range(10):
         batch = _batch(20, seed, n_atoms=40)
-        p = method.prepare(batch, gen, 0.0)
+        p = method.prepare(batch, gen)
         eps = p.batch.pos - batch.pos
         for s in range(int(batch.num_graphs)):
             atoms = batch.batch == s
@@ -107,7 +107,7 @@ def test_dens_noise_std_matches_sigma_per_structure():
 def test_fixed_sigma_noise_std_and_sigma_high_normaliser():
     method = build_method("dens", p_dens=1.0, corrupt_ratio=1.0, sigma=0.05)
     batch = _batch(40)
-    p = method.prepare(batch, _gen(3), 0.0)
+    p = method.prepare(batch, _gen(3))
     eps = p.batch.pos - batch.pos
     assert abs(float(eps.std()) / 0.05 - 1.0) < 0.06
     assert torch.all(p.sigma == 0.05)
@@ -119,7 +119,7 @@ def test_fixed_sigma_noise_std_and_sigma_high_normaliser():
         sigma_high=0.5,
         noise_normalizer="sigma_high",
     )
-    q = high.prepare(batch, _gen(3), 0.0)
+    q = high.prepare(batch, _gen(3))
     torch.testing.assert_close(q.noise_target, (q.batch.pos - batch.pos) / 0.5)
 
 
@@ -132,7 +132,7 @@ def test_mask_rates_match_p_and_r(task_draw):
     gen = _gen(11)
     n_dens = n_struct = n_corrupt = n_candidates = 0
     for _ in range(400):
-        p = method.prepare(batch, gen, 0.0)
+        p = method.prepare(batch, gen)
         if task_draw == "batch":
             assert p.dens_structure.all() or not p.dens_structure.any()
         n_dens += int(p.dens_structure.sum())
@@ -151,7 +151,7 @@ def test_fixed_atoms_are_never_noised():
     batch = _batch(8, fixed_every=3)
     for name in ("dens", "noisy-nodes"):
         p = build_method(name, **({"p_dens": 1.0, "corrupt_ratio": 1.0} if name == "dens" else {}))
-        prepared = p.prepare(batch, _gen(), 0.0)
+        prepared = p.prepare(batch, _gen())
         assert torch.equal(prepared.batch.pos[batch.fixed], batch.pos[batch.fixed])
         assert not prepared.noise_mask[batch.fixed].any()
         assert prepared.noise_mask[~batch.fixed].all()
@@ -159,7 +159,7 @@ def test_fixed_atoms_are_never_noised():
 
 def test_dens_encodes_raw_forces_exactly_on_corrupted_atoms_only():
     batch = _batch(12)
-    p = build_method("dens", p_dens=0.5, corrupt_ratio=0.5).prepare(batch, _gen(5), 0.0)
+    p = build_method("dens", p_dens=0.5, corrupt_ratio=0.5).prepare(batch, _gen(5))
     enc, mask = p.batch[keys.ENCODED_FORCES], p.noise_mask
     assert 0 < int(mask.sum()) < batch.num_nodes
     assert torch.equal(enc[mask], batch.forces[mask])
@@ -171,8 +171,8 @@ def test_dens_encodes_raw_forces_exactly_on_corrupted_atoms_only():
 def test_denoise_no_force_is_dens_with_zero_encoding():
     batch = _batch(12)
     options = {"p_dens": 0.5, "corrupt_ratio": 0.5, "multi_scale": True, "sigma_high": 0.3}
-    a = build_method("dens", **options).prepare(batch, _gen(9), 0.2)
-    b = build_method("denoise-no-force", **options).prepare(batch, _gen(9), 0.2)
+    a = build_method("dens", **options).prepare(batch, _gen(9))
+    b = build_method("denoise-no-force", **options).prepare(batch, _gen(9))
     for field in ("noise_target", "noise_mask", "dens_structure", "sigma"):
         assert torch.equal(getattr(a, field), getattr(b, field)), field
     assert torch.equal(a.batch.pos, b.batch.pos)
@@ -183,13 +183,13 @@ def test_denoise_no_force_is_dens_with_zero_encoding():
 def test_same_generator_state_gives_the_same_corruption():
     batch = _batch()
     method = build_method("dens", p_dens=0.5)
-    a, b = method.prepare(batch, _gen(4), 0.0), method.prepare(batch, _gen(4), 0.0)
+    a, b = method.prepare(batch, _gen(4)), method.prepare(batch, _gen(4))
     assert torch.equal(a.batch.pos, b.batch.pos) and torch.equal(a.noise_mask, b.noise_mask)
 
 
 def test_noisy_nodes_noises_every_free_atom_without_encoding():
     batch = _batch(30, fixed_every=7)
-    p = build_method("noisy-nodes", sigma=0.1).prepare(batch, _gen(2), 0.0)
+    p = build_method("noisy-nodes", sigma=0.1).prepare(batch, _gen(2))
     free = ~batch.fixed
     eps = p.batch.pos - batch.pos
     assert keys.ENCODED_FORCES not in p.batch
@@ -200,9 +200,9 @@ def test_noisy_nodes_noises_every_free_atom_without_encoding():
 
 def test_sigma_encoding_sets_the_per_atom_sigma_field():
     batch = _batch(6)
-    p = build_method("dens", p_dens=0.5, encode_sigma=True).prepare(batch, _gen(1), 0.0)
+    p = build_method("dens", p_dens=0.5, encode_sigma=True).prepare(batch, _gen(1))
     torch.testing.assert_close(p.batch[keys.NOISE_SIGMA], p.sigma[batch.batch])
-    q = build_method("dens", p_dens=0.5).prepare(batch, _gen(1), 0.0)
+    q = build_method("dens", p_dens=0.5).prepare(batch, _gen(1))
     assert keys.NOISE_SIGMA not in q.batch
 
 

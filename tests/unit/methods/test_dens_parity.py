@@ -40,7 +40,6 @@ def _terms(case, atom_mean: str) -> dict[str, torch.Tensor]:
         atom_mean=atom_mean,
     )
     method = DeNS(config, c["energy_coefficient"], c["force_coefficient"])
-    batch = torch.repeat_interleave(torch.arange(2), a["natoms"])
     outputs = {
         keys.OUT_ENERGY: a["pred_energy"] * c["energy_std"] + c["energy_mean"],
         keys.OUT_FORCES: a["pred_forces"] * c["force_std"],
@@ -54,7 +53,7 @@ def _terms(case, atom_mean: str) -> dict[str, torch.Tensor]:
         torch.full((2,), c["std"]),
         force_mask=~fixed & ~mask,
     )
-    targets = Targets(a["energy"], a["forces"], ~fixed, batch, c["energy_std"], c["force_std"])
+    targets = Targets(a["energy"], a["forces"], c["energy_std"], c["force_std"])
     return method.loss(outputs, prepared, targets)
 
 

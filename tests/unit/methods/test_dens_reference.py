@@ -71,7 +71,7 @@ def _step_inputs(ref: dict, case: dict):
         force_mask=~mask,
     )
     std = case["task_std"]
-    targets = Targets(energies, x["forces"], torch.ones_like(mask), x["batch"], std, std)
+    targets = Targets(energies, x["forces"], std, std)
     return prepared, targets
 
 

@@ -31,14 +31,11 @@ NOISE_PRED = torch.tensor(
     dtype=torch.float64,
 )
 FREE = torch.tensor([True, True, True, True, False])
-BATCH = torch.tensor([0, 0, 1, 1, 1])
 WEIGHTS = {"lambda_energy": 2.0, "lambda_force": 10.0}
 
 
 def _targets() -> Targets:
-    return Targets(
-        energy=E_TRUE, forces=F_TRUE, free=FREE, batch=BATCH, energy_std=2.0, force_std=0.5
-    )
+    return Targets(energy=E_TRUE, forces=F_TRUE, energy_std=2.0, force_std=0.5)
 
 
 def _outputs() -> dict[str, torch.Tensor]:
@@ -121,13 +118,13 @@ def test_dens_with_p_zero_gives_the_losses_of_none():
     """Same model (with DeNS heads), same batch: p_dens = 0 corrupts nothing and encodes only
     zeros, so energy and force terms equal those of ``none`` exactly and the noise term is 0."""
     torch.manual_seed(0)
-    model = build_backbone("schnet", "ci", "md17", dens=True).double()
+    model = build_backbone("schnet", "ci", "md17", force_encoding=True, noise_head=True).double()
     batch = make_molecule_batch(3, (4, 7), torch.Generator().manual_seed(1))
     batch.energy = torch.tensor([0.3, -0.2, 0.5], dtype=torch.float64)
-    targets = Targets(batch.energy, batch.forces, ~batch.fixed, batch.batch, 0.7, 0.7)
+    targets = Targets(batch.energy, batch.forces, 0.7, 0.7)
     none, dens = build_method("none"), build_method("dens", p_dens=0.0)
-    p_none = none.prepare(batch, torch.Generator().manual_seed(2), 0.0)
-    p_dens = dens.prepare(batch, torch.Generator().manual_seed(2), 0.0)
+    p_none = none.prepare(batch, torch.Generator().manual_seed(2))
+    p_dens = dens.prepare(batch, torch.Generator().manual_seed(2))
     assert torch.count_nonzero(p_dens.batch[keys.ENCODED_FORCES]) == 0
     out_none, out_dens = model(p_none.batch), model(p_dens.batch)
     a = none.loss(out_none, p_none, targets)
@@ -150,7 +147,7 @@ def test_prepare_gives_the_force_targets_each_method_defines(name, params):
     atoms NOT noised for DeNS, where a corrupted atom's force is an input, not a target."""
     batch = make_molecule_batch(3, (5, 8), torch.Generator().manual_seed(4))
     batch.fixed[::4] = True
-    prepared = build_method(name, **params).prepare(batch, torch.Generator().manual_seed(5), 0.0)
+    prepared = build_method(name, **params).prepare(batch, torch.Generator().manual_seed(5))
     free = ~batch.fixed
     if name in ("none", "noisy-nodes"):
         assert torch.equal(prepared.force_mask, free)

@@ -49,9 +49,9 @@ def test_energy_and_forces_equal_evaluation_predictions(trained_run, calc):
         atoms = _atoms_of(trained_run, s.id)
         atoms.calc = calc
         assert atoms.get_potential_energy() == pytest.approx(
-            float(expected["energy_pred"][k]), abs=1e-6
+            float(expected.energy_pred[k]), abs=1e-6
         )
-        rows = expected["forces_pred"][offsets[k] : offsets[k + 1]].double().numpy()
+        rows = expected.forces_pred[offsets[k] : offsets[k + 1]].double().numpy()
         np.testing.assert_allclose(atoms.get_forces(apply_constraint=False), rows, atol=1e-5)
         constrained = atoms.get_forces()  # FixAtoms applied by ASE: fixed rows are zero
         fixed = atoms.constraints[0].get_indices()

@@ -33,7 +33,7 @@ def test_fixed_atoms_never_noised(batch, name):
     fixed = batch.fixed
     assert fixed.sum() == 72  # 36 fixed atoms per frame
     for seed in range(3):
-        prepared = method.prepare(batch, torch.Generator().manual_seed(seed), 0.0)
+        prepared = method.prepare(batch, torch.Generator().manual_seed(seed))
         moved = (prepared.batch.pos != batch.pos).any(dim=-1)
         assert not moved[fixed].any() and not prepared.noise_mask[fixed].any()
         assert moved[~fixed].all() and prepared.noise_mask[~fixed].all()
@@ -48,7 +48,7 @@ def test_fixed_atom_forces_carry_no_loss(batch, name):
         {"corrupt_ratio": 0.5} if "p_dens" in NOISY.get(name, {}) else {}
     )
     method = build_method(name, **params)
-    prepared = method.prepare(batch, torch.Generator().manual_seed(0), 0.0)
+    prepared = method.prepare(batch, torch.Generator().manual_seed(0))
     targets = targets_from_batch(batch, 2.0, 0.5)
     n, b = batch.pos.shape[0], int(batch.num_graphs)
     out = {
@@ -78,7 +78,7 @@ def test_equiformer_v2_dens_training_step_on_oc20_frames():
     """One ci EquiformerV2 + DeNS step (direct forces) on the shipped periodic frames: finite
     energy, force and noise terms, and almost every weight tensor moves."""
     from backbones.registry import build_backbone
-    from bench.train.step import train_step
+    from bench.train.step import StepContext, train_step
 
     torch.manual_seed(0)
     batch = collate(read_ase_file(TRAJ)[:2], torch.float32)
@@ -91,12 +91,12 @@ def test_equiformer_v2_dens_training_step_on_oc20_frames():
         sigma=0.1,
         lambda_dens=10.0,
     )
-    model = build_backbone("equiformer-v2", "ci", "oc20", dens=True)
+    model = build_backbone("equiformer-v2", "ci", "oc20", force_encoding=True, noise_head=True)
     model.set_normalization(float(batch.energy.mean()), 1.0, 1.0)
     before = [p.detach().clone() for p in model.parameters()]
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     result = train_step(
-        model, method, batch, opt, torch.Generator().manual_seed(0), 0.0, 1.0, 1.0, step=1
+        model, method, batch, opt, StepContext(1.0, 1.0, torch.Generator().manual_seed(0))
     )
     assert all(torch.isfinite(torch.tensor(v)) for v in result.values())
     assert result["noise"] > 0 and result["force"] > 0

@@ -10,7 +10,7 @@ from bench.config import resolve_config
 from bench.errors import ConfigError
 from bench.testing import make_periodic_batch
 from bench.train.compiled import compile_backbone
-from bench.train.step import autocast, train_step
+from bench.train.step import StepContext, autocast, train_step
 from methods import build_method
 
 
@@ -32,7 +32,7 @@ def test_resolved_config_accepts_amp_and_compile_on_cpu():
 
 def test_compiled_direct_force_model_equals_eager_and_keeps_its_state_dict():
     torch.manual_seed(0)
-    model = build_backbone("escn", "ci", "oc20", dens=True).float()
+    model = build_backbone("escn", "ci", "oc20", force_encoding=True, noise_head=True).float()
     keys_before = list(model.state_dict())
     batch = make_periodic_batch(1, (6, 6), torch.Generator().manual_seed(1), torch.float32)
     eager = model(batch)
@@ -52,7 +52,7 @@ def test_cpu_autocast_runs_the_forward_in_bf16_and_returns_float_losses():
     run in bf16, the outputs the loss sees are float32 (energies float64), and the loss is
     the float32 loss to bf16 accuracy."""
     torch.manual_seed(0)
-    model = build_backbone("escn", "ci", "oc20", dens=True).float()
+    model = build_backbone("escn", "ci", "oc20", force_encoding=True, noise_head=True).float()
     batch = make_periodic_batch(2, (6, 6), torch.Generator().manual_seed(2), torch.float32)
     batch.energy = torch.tensor([-3.0, -2.5], dtype=torch.float64)
     method = build_method("dens", p_dens=0.5, sigma=0.1)
@@ -74,18 +74,8 @@ def test_cpu_autocast_runs_the_forward_in_bf16_and_returns_float_losses():
     losses = {}
     for amp in (False, True):
         optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
-        result = train_step(
-            model,
-            method,
-            batch,
-            optimizer,
-            torch.Generator().manual_seed(4),
-            0.0,
-            1.0,
-            1.0,
-            1,
-            amp=amp,
-        )
+        ctx = StepContext(1.0, 1.0, torch.Generator().manual_seed(4), amp=amp)
+        result = train_step(model, method, batch, optimizer, ctx)
         losses[amp] = result["loss"]
     assert losses[True] == pytest.approx(losses[False], rel=3e-2)
     assert losses[True] != losses[False]  # the bf16 path really ran

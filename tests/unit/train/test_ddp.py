@@ -24,7 +24,8 @@ from bench.errors import ConfigError
 from bench.records import read_record
 from bench.train.batches import EpochBatches, corruption_generator, derived_seed
 from bench.train.distributed import World, participation, world_from_env
-from bench.train.loop import Trainer
+from bench.train.loop import RunIO, Trainer
+from bench.train.normalization import Normalization
 from bench.train.run import run_training
 from bench.train.setup import (
     build_model,
@@ -34,6 +35,7 @@ from bench.train.setup import (
     to_data_list,
 )
 from methods import build_method
+from methods.noisy_nodes import NoisyNodes
 from tests.conftest import DATA_DIR
 from tests.unit.train.conftest import ci_config
 
@@ -97,9 +99,7 @@ def test_dens_task_draw_per_structure_does_not_depend_on_the_rank_count():
         drawn = []
         for rank in range(world):
             gen = corruption_generator(11, rank)
-            draws = [
-                method.prepare(_toy_batch(per_rank), gen, 0.0).dens_structure for _ in range(400)
-            ]
+            draws = [method.prepare(_toy_batch(per_rank), gen).dens_structure for _ in range(400)]
             drawn.append(torch.stack(draws))
         masks[world] = drawn
         fractions[world] = torch.cat(drawn).double().mean().item()
@@ -107,7 +107,7 @@ def test_dens_task_draw_per_structure_does_not_depend_on_the_rank_count():
     for world, frac in fractions.items():
         assert abs(frac - 0.25) < 0.02, (world, frac)
     assert not torch.equal(masks[2][0], masks[2][1])  # independent streams per rank
-    first = method.prepare(_toy_batch(8), corruption_generator(11, 0), 0.0).dens_structure
+    first = method.prepare(_toy_batch(8), corruption_generator(11, 0)).dens_structure
     assert torch.equal(first, masks[1][0][0])
 
 
@@ -137,8 +137,10 @@ def one_process_group(tmp_path):
 
 @pytest.mark.filterwarnings("ignore:Grad strides do not match bucket view strides")
 def test_ddp_world_of_one_trains_exactly_like_no_ddp(tmp_path, one_process_group, monkeypatch):
-    """noisy-nodes never uses the force encoder that dens=True builds: without
-    ``participation`` DDP (no find_unused_parameters) fails at the second step."""
+    """A backbone built with a force encoder that noisy-nodes never feeds (its requirement
+    patched here): without ``participation`` DDP (no find_unused_parameters) fails at the
+    second step."""
+    monkeypatch.setattr(NoisyNodes, "requires_force_encoding", True)
     plain_cfg = ci_config(
         tmp_path / "plain", method="noisy-nodes", data_dir=DATA_DIR, overrides=SMALL
     )
@@ -168,11 +170,12 @@ def test_resume_with_another_number_of_ranks_is_refused(tmp_path):
     )
     train = load_split(cfg.data).train
     method = build_run_method(cfg)
-    model = build_model(cfg, method, normalization(cfg.data, train))
+    model = build_model(cfg, method, Normalization.from_dict(normalization(cfg.data, train)))
     data = to_data_list(train, cfg.dtype)
 
     def trainer(world: World) -> Trainer:
-        return Trainer(model, method, data, cfg.train, cfg.seed, 1.0, 1.0, tmp_path, world=world)
+        norm = Normalization(0.0, 1.0, 1.0)
+        return Trainer(model, method, data, cfg.train, cfg.seed, norm, RunIO(tmp_path, world=world))
 
     trainer(World()).save_checkpoint()
     assert trainer(World()).resume()

@@ -77,9 +77,11 @@ def test_direct_force_models_warn_and_give_no_stress(model_file, tmp_path):
     cfg = payload["config"]
     cfg["model"]["options"] = {"force_mode": "direct"}
     from bench.config import RunConfig
+    from bench.train.normalization import Normalization
 
     run_cfg = RunConfig.from_dict(cfg)
-    direct = build_model(run_cfg, build_run_method(run_cfg), payload["normalization"])
+    norm = Normalization.from_dict(payload["normalization"])
+    direct = build_model(run_cfg, build_run_method(run_cfg), norm)
     buffer = io.BytesIO()
     torch.save(payload | {"config": cfg, "state_dict": direct.state_dict()}, buffer)
     (tmp_path / "direct.pt").write_bytes(buffer.getvalue())

@@ -5,6 +5,7 @@ integration test tests/integration/test_kill_resume.py.)"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -19,7 +20,7 @@ from bench.errors import ConfigError
 from bench.records import read_record
 from bench.train.checkpoint import list_checkpoints, save_checkpoint
 from bench.train.run import run_training
-from bench.train.step import NonFiniteLossError, train_step
+from bench.train.step import NonFiniteLossError, StepContext, train_step
 from methods import build_method
 from tests.conftest import DATA_DIR
 from tests.unit.train.conftest import ci_config
@@ -46,10 +47,10 @@ def no_training(monkeypatch):
 def _interrupt_at(monkeypatch, at_step: int) -> None:
     real = loop.train_step
 
-    def interrupted(*args, **kwargs):
-        if args[8] == at_step:  # the 1-based step number
+    def interrupted(model, method, batch, optimizer, ctx):
+        if ctx.step == at_step:  # the 1-based step number
             raise KeyboardInterrupt
-        return real(*args, **kwargs)
+        return real(model, method, batch, optimizer, ctx)
 
     monkeypatch.setattr(loop, "train_step", interrupted)
 
@@ -113,7 +114,7 @@ def test_non_finite_loss_raises_at_its_step_and_leaves_parameters_untouched():
     model.w = torch.nn.Parameter(torch.ones(1))
 
     class Nan(torch.nn.Module):
-        def forward(self, batch):
+        def forward(self, batch, heads):
             return {"energy": model.w * float("nan"), "forces": batch.forces * model.w}
 
     batch = Batch.from_data_list(
@@ -128,19 +129,18 @@ def test_non_finite_loss_raises_at_its_step_and_leaves_parameters_untouched():
     )
     optimizer = torch.optim.SGD([model.w], lr=1.0)
     with pytest.raises(NonFiniteLossError, match="non-finite loss at step 7") as info:
-        train_step(
-            Nan(), build_method("none"), batch, optimizer, torch.Generator(), 0.0, 1.0, 1.0, 7
-        )
+        ctx = StepContext(1.0, 1.0, torch.Generator(), step=7)
+        train_step(Nan(), build_method("none"), batch, optimizer, ctx)
     assert info.value.step == 7 and model.w.item() == 1.0 and model.w.grad is None
 
 
 def test_divergence_mid_run_is_recorded_with_its_step(tmp_path, monkeypatch):
     real = loop.train_step
 
-    def diverge_at_3(*args, **kwargs):
-        if args[8] == 3:  # energy_std NaN: the energy term becomes NaN at step 3
-            args = (*args[:6], float("nan"), *args[7:])
-        return real(*args, **kwargs)
+    def diverge_at_3(model, method, batch, optimizer, ctx):
+        if ctx.step == 3:  # energy_std NaN: the energy term becomes NaN at step 3
+            ctx = dataclasses.replace(ctx, energy_std=float("nan"))
+        return real(model, method, batch, optimizer, ctx)
 
     monkeypatch.setattr(loop, "train_step", diverge_at_3)
     run_dir = run_training(
@@ -171,7 +171,7 @@ def test_resume_falls_back_past_a_corrupt_checkpoint_and_a_torn_log(tmp_path, mo
     real = loop.train_step
 
     def counted(*args, **kwargs):
-        steps_run.append(args[8])
+        steps_run.append(args[4].step)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(loop, "train_step", counted)

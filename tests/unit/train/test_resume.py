@@ -39,7 +39,7 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path, monkeypatch):
     real_step = loop.train_step
 
     def interrupted(*args, **kwargs):
-        if args[8] == 8:  # the 1-based step number argument
+        if args[4].step == 8:  # the 1-based step number argument
             raise KeyboardInterrupt
         return real_step(*args, **kwargs)
 
@@ -55,7 +55,7 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path, monkeypatch):
     steps_run = []
 
     def counted(*args, **kwargs):
-        steps_run.append(args[8])
+        steps_run.append(args[4].step)
         return real_step(*args, **kwargs)
 
     monkeypatch.setattr(loop, "train_step", counted)
