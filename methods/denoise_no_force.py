@@ -3,7 +3,7 @@
 Exactly :class:`methods.dens.DeNS` with every option and every random draw unchanged, except
 that ``encoded_forces`` is all zeros: the same generator gives the same corrupted positions,
 masks and noise targets as ``dens``. (The released code's "no force encoding" path zeroes
-every output of DeNS structures instead; that is not this ablation, see DENS.md section 5.)
+every output of DeNS structures instead; that is not this ablation, see docs/DENS.md section 5.)
 """
 
 from __future__ import annotations

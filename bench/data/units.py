@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 #: 1 kcal/mol in eV: 4184 J/mol / (N_A * e) = 4184 / 96485.33212 = 0.0433641043 eV
-#: (the issue's 0.0433641 eV to 7 digits; 43.364 meV as quoted by the paper).
+#: (0.0433641 eV to 7 digits; 43.364 meV as quoted by the paper).
 KCAL_PER_MOL_TO_EV = 4184.0 / 96485.33212331001
 #: 1 kJ/mol in eV (1000 J/mol / (N_A * e)).
 KJ_PER_MOL_TO_EV = 1000.0 / 96485.33212331001

@@ -1,4 +1,4 @@
-"""tools/gpu_check.sh without a GPU: its dry run prints every CUDA check the issue asks for, and
+"""tools/gpu_check.sh without a GPU: its dry run prints every CUDA check it promises, and
 (slow) its DEVICE=cpu mode runs the same commands end to end on tiny settings."""
 
 from __future__ import annotations
