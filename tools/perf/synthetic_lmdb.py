@@ -45,7 +45,8 @@ PAPER_V100_PER_S = 7.1
 #: assumed H100 / V100 training speed-up (an upper estimate: FP32 67 / 15.7 TFLOPS = 4.3x,
 #: dense bf16 tensor cores 990 / 125 = 7.9x; the paper gives no H100 number)
 H100_OVER_V100 = 10.0
-#: the target (results/perf/README.md): the loader sustains this multiple of one GPU's training throughput
+#: the target (results/perf/README.md): the loader sustains this multiple of one GPU's
+#: training throughput
 TARGET_MULTIPLE = 10.0
 
 
