@@ -1,4 +1,5 @@
-"""``dens``: Denoising Non-Equilibrium Structures (Liao, Smidt, Das 2024; spec: docs/DENS.md section 2).
+"""``dens``: Denoising Non-Equilibrium Structures (Liao, Smidt, Das 2024; spec:
+docs/DENS.md section 2).
 
 Per batch: draw the DeNS structures (Bernoulli(p_dens)), a noise scale per structure (fixed
 sigma or one of T log-spaced scales), a corruption mask per atom (Bernoulli(corrupt_ratio),
