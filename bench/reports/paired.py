@@ -170,14 +170,15 @@ def render_paired(runs: list[Run], fmt: str = "md") -> str:
         )
     ]
     for metric, unit in ((FORCE, "meV/Å"), (ENERGY, "meV")):
-        parts.append(
-            frame_text(
-                contrasts_frame(runs, metric),
-                fmt,
-                f"Paired contrasts of {metric} ({unit}): arm - reference per seed; "
-                "negative = the arm has lower error",
-            )
+        contrasts = contrasts_frame(runs, metric)
+        title = (
+            f"Paired contrasts of {metric} ({unit}): arm - reference per seed; "
+            "negative = the arm has lower error"
         )
+        if contrasts.empty and fmt != "csv":
+            parts.append(f"**{title}**\n\nno arm has a reference run of the same seed yet\n")
+        else:
+            parts.append(frame_text(contrasts, fmt, title))
     return "\n".join(parts)
 
 

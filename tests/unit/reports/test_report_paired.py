@@ -97,3 +97,16 @@ def test_cli_prints_arms_and_contrasts(tmp_path):
     assert "dens - denoise-no-force" in out and "too few pairs" not in out
     assert "-1.00, -1.00" in out  # denoise-no-force - none, seeds 0 and 1
     assert "-2.00, -1.00" in out  # dens - none
+
+
+def test_cli_says_when_nothing_is_paired_yet(tmp_path):
+    _run(tmp_path, "none", 0, 10.0)
+    cmd = [sys.executable, "-c", "from bench.cli import main; main()"]
+    out = subprocess.run(
+        [*cmd, "report", "--paired", "--results", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.count("no arm has a reference run of the same seed yet") == 2
+    assert "10.00" in out  # the arm itself is still listed
