@@ -6,9 +6,9 @@
 Both sides are built in this process (same data, same threads); after ``warmup`` untimed
 steps each, every repeat times ``steps`` training steps of one side then of the other (order
 reversed every other repeat), so each repeat's ratio ours/ref compares steps taken under the
-same machine load. Peak resident memory is measured per side in a child process that builds
-only that side and takes ``warmup + 1`` steps (its ``ru_maxrss``; one process per side, so
-neither side's peak includes the other's model). Writes a ``reference`` perf record
+same machine load. Peak resident memory is measured first, per side, in a child process that
+builds only that side and takes ``warmup + 1`` steps (its ``VmHWM`` after a reset: one process
+per side, so neither side's peak includes the other's model). Writes a ``reference`` perf record
 (bench/perf/record.py) to ``results/perf/vs-reference-<MODEL>[-reduced].json``.
 """
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shlex
 import subprocess
 import sys
@@ -69,12 +68,19 @@ def build(args: argparse.Namespace, side: str):
 
 
 def peak_rss_child(args: argparse.Namespace) -> None:
-    """Build one side, take warmup + 1 steps, print {"peak_rss_mb", "params"}."""
+    """Build one side, take warmup + 1 steps, print {"peak_rss_mb", "scope", "params"}.
+
+    The resident high-water mark is reset first (bench.perf.memory: ``/proc/self/clear_refs``),
+    since Linux carries the parent's ``VmHWM`` / ``ru_maxrss`` across fork and exec.
+    """
+    from bench.perf.memory import PeakMemory
+
+    memory = PeakMemory("cpu")
+    memory.reset()
     step, params = build(args, args.peak_rss_side)
     for _ in range(args.warmup + 1):
         step()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
-    print(json.dumps({"peak_rss_mb": peak, "params": params}))
+    print(json.dumps({"peak_rss_mb": memory.peak_mb(), "scope": memory.scope, "params": params}))
 
 
 def peak_rss(args: argparse.Namespace, side: str) -> dict:
@@ -105,6 +111,7 @@ def measure(args: argparse.Namespace) -> dict:
     """{"config", "results"} of a vs-reference record."""
     from bench.perf.stats import summarize
 
+    peaks = {} if args.no_memory else {side: peak_rss(args, side) for side in ("ref", "ours")}
     built = {side: build(args, side) for side in ("ref", "ours")}
     times = interleave({side: b[0] for side, b in built.items()}, args)
     ratios = [o / r for o, r in zip(times["ours"], times["ref"], strict=True)]
@@ -114,12 +121,13 @@ def measure(args: argparse.Namespace) -> dict:
             "step_time_s": summarize(times[side]) | {"per_repeat": times[side]},
             "params": params,
         }
-    if not args.no_memory:
-        del built
-        for side in ("ref", "ours"):
-            results["sides"][side]["peak_rss_mb"] = peak_rss(args, side)["peak_rss_mb"]
-        sides_ = results["sides"]
-        results["peak_rss_ratio"] = sides_["ours"]["peak_rss_mb"] / sides_["ref"]["peak_rss_mb"]
+        if peaks:
+            results["sides"][side] |= {
+                "peak_rss_mb": peaks[side]["peak_rss_mb"],
+                "peak_rss_scope": peaks[side]["scope"],
+            }
+    if peaks:
+        results["peak_rss_ratio"] = peaks["ours"]["peak_rss_mb"] / peaks["ref"]["peak_rss_mb"]
     spec = sides.MODELS[args.model]
     config = vars(args) | {
         "model": args.model,
