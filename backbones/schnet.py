@@ -19,7 +19,14 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn.models.schnet import GaussianSmearing, InteractionBlock, ShiftedSoftplus
 
-from backbones.base import AtomInputs, AtomOutputs, Backbone, Graph, HeadRequest
+from backbones.base import (
+    AtomInputs,
+    AtomOutputs,
+    Backbone,
+    Graph,
+    HeadRequest,
+    incoming_edges,
+)
 from backbones.options import check_fields, check_graph
 
 
@@ -64,7 +71,9 @@ class SchNet(Backbone):
     outputs of an absent ``encoded_forces``. The noise head predicts
     ``sum_j w_ij r_ij`` with learned invariant edge weights ``w_ij`` (an equivariant vector
     built from invariant features). Direct forces (OC20/OC22 presets) use the same head on
-    unit vectors: ``F_i = sum_j w_ij r_ij / |r_ij|``.
+    unit vectors: ``F_i = sum_j w_ij r_ij / |r_ij|``. Each head runs only on the edges into
+    its target atoms (``force_atoms``, ``noise_atoms`` in bench.data.keys) when the batch has
+    that field, and the encoding only on edges touching an atom with a nonzero encoded force.
 
     Args:
         hidden_channels: atom feature width.
@@ -132,7 +141,8 @@ class SchNet(Backbone):
 
     def compute(self, inputs: AtomInputs, graph: Graph, heads: HeadRequest) -> AtomOutputs:
         """Normalised per-atom energy [N], direct forces [N, 3] and noise [N, 3] when
-        configured (every atom: the edge heads are cheap, ``heads`` is not used)."""
+        configured (the edge heads run only on the edges into the atoms ``heads`` requests:
+        exact there, zero elsewhere)."""
         edge_attr = self.distance_expansion(graph.edge_len)
         encoded = inputs.encoded_forces
         if self.force_encoder is not None and encoded is not None:
@@ -141,8 +151,12 @@ class SchNet(Backbone):
         for block in self.interactions:
             h = h + block(h, graph.edge_index, graph.edge_len, edge_attr)
         atom_energy = self.energy_head(h).squeeze(-1)
-        forces = None if self.force_head is None else self.force_head(h, edge_attr, graph)
-        noise = None if self.noise_head is None else self.noise_head(h, edge_attr, graph)
+        forces = None
+        if self.force_head is not None:
+            forces = self.force_head(h, edge_attr, graph, heads.force_atoms)
+        noise = None
+        if self.noise_head is not None:
+            noise = self.noise_head(h, edge_attr, graph, heads.noise_atoms)
         return AtomOutputs(atom_energy, forces, noise)
 
 
@@ -162,11 +176,21 @@ class EdgeForceEncoder(nn.Module):
         )
 
     def forward(self, forces: Tensor, graph: Graph) -> Tensor:
-        """forces: [N, 3] eV/Angstrom -> edge features [E, num_gaussians]."""
-        unit = graph.edge_vec / graph.edge_len.unsqueeze(-1)
-        along_centre = (forces[graph.dst] * unit).sum(-1)  # f_i . u_ij
-        along_neighbour = -(forces[graph.src] * unit).sum(-1)  # f_j . u_ji
-        return self.mlp(torch.stack([along_centre, along_neighbour], dim=-1))
+        """forces: [N, 3] eV/Angstrom -> edge features [E, num_gaussians].
+
+        The MLP runs only on the edges with a nonzero force at either end (DeNS encodes the
+        corrupted atoms only): on the others its input is zero, so its output is exactly
+        zero, which is what those rows hold.
+        """
+        active = forces.ne(0).any(-1)
+        index = (active[graph.dst] | active[graph.src]).nonzero()[:, 0]
+        src, dst = graph.src.index_select(0, index), graph.dst.index_select(0, index)
+        unit = graph.edge_vec.index_select(0, index) / graph.edge_len[index].unsqueeze(-1)
+        along_centre = (forces[dst] * unit).sum(-1)  # f_i . u_ij
+        along_neighbour = -(forces[src] * unit).sum(-1)  # f_j . u_ji
+        encoded = self.mlp(torch.stack([along_centre, along_neighbour], dim=-1))
+        out = encoded.new_zeros(graph.edge_len.shape[0], encoded.shape[1])
+        return out.index_copy(0, index, encoded)
 
 
 class EdgeVectorHead(nn.Module):
@@ -197,12 +221,21 @@ class EdgeVectorHead(nn.Module):
         self.lin_neighbour = nn.Linear(hidden_channels, num_filters, bias=False)
         self.weight = nn.Sequential(ShiftedSoftplus(), nn.Linear(num_filters, 1))
 
-    def forward(self, h: Tensor, edge_attr: Tensor, graph: Graph) -> Tensor:
-        """h: [N, hidden], edge_attr: [E, num_gaussians] -> [N, 3]."""
-        pair = self.lin_centre(h).index_select(0, graph.dst) + self.lin_neighbour(h).index_select(
-            0, graph.src
-        )
-        envelope = 0.5 * (torch.cos(graph.edge_len * math.pi / self.cutoff) + 1.0)
+    def forward(
+        self, h: Tensor, edge_attr: Tensor, graph: Graph, targets: Tensor | None = None
+    ) -> Tensor:
+        """h: [N, hidden], edge_attr: [E, num_gaussians] -> [N, 3].
+
+        ``targets``: bool [N] or None (every atom). The head runs only on the edges into the
+        target atoms: exact there, zeros elsewhere.
+        """
+        src, dst, vec, length = graph.src, graph.dst, graph.edge_vec, graph.edge_len
+        index = incoming_edges(dst, targets)
+        if index is not None:
+            src, dst, vec, length = (t.index_select(0, index) for t in (src, dst, vec, length))
+            edge_attr = edge_attr.index_select(0, index)
+        pair = self.lin_centre(h).index_select(0, dst) + self.lin_neighbour(h).index_select(0, src)
+        envelope = 0.5 * (torch.cos(length * math.pi / self.cutoff) + 1.0)
         w = self.weight(pair * self.filter(edge_attr)) * envelope.unsqueeze(-1)
-        vec = graph.edge_vec / graph.edge_len.unsqueeze(-1) if self.unit else graph.edge_vec
-        return h.new_zeros(h.shape[0], 3).index_add(0, graph.dst, w * vec)
+        vec = vec / length.unsqueeze(-1) if self.unit else vec
+        return h.new_zeros(h.shape[0], 3).index_add(0, dst, w * vec)

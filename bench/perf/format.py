@@ -35,7 +35,14 @@ def _train(record: PerfRecord) -> list[str]:
             f"{name} vs {effect['method']}: x{r['median']:.3f} (median of {r['n']} repeats; "
             f"min {r['min']:.3f}, max {r['max']:.3f})"
         )
+    for name, ops in res.get("profile", {}).items():
+        lines.append(f"{name} profile (one step, self time): " + _ops(ops))
     return lines
+
+
+def _ops(ops: list[dict]) -> str:
+    """``name self_ms ms xcalls`` of each profiled operator, costliest first."""
+    return "; ".join(f"{op['name']} {op['self_ms']:.1f} ms x{op['calls']}" for op in ops)
 
 
 def _graph(record: PerfRecord) -> list[str]:

@@ -1,6 +1,7 @@
 """The perf result record: one JSON file per `bench perf` run, written atomically.
 
-Schema (``schema`` 1): ``component`` ("train", "graph" or "loader"), ``config`` (what was
+Schema (``schema`` 1): ``component`` ("train", "graph", "loader" or "reference": the
+authors' code against dens-bench, tools/refbench), ``config`` (what was
 measured and how), ``results`` (component-specific numbers, seconds and MB), ``hardware``,
 ``versions``, ``git_revision``, ``command`` and ``created_at`` (UTC, ISO 8601).
 """
@@ -18,7 +19,7 @@ from bench.errors import DataError
 from bench.io import write_json_atomic
 
 SCHEMA = 1
-COMPONENTS = ("train", "graph", "loader")
+COMPONENTS = ("train", "graph", "loader", "reference")
 #: where records go unless --output names a file
 DEFAULT_DIR = Path("results") / "perf"
 

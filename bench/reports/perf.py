@@ -3,7 +3,10 @@
 One row per arm of every ``train`` record under ``<results>/perf``: what was measured (backbone,
 preset, dataset, batch, threads, device), the step time and throughput, the overhead against
 the record's baseline arm on the same interleaved steps (median and range over repeats), the
-matrix-multiply FLOP ratio when counted, peak memory and parameters. Ratios compare arms of one
+matrix-multiply FLOP ratio when counted, peak memory and parameters. Each ``reference`` record
+(tools/refbench: the authors' code and ours interleaved) gives two rows, arms ``reference``
+and ``ours``; the ``ours`` row's ``vs_reference`` is the step-time ratio ours/ref (median and
+range over repeats) and ``rss_vs_reference`` the peak-RSS ratio. Ratios compare arms of one
 record only; records taken at different times or loads are not compared with each other.
 """
 
@@ -27,6 +30,8 @@ COLUMNS = (
     "s_per_step",
     "structures_per_s",
     "vs_baseline",
+    "vs_reference",
+    "rss_vs_reference",
     "flops_ratio",
     "peak_mb",
     "params",
@@ -40,9 +45,12 @@ def load_perf_records(folder: Path) -> list[tuple[Path, PerfRecord]]:
 
 
 def perf_frame(records: list[tuple[Path, PerfRecord]]) -> pd.DataFrame:
-    """One row per arm of each train record (graph and loader records are skipped)."""
+    """One row per arm of each train record, two per reference record (graph and loader
+    records are skipped)."""
     rows = []
     for path, rec in records:
+        if rec.component == "reference":
+            rows += _reference_rows(path, rec)
         if rec.component != "train":
             continue
         res, cfg = rec.results, rec.config
@@ -74,6 +82,42 @@ def perf_frame(records: list[tuple[Path, PerfRecord]]) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def _range(ratio: dict) -> str:
+    """``median [min, max]`` of a ratio summary (bench.perf.stats.summarize)."""
+    return f"{ratio['median']:.3f} [{ratio['min']:.3f}, {ratio['max']:.3f}]"
+
+
+def _reference_rows(path: Path, rec: PerfRecord) -> list[dict]:
+    """The ``reference`` and ``ours`` rows of a tools/refbench record; peak memory is the
+    per-side child-process RSS (None when not measured)."""
+    res, cfg = rec.results, rec.config
+    rows = []
+    for arm, side in (("reference", "ref"), ("ours", "ours")):
+        m = res["sides"][side]
+        step = m["step_time_s"]["median"]
+        ours = arm == "ours"
+        rss = res.get("peak_rss_ratio")
+        rows.append(
+            {
+                "record": path.stem,
+                "backbone": cfg["backbone"],
+                "preset": cfg["preset"],
+                "dataset": cfg["dataset"],
+                "batch": cfg["batch_size"],
+                "threads": rec.hardware.get("torch_threads"),
+                "device": cfg["device"],
+                "arm": arm if arm == "reference" else f"ours ({cfg['method']})",
+                "s_per_step": f"{step:.4g}",
+                "structures_per_s": f"{cfg['batch_size'] / step:.3g}",
+                "vs_reference": _range(res["ratio"]) if ours else "reference",
+                "rss_vs_reference": f"{rss:.3f}" if ours and rss is not None else None,
+                "peak_mb": None if "peak_rss_mb" not in m else round(m["peak_rss_mb"]),
+                "params": m["params"],
+            }
+        )
+    return rows
 
 
 def render_perf(folder: Path, fmt: str = "md") -> str:

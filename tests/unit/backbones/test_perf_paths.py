@@ -1,6 +1,6 @@
 """Fast paths added for speed and memory must not change results: l <= 1 heads, noise and
-direct force heads restricted to their target atoms, activation checkpointing, and the training
-step's masks."""
+direct force heads restricted to their target atoms, SchNet's force encoding restricted to the
+edges touching an encoded atom, activation checkpointing, and the training step's masks."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from bench.train.step import StepContext, train_step
 from methods import build_method
 
 SO3_NAMES = ("equiformer-v2", "escn")
-DENS_NAMES = ("equiformer", "segnn", *SO3_NAMES)
+DENS_NAMES = ("equiformer", "segnn", "schnet", *SO3_NAMES)
 
 
 def _model(name: str, force_mode: str = "direct", **options):
@@ -132,3 +132,28 @@ def test_incoming_edges_selects_the_edges_into_the_wanted_centres():
     assert incoming_edges(dst, torch.ones(3, dtype=torch.bool)) is None
     assert incoming_edges(dst, None) is None
     assert incoming_edges(dst, torch.zeros(3, dtype=torch.bool)).numel() == 0
+
+
+def test_schnet_encoding_on_the_edges_of_encoded_atoms_equals_every_edge():
+    """The encoder's MLP runs only on edges touching an atom with a nonzero force: the result
+    equals the MLP on every edge (exact zeros on the others) and its gradients too."""
+    model, batch = _model("schnet", "gradient").train(), _batch(5)
+    forces = batch.forces.clone()
+    forces[1::2] = 0.0  # half the atoms encode nothing, as for the uncorrupted atoms of DeNS
+    graph = model.build_graph(AtomInputs.from_batch(batch, batch.pos))
+    unit = graph.edge_vec / graph.edge_len.unsqueeze(-1)
+    dense = torch.stack(
+        [(forces[graph.dst] * unit).sum(-1), -(forces[graph.src] * unit).sum(-1)], dim=-1
+    )
+    encoder = model.force_encoder
+    expected = encoder.mlp(dense)
+    got = encoder(forces, graph)
+    assert (expected == 0).all(-1).any()  # some edges carry no encoding
+    torch.testing.assert_close(got, expected, atol=1e-14, rtol=1e-12)
+    params = list(encoder.parameters())
+    for a, b in zip(
+        torch.autograd.grad(expected.sin().sum(), params),
+        torch.autograd.grad(got.sin().sum(), params),
+        strict=True,
+    ):
+        torch.testing.assert_close(b, a, atol=1e-12, rtol=1e-10)

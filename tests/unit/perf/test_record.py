@@ -63,3 +63,23 @@ def test_summary_lines_quote_the_record():
     (line,) = summary_lines(_record())
     assert line.startswith("molecule (md17-aspirin, cutoff 5.0 A, cap None): 10 structures/s")
     assert "14.5 edges/atom" in line
+
+
+def test_train_summary_lists_the_profiled_ops_of_each_arm():
+    arm = {
+        "structures_per_s": 2.0,
+        "atoms_per_s": 42.0,
+        "step_time_s": {"median": 4.0, "iqr": 0.1},
+        "data_graph_share": 0.01,
+        "peak_memory_mb": 600.0,
+        "params": 455809,
+    }
+    ops = [
+        {"name": "aten::mm", "calls": 162, "self_ms": 38.25, "total_ms": 40.0},
+        {"name": "aten::index_add_", "calls": 23, "self_ms": 9.0, "total_ms": 9.5},
+    ]
+    results = {"methods": {"none": arm}, "overhead": {}, "profile": {"none": ops}}
+    lines = summary_lines(PerfRecord(component="train", config={}, results=results))
+    assert lines[-1] == (
+        "none profile (one step, self time): aten::mm 38.2 ms x162; aten::index_add_ 9.0 ms x23"
+    )
