@@ -1,14 +1,13 @@
-"""Backbone presets (network sizes): ``backbones/presets/<name>.yaml`` read without importing
+"""Backbone presets (network sizes): ``bench/backbones/presets/<name>.yaml`` read without importing
 the backbones package (and torch), so that reports can resolve an old record's preset.
 
 A file holds ``{preset: {dataset kind: {option: value}}}``; a kind's entry may name
-``inherit: <kind>`` to start from another kind's entry. backbones.registry builds the
+``inherit: <kind>`` to start from another kind's entry. bench.backbones.registry builds the
 backbone config dataclass from this mapping plus ``model.options``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +17,8 @@ from bench.typed import safe_load
 
 
 def preset_dir() -> Path:
-    """The folder of the preset files (``backbones/presets``), found without importing."""
-    spec = importlib.util.find_spec("backbones")
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError("the backbones package is not installed")
-    return Path(spec.submodule_search_locations[0]) / "presets"
+    """The folder of the preset files (``bench/backbones/presets``), found without importing."""
+    return Path(__file__).parent / "backbones" / "presets"
 
 
 def preset_names(backbone: str) -> list[str]:

@@ -104,8 +104,8 @@ def ci_spec(
 ) -> MatrixSpec:
     """The fixed CI matrix writing into ``results``: ``settings`` (a matrix spec dict; by
     default the exact check's, every backbone x method)."""
-    from backbones.registry import BACKBONES
-    from methods import METHODS
+    from bench.backbones.registry import BACKBONES
+    from bench.methods import METHODS
 
     if settings is None:
         settings = dict(CI_SETTINGS, backbones=sorted(BACKBONES), methods=list(METHODS))

@@ -38,7 +38,7 @@ SHARED: dict[str, Any] = {
 def settings() -> dict[str, Any]:
     """``ci_learning.yaml``: ``methods``, ``factors`` and ``backbones`` (name -> max_steps,
     lr); ConfigError when a registered backbone has no entry."""
-    from backbones.registry import BACKBONES
+    from bench.backbones.registry import BACKBONES
 
     data = load_yaml(SETTINGS_FILE)
     missing = sorted(set(BACKBONES) - set(data.get("backbones") or {}))

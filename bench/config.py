@@ -13,7 +13,7 @@ Resolution order (later wins), all YAML shipped in ``bench/configs/``:
 5. command-line options (``--epochs``, ``--seed``, ...);
 6. ``--set key=value`` dotted overrides (values parsed by :func:`parse_assignment`);
 7. the backbone and method configs resolved in full (:func:`resolve_components`): the
-   backbone preset (``--preset``, the NETWORK SIZE: backbones/presets/<name>.yaml, e.g.
+   backbone preset (``--preset``, the NETWORK SIZE: bench/backbones/presets/<name>.yaml, e.g.
    ``ci``, ``paper``, ``paper-l3``) under ``model.options``, and the method's defaults under
    ``method.params``. Profiles never set architecture keys.
 
@@ -127,8 +127,8 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     """The backbone. ``options``: as read, a mapping of fields of the backbone's Config
-    dataclass (e.g. backbones.equiformer.EquiformerConfig) replacing keys of its preset
-    (RunConfig.preset, backbones/presets/<name>.yaml); once resolved
+    dataclass (e.g. bench.backbones.equiformer.EquiformerConfig) replacing keys of its preset
+    (RunConfig.preset, bench/backbones/presets/<name>.yaml); once resolved
     (:func:`resolve_components`), that Config itself, every field set (``config.yaml``
     holds them all)."""
 
@@ -139,7 +139,7 @@ class ModelConfig:
 @dataclass
 class MethodConfig:
     """The training regime. ``params``: as read, a mapping of fields of the method's Config
-    dataclass (e.g. methods.dens.DeNSConfig); once resolved, that Config itself."""
+    dataclass (e.g. bench.methods.dens.DeNSConfig); once resolved, that Config itself."""
 
     name: str = "none"
     params: Any = field(default_factory=dict)
@@ -244,9 +244,9 @@ def resolve_components(cfg: RunConfig, where: str = "config") -> None:
     given options) and ``method.params`` with the method's Config. Idempotent: a resolved
     config resolves to itself, and a record written before configs held every key
     (``options: {}``) gets its preset's values, the one place old records are read
-    (backbones.registry.backbone_config)."""
-    from backbones.registry import backbone_config
-    from methods import method_config
+    (bench.backbones.registry.backbone_config)."""
+    from bench.backbones.registry import backbone_config
+    from bench.methods import method_config
 
     if cfg.scale is None:
         cfg.scale = default_scale(cfg.preset)
@@ -541,7 +541,7 @@ def resolve_config(
     Args:
         backbone, method, dataset: registry names.
         preset: the backbone preset, i.e. the network size (``ci``, ``paper``, ``paper-l3``,
-            ...; backbones/presets/<backbone>.yaml).
+            ...; bench/backbones/presets/<backbone>.yaml).
         profile: hyper-parameter profile (``paper-v1``, ``released``).
         cli: dotted keys set by command-line options, e.g. ``{"data.molecule": "aspirin"}``.
         overrides: ``--set key=value`` strings.

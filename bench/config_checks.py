@@ -12,7 +12,7 @@ Traceback (most recent call last):
 bench.errors.ConfigError: config key 'train.min_lr' must be >= 0, got -1.0
 
 Backbone options and method hyper-parameters are checked by their Config dataclasses
-(backbones/*, methods/*; bench.config.resolve_components).
+(bench/backbones/*, bench/methods/*; bench.config.resolve_components).
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ def check_ranges(cfg) -> None:
 def check_method(cfg) -> None:
     """Build the run's method once (cheap, no tensors) so that a value only the method can
     check (its loss weights) is a ConfigError at resolution time."""
+    from bench.methods import METHODS
     from bench.registry import resolve
-    from methods import METHODS
 
     try:
         resolve(METHODS, cfg.method.name, "method")(

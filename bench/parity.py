@@ -100,7 +100,7 @@ def equiformer_outputs(imported, x: dict) -> dict[str, torch.Tensor]:
     the masked atoms, forces elsewhere: the reference's combined output)."""
     from torch_geometric.data import Batch, Data
 
-    from backbones.registry import build_backbone
+    from bench.backbones.registry import build_backbone
     from bench.data import keys
 
     model = build_backbone(imported.backbone, imported.preset, "md17", **imported.options)

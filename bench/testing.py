@@ -1,7 +1,7 @@
 """Test helpers shared by every backbone's tests: random inputs, symmetry and gradient checks.
 
 Models are called as ``model(batch) -> {"energy": [B], "forces": [N, 3], "noise": [N, 3]?}``
-(see backbones.base). Put the model in eval mode (no dropout) and use float64 for tight
+(see bench.backbones.base). Put the model in eval mode (no dropout) and use float64 for tight
 tolerances. Transformations return NEW batches; inputs are never mutated.
 """
 

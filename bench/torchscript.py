@@ -76,7 +76,7 @@ class EnergyModule(nn.Module):
         """z [N], pos [N, 3] Angstrom, edge_index [2, E], edge_shift [E, 3], natoms [B] ->
         energy [B] eV (float64)."""
         # here: loading a file never imports backbones
-        from backbones.base import ALL_ATOMS, AtomInputs, Graph, edge_vectors
+        from bench.backbones.base import ALL_ATOMS, AtomInputs, Graph, edge_vectors
 
         batch = torch.repeat_interleave(torch.arange(natoms.shape[0]), natoms)
         edge_vec = edge_vectors(pos, edge_index, edge_shift)

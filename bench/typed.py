@@ -1,7 +1,8 @@
 """The one loader of typed configuration: plain YAML values -> (frozen) dataclasses, strictly.
 
 Used for run configs (bench.config), run config files (bench.config_file), matrix specs
-(bench.matrix.spec), and the backbone and method configs (backbones/*, methods/*). Rules:
+(bench.matrix.spec), and the backbone and method configs (bench/backbones/*,
+bench/methods/*). Rules:
 
 - unknown keys are an error with a did-you-mean; a key a dataclass lists in its
   ``RENAMED`` class attribute (old name -> new name) is an error saying what it is now called;

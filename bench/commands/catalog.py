@@ -9,9 +9,9 @@ import typer
 
 def catalog() -> dict[str, list[str]]:
     """Names known to this installation."""
-    from backbones.registry import BACKBONES
+    from bench.backbones.registry import BACKBONES
     from bench.data.registry import DATASETS
-    from methods import METHODS
+    from bench.methods import METHODS
 
     return {
         "backbones": sorted(BACKBONES),

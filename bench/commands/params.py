@@ -15,7 +15,7 @@ def parameter_count(
     backbone: str, dataset: str, preset: str, dens: bool, overrides: dict[str, Any]
 ) -> dict[str, Any]:
     """Build ``backbone`` and count its trainable parameters (the model is built, not trained)."""
-    from backbones.registry import build_backbone
+    from bench.backbones.registry import build_backbone
 
     try:
         model = build_backbone(

@@ -39,7 +39,7 @@ def run_cmd(
         str | None,
         _Opt(
             help="Network size: a backbone preset (ci | paper | paper-l3 ...; "
-            "backbones/presets) [default: ci]."
+            "bench/backbones/presets) [default: ci]."
         ),
     ] = None,
     scale: Annotated[

@@ -1,6 +1,6 @@
 """The head request: which atoms a model's vector outputs must get right.
 
-Shared by ``methods`` (whose :class:`methods.base.Prepared` carries one) and ``backbones``
+Shared by ``methods`` (whose :class:`bench.methods.base.Prepared` carries one) and ``backbones``
 (whose forward takes one), so neither imports the other.
 """
 

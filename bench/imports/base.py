@@ -26,7 +26,7 @@ class ImportedModel:
     """A released model in dens-bench terms.
 
     Attributes:
-        backbone: dens-bench backbone name (``backbones/registry.py``).
+        backbone: dens-bench backbone name (``bench/backbones/registry.py``).
         preset: backbone preset the options start from (e.g. ``"paper"``), or None.
         options: architecture options on top of the preset, read from the checkpoint's config.
         state_dict: parameters and buffers under dens-bench's names.

@@ -25,9 +25,9 @@ from typing import Any
 
 import torch
 
-from backbones.equiformer import DEGREE_DIVISORS
-from backbones.layers import IrrepsLinear
-from backbones.registry import build_backbone
+from bench.backbones.equiformer import DEGREE_DIVISORS
+from bench.backbones.layers import IrrepsLinear
+from bench.backbones.registry import build_backbone
 from bench.errors import DataError
 from bench.imports.base import ImportedModel, strip_prefixes, unknown_key
 

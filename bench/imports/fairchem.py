@@ -38,7 +38,7 @@ def convert_with(
     models: Mapping[str, tuple], layout: str, checkpoint: Mapping[str, Any], path: str
 ) -> ImportedModel:
     """The shared conversion of the fairchem-style layouts (``fairchem``, ``dens``)."""
-    from backbones.registry import build_backbone
+    from bench.backbones.registry import build_backbone
 
     config = checkpoint.get("config")
     if not isinstance(config, Mapping):

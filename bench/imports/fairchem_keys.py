@@ -4,7 +4,8 @@ terms: shared by the ``fairchem`` and ``dens`` layouts (bench/imports/fairchem.p
 Names: fairchem's legacy single-model layout (``sphere_embedding.weight``, ``blocks.3.ga...``,
 ``energy_block...``, ``force_block...``; DeNS adds ``force_embedding`` and
 ``denoising_pos_block``) and fairchem 1.x's hydra layout (``backbone.`` +
-``output_heads.{energy,forces}.``) both map onto backbones/equiformer_v2 and backbones/escn.
+``output_heads.{energy,forces}.``) both map onto bench/backbones/equiformer_v2 and
+bench/backbones/escn.
 Constant tensors the reference stores in its state dict (Wigner/grid tables, index maps,
 distance offsets) are recomputed here and skipped; any other unknown name is refused.
 """
@@ -165,7 +166,7 @@ def _stats(mean, std, force_std, path: str) -> dict[str, float]:
 
 
 def equiformer_v2_options(attrs: Mapping[str, Any], path: str) -> dict[str, Any]:
-    """backbones.equiformer_v2.EquiformerV2 options of a reference EquiformerV2 config."""
+    """bench.backbones.equiformer_v2.EquiformerV2 options of a reference EquiformerV2 config."""
     require(
         attrs,
         {
@@ -219,7 +220,7 @@ def equiformer_v2_options(attrs: Mapping[str, Any], path: str) -> dict[str, Any]
 
 
 def escn_options(attrs: Mapping[str, Any], path: str) -> dict[str, Any]:
-    """backbones.escn.ESCN options of a reference eSCN config."""
+    """bench.backbones.escn.ESCN options of a reference eSCN config."""
     require(
         attrs,
         {

@@ -43,7 +43,7 @@ def write_run_dir(
             ``oc22``;
         dtype: the RunConfig dtype (``float32`` as released, ``float64`` for parity checks).
     """
-    from backbones.registry import CAPABILITY_FLAGS
+    from bench.backbones.registry import CAPABILITY_FLAGS
     from bench.config import RunConfig
     from bench.train.setup import MODEL_FILE, STATS_FILE, build_model, build_run_method
 

@@ -137,9 +137,9 @@ class MatrixSpec:
 
 def validate_names(spec: MatrixSpec) -> None:
     """Reject backbone, method and dataset names that no registry knows (did-you-mean)."""
-    from backbones.registry import BACKBONES
+    from bench.backbones.registry import BACKBONES
     from bench.data.registry import DATASETS
-    from methods import METHODS
+    from bench.methods import METHODS
 
     for kind, names, known in (
         ("backbone", spec.backbones, BACKBONES),

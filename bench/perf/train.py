@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from backbones.registry import BACKBONES
+from bench.backbones.registry import BACKBONES
 from bench.config import RunConfig, parse_overrides
 from bench.perf.clock import StepProbe
 from bench.perf.datasets import dataset_options, default_data_root

@@ -170,8 +170,8 @@ def _method_params(method: str) -> set[str]:
     """The fields of the method's Config dataclass (empty for a method not implemented)."""
     import dataclasses
 
+    from bench.methods import METHODS
     from bench.registry import resolve
-    from methods import METHODS
 
     if method not in METHODS:
         return set()

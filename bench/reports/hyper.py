@@ -107,7 +107,7 @@ def resolved_value(spec: dict[str, Any], key: str, profile: str) -> Any:
 def _resolved(items: tuple[tuple[str, Any], ...], profile: str) -> tuple[dict, dict]:
     """(resolved config as a dict, the backbone options: the config's, every key of them, or
     the ``backbone_preset`` entry's where the spec names one)."""
-    from backbones.registry import preset_config
+    from bench.backbones.registry import preset_config
     from bench.run_request import RunRequest
 
     spec = dict(items)

@@ -1,6 +1,7 @@
 """torch.compile of a backbone's message-passing blocks (``train.compile``).
 
-Each module of the backbone's ``repeated_blocks`` list (backbones.base.Backbone) is compiled in
+Each module of the backbone's ``repeated_blocks`` list (bench.backbones.base.Backbone) is
+compiled in
 place with dynamic shapes: the blocks are where the time goes, identical blocks share one
 compiled graph (parameters are graph inputs), and the rest (neighbour search with a
 data-dependent edge count, embeddings, per-structure sums, heads restricted to target atoms)
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from backbones.base import Backbone
+from bench.backbones.base import Backbone
 from bench.errors import ConfigError
 
 

@@ -26,6 +26,7 @@ from torch_geometric.data import Data
 from bench.config import TrainConfig
 from bench.errors import ConfigError
 from bench.io import write_bytes_atomic, write_text_atomic
+from bench.methods.base import Method
 from bench.progress import ProgressDisplay, format_seconds
 from bench.train.batches import EpochBatches, corruption_generator
 from bench.train.checkpoint import load_latest, save_checkpoint
@@ -37,7 +38,6 @@ from bench.train.optim import build_optimizer
 from bench.train.schedule import WarmupCosine, fit_warmup
 from bench.train.sinks import open_sinks
 from bench.train.step import StepContext, train_step
-from methods.base import Method
 
 #: the evaluation weights with the lowest validation force MAE so far, under checkpoints/
 BEST_FILE = "best.pt"
@@ -68,7 +68,7 @@ class Trainer:
 
     Args:
         model: a backbone on its device, normalisation already set.
-        method: the training regime (methods.base.Method).
+        method: the training regime (bench.methods.base.Method).
         train_data: training structures as PyG ``Data``.
         cfg: optimisation settings. seed: run seed (data order and corruption streams).
         norm: the target normalisation; its stds normalise the loss (eV, eV/Angstrom).

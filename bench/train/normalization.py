@@ -1,7 +1,7 @@
 """The target normalisation of a model: what ``stats.json`` holds for the network.
 
 ``E = energy_std * e_hat + energy_mean + sum_i atom_ref[z_i]`` (eV), ``F = force_std * f_hat``
-(eV/Angstrom); the losses divide by the same stds (methods.base.Targets).
+(eV/Angstrom); the losses divide by the same stds (bench.methods.base.Targets).
 """
 
 from __future__ import annotations

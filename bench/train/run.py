@@ -178,7 +178,7 @@ class _Run:
     run_dir: Path
     record: RunRecord
     model: torch.nn.Module
-    method: object  # methods.base.Method
+    method: object  # bench.methods.base.Method
     split: object  # bench.data.registry.SplitData
     norm: Normalization
     resume: bool

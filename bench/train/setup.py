@@ -21,10 +21,10 @@ from bench.data.stats import source_files
 from bench.data.structure import Structure
 from bench.data.torch_data import to_data
 from bench.errors import ConfigError, DataError
+from bench.methods import METHODS, Method
 from bench.records import CHECKPOINT_DIR, CONFIG_FILE
 from bench.registry import resolve
 from bench.train.normalization import Normalization
-from methods import METHODS, Method
 
 STATS_FILE = "stats.json"
 #: weights used for evaluation (EMA weights when EMA is on), under checkpoints/
@@ -125,7 +125,7 @@ def build_model(cfg: RunConfig, method: Method, norm: Normalization) -> nn.Modul
     """The backbone of a resolved ``cfg`` (its backbone Config) with exactly the
     capabilities ``method`` requires (:func:`check_capabilities`), normalised, on
     ``cfg.device`` in ``cfg.dtype``."""
-    from backbones.registry import build_from_config
+    from bench.backbones.registry import build_from_config
 
     check_capabilities(cfg.model.backbone, method)
     model = build_from_config(cfg.model.backbone, cfg.model.options, **method.backbone_flags())
@@ -137,9 +137,9 @@ def build_model(cfg: RunConfig, method: Method, norm: Normalization) -> nn.Modul
 
 def check_capabilities(backbone: str, method: Method) -> None:
     """ConfigError when the class of ``backbone`` cannot be built with a capability ``method``
-    requires (backbones.base.Capabilities; force encoding and the noise head every backbone
+    requires (bench.backbones.base.Capabilities; force encoding and the noise head every backbone
     offers, sigma encoding only the classes declaring ``sigma_encoding``)."""
-    from backbones.registry import BACKBONES
+    from bench.backbones.registry import BACKBONES
 
     if (
         method.requires_sigma_encoding

@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
+from bench.methods.base import Method, targets_from_batch
 from bench.train.distributed import World, participation
-from methods.base import Method, targets_from_batch
 
 
 class NonFiniteLossError(RuntimeError):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from backbones.registry import BACKBONES
+from bench.backbones.registry import BACKBONES
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tools" / "gpu_check.sh"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from backbones.equiformer_v2.sigma import SIGMA_BASIS
-from backbones.registry import build_backbone
+from bench.backbones.equiformer_v2.sigma import SIGMA_BASIS
+from bench.backbones.registry import build_backbone
 
 BENCH = [sys.executable, "-c", "from bench.cli import main; main()"]
 DATA = Path(__file__).parents[1] / "data" / "oc20_relax"

@@ -9,7 +9,7 @@ import pytest
 import torch
 from ase import Atoms
 
-from backbones.registry import build_backbone
+from bench.backbones.registry import build_backbone
 from bench.calculator import TorchScriptCalculator, atoms_to_inputs
 from bench.data.rmd17 import read_rmd17_file
 from bench.data.torch_data import collate

@@ -284,7 +284,7 @@ def cmd_init_stats(seeds: int = 3) -> None:
 
 
 def _ours_model(imported):
-    from backbones.registry import build_backbone
+    from bench.backbones.registry import build_backbone
 
     return build_backbone(imported.backbone, imported.preset, "md17", **imported.options)
 

@@ -10,7 +10,7 @@ energy ``2 * mae`` of normalised energies plus its
 coefficient 10, free atoms only). The hybrid function is taken from the reference file itself
 (parsed out of it; the rest of the trainer needs a full fairchem training stack). Writes
 tests/data/parity/dens_oc20_loss.npz (+ .json); tests/unit/methods/test_dens_parity.py
-checks methods/dens.py (``atom_mean: pooled``) against it to 1e-12.
+checks bench/methods/dens.py (``atom_mean: pooled``) against it to 1e-12.
 
     PYTHONPATH=$PWD python3 tools/parity/fairchem_dens_loss.py
 """

@@ -56,7 +56,7 @@ def stats(pooled: dict) -> dict[str, list[float]]:
 
 def reference_stats(model_id: str) -> dict[str, list[float]]:
     """Statistics of the reference's trainable parameters under dens-bench names."""
-    from backbones.registry import build_backbone
+    from bench.backbones.registry import build_backbone
     from bench.imports.fairchem_keys import EQUIFORMER_V2_RENAMES, ESCN_RENAMES, rename_state
 
     cfg = fm.paper_config(model_id)
@@ -87,7 +87,7 @@ def reference_stats(model_id: str) -> dict[str, list[float]]:
 
 def our_stats(model_id: str) -> dict[str, list[float]]:
     """Statistics of dens-bench's paper preset (OC20) from the same seeds."""
-    from backbones.registry import build_backbone
+    from bench.backbones.registry import build_backbone
 
     backbone, dens = OURS[model_id]
     pooled: dict = {}

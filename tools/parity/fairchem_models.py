@@ -122,7 +122,7 @@ def build(model_id: str, attrs: dict, seed: int = 0, our_frames: bool = True) ->
     # these models' forces are direct, so the graph would only cost memory (GBs at paper size)
     model.direct_forces = True
     if our_frames:
-        from backbones.so3.wigner import edge_frames
+        from bench.backbones.so3.wigner import edge_frames
 
         model._init_edge_rot_mat = lambda data, edge_index, edge_vec: edge_frames(edge_vec)
     return model.eval()

@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from backbones.registry import build_backbone
+from bench.backbones.registry import build_backbone
 from tests.conftest import DATA_DIR
 
 MANIFEST = DATA_DIR / "checkpoint_keys.json"

@@ -11,8 +11,8 @@ import functools
 import pytest
 import torch
 
-from backbones.registry import BACKBONES, build_backbone
 from bench import testing
+from bench.backbones.registry import BACKBONES, build_backbone
 from bench.data import keys
 from bench.data.torch_data import collate
 from bench.registry import resolve

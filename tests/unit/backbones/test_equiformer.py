@@ -6,15 +6,15 @@ import pytest
 import torch
 from e3nn import o3
 
-from backbones import build_backbone
-from backbones.layers import (
+from bench import testing
+from bench.backbones import build_backbone
+from bench.backbones.layers import (
     DepthwiseTensorProduct,
     EquivariantLayerNorm,
     Gate,
     IrrepsLinear,
     encode_forces,
 )
-from bench import testing
 from bench.data import keys
 from bench.errors import ConfigError
 

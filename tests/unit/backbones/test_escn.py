@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from backbones.base import AtomInputs
-from backbones.escn import _sphere_samples
-from backbones.registry import build_backbone
 from bench import testing
+from bench.backbones.base import AtomInputs
+from bench.backbones.escn import _sphere_samples
+from bench.backbones.registry import build_backbone
 from bench.data import keys
 from bench.data.ase_files import read_ase_file
 from bench.data.torch_data import collate

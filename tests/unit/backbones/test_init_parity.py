@@ -17,7 +17,7 @@ import pytest
 import torch
 from torch_geometric.nn.models import SchNet as PygSchNet
 
-from backbones.registry import build_backbone
+from bench.backbones.registry import build_backbone
 from bench.parity import pooled_stats, stats_mismatches
 
 REFERENCE = json.loads(

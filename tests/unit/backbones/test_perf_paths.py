@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from backbones.base import AtomInputs, HeadRequest, incoming_edges
-from backbones.registry import build_backbone
 from bench import testing
+from bench.backbones.base import AtomInputs, HeadRequest, incoming_edges
+from bench.backbones.registry import build_backbone
 from bench.data import keys
+from bench.methods import build_method
 from bench.train.step import StepContext, train_step
-from methods import build_method
 
 SO3_NAMES = ("equiformer-v2", "escn")
 DENS_NAMES = ("equiformer", "segnn", "schnet", *SO3_NAMES)

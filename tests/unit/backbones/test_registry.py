@@ -1,4 +1,5 @@
-"""backbones.registry: names, presets and overrides resolve, or fail with a clear ConfigError."""
+"""bench.backbones.registry: names, presets and overrides resolve, or fail with a clear
+ConfigError."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import inspect
 import pytest
 import yaml
 
-from backbones.registry import (
+from bench.backbones.registry import (
     BACKBONES,
     CAPABILITY_FLAGS,
     PRESET_DIR,

@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch_geometric.nn.models import SchNet as PygSchNet
 
-from backbones.registry import build_backbone
-from backbones.schnet import SchNet
 from bench import testing
+from bench.backbones.registry import build_backbone
+from bench.backbones.schnet import SchNet
 from bench.data import keys
 from bench.data.structure import Structure
 from bench.data.torch_data import collate

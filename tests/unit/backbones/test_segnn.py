@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from backbones import build_backbone
-from backbones.layers import EquivariantLayerNorm
 from bench import testing
+from bench.backbones import build_backbone
+from bench.backbones.layers import EquivariantLayerNorm
 from bench.errors import ConfigError
 
 #: float64 tolerances: the networks are exactly equivariant up to round-off

@@ -1,4 +1,5 @@
-"""backbones.so3: Wigner-D matrices, edge frames, SO(2) maps, S2 grids, force encoding (float64)."""
+"""bench.backbones.so3: Wigner-D matrices, edge frames, SO(2) maps, S2 grids, force encoding
+(float64)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 import torch
 from e3nn import o3
 
-from backbones.so3 import (
+from bench.backbones.so3 import (
     EdgeRotationBuilder,
     ForceEncoder,
     S2Grid,

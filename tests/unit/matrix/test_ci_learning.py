@@ -62,7 +62,7 @@ def test_a_log_without_validation_fails_and_the_report_names_run_and_numbers():
 
 
 def test_the_shipped_settings_cover_every_backbone_with_its_own_steps_and_lr():
-    from backbones.registry import BACKBONES
+    from bench.backbones.registry import BACKBONES
 
     data = settings()
     specs = {m["backbones"][0]: m for m in matrices(data)}

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from bench.config import resolve_config
+from bench.methods import METHODS, build_method
 from bench.train.normalization import Normalization
 from bench.train.setup import build_model, build_run_method
-from methods import METHODS, build_method
 
 #: method -> (force_encoding, noise_head)
 REQUIRED = {
@@ -43,7 +43,7 @@ def test_sigma_encoding_is_required_only_with_its_option():
 
 
 def test_a_backbone_without_sigma_encoding_refuses_the_flag():
-    from backbones.registry import build_backbone
+    from bench.backbones.registry import build_backbone
     from bench.errors import ConfigError
 
     with pytest.raises(ConfigError, match="encode_sigma needs a backbone that encodes sigma"):
@@ -52,7 +52,7 @@ def test_a_backbone_without_sigma_encoding_refuses_the_flag():
 
 @pytest.mark.parametrize("backbone", ["schnet", "equiformer", "escn"])
 def test_noisy_nodes_models_lack_exactly_the_force_encoder(backbone):
-    from backbones.registry import build_backbone
+    from bench.backbones.registry import build_backbone
 
     def count(module) -> int:
         return sum(p.numel() for p in module.parameters())

@@ -12,7 +12,7 @@ from bench.data import keys
 from bench.data.structure import Structure
 from bench.data.torch_data import collate
 from bench.errors import ConfigError
-from methods import METHODS, build_method
+from bench.methods import METHODS, build_method
 
 
 def _batch(n_structures: int = 6, seed: int = 0, fixed_every: int = 0, n_atoms: int = 20):

@@ -1,4 +1,4 @@
-"""methods/dens.py with ``atom_mean: pooled`` equals the released OC20 DeNS trainer's loss.
+"""bench/methods/dens.py with ``atom_mean: pooled`` equals the released OC20 DeNS trainer's loss.
 
 tests/data/parity/dens_oc20_loss.npz holds a fixed denoising batch (two shipped OC20 frames,
 fixed noise, corruption mask and predictions) and the reference loss terms computed with the
@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from bench.data import keys
-from methods.base import Prepared, Targets
-from methods.dens import DeNS, DeNSConfig
+from bench.methods.base import Prepared, Targets
+from bench.methods.dens import DeNS, DeNSConfig
 
 FIXTURE = Path(__file__).resolve().parents[2] / "data" / "parity" / "dens_oc20_loss"
 

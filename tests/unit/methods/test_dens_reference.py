@@ -13,15 +13,15 @@ import pytest
 import torch
 from torch_geometric.data import Batch, Data
 
-from backbones.registry import build_backbone
+from bench.backbones.registry import build_backbone
 from bench.data import keys
 from bench.imports.equiformer import convert
+from bench.methods.base import Prepared, Targets
+from bench.methods.dens import DeNS, DeNSConfig
 from bench.parity import md17_inputs
 from bench.train.ema import EMA
 from bench.train.optim import build_optimizer
 from bench.train.schedule import WarmupCosine
-from methods.base import Prepared, Targets
-from methods.dens import DeNS, DeNSConfig
 
 ROOT = Path(__file__).parents[3]
 PARITY = ROOT / "tests" / "data" / "parity"

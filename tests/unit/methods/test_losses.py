@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from backbones.registry import build_backbone
+from bench.backbones.registry import build_backbone
 from bench.data import keys
+from bench.methods import build_method
+from bench.methods.base import Prepared, Targets
 from bench.testing import make_molecule_batch
-from methods import build_method
-from methods.base import Prepared, Targets
 
 # Molecule A: atoms 0-1; molecule B: atoms 2-4 (atom 4 fixed).
 # energy_std 2 eV, force_std 0.5 eV/A; lambda_E 2, lambda_F 10.

@@ -10,9 +10,9 @@ import torch
 
 from bench.data.ase_files import read_ase_file
 from bench.data.torch_data import collate
+from bench.methods import build_method
+from bench.methods.base import targets_from_batch
 from bench.metrics import s2ef_metrics
-from methods import build_method
-from methods.base import targets_from_batch
 from tests.unit.oc20.conftest import TRAJ
 
 NOISY = {
@@ -77,7 +77,7 @@ def test_fixed_atom_forces_carry_no_metric(batch):
 def test_equiformer_v2_dens_training_step_on_oc20_frames():
     """One ci EquiformerV2 + DeNS step (direct forces) on the shipped periodic frames: finite
     energy, force and noise terms, and almost every weight tensor moves."""
-    from backbones.registry import build_backbone
+    from bench.backbones.registry import build_backbone
     from bench.train.step import StepContext, train_step
 
     torch.manual_seed(0)

@@ -7,11 +7,11 @@ import shutil
 import pytest
 import yaml
 
-from backbones.registry import BACKBONES
+from bench.backbones.registry import BACKBONES
 from bench.data.registry import DATASETS
 from bench.errors import DataError
+from bench.methods import METHODS
 from bench.reports.paper import PAPER_TABLES_DIR, load_table, paper_cells, table_ids
-from methods import METHODS
 
 #: metric names of bench/records.py, plus the IS2RE energy the relaxation writes
 METRICS = {

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from backbones.registry import build_backbone
+from bench.backbones.registry import build_backbone
 from bench.config import resolve_config
 from bench.errors import ConfigError
+from bench.methods import build_method
 from bench.testing import make_periodic_batch
 from bench.train.compiled import compile_backbone
 from bench.train.step import StepContext, autocast, train_step
-from methods import build_method
 
 
 def test_gradient_force_backbones_refuse_compilation_by_key():

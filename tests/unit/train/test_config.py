@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from backbones.equiformer import EquiformerConfig
+from bench.backbones.equiformer import EquiformerConfig
 from bench.config import (
     CONFIG_DIR,
     RunConfig,
@@ -19,8 +19,8 @@ from bench.config import (
     resolve_config,
 )
 from bench.errors import ConfigError
-from methods import METHODS, build_method
-from methods.dens import DeNSConfig
+from bench.methods import METHODS, build_method
+from bench.methods.dens import DeNSConfig
 
 
 def _cases():

@@ -21,6 +21,8 @@ from torch_geometric.data import Batch, Data
 
 import bench.train.step as step_module
 from bench.errors import ConfigError
+from bench.methods import build_method
+from bench.methods.noisy_nodes import NoisyNodes
 from bench.records import read_record
 from bench.train.batches import EpochBatches, corruption_generator, derived_seed
 from bench.train.distributed import World, participation, world_from_env
@@ -34,8 +36,6 @@ from bench.train.setup import (
     normalization,
     to_data_list,
 )
-from methods import build_method
-from methods.noisy_nodes import NoisyNodes
 from tests.conftest import DATA_DIR
 from tests.unit.train.conftest import ci_config
 

@@ -17,11 +17,11 @@ import bench.train.preflight as preflight
 import bench.train.run as run_module
 from bench.config import TrainConfig
 from bench.errors import ConfigError
+from bench.methods import build_method
 from bench.records import read_record
 from bench.train.checkpoint import list_checkpoints, save_checkpoint
 from bench.train.run import run_training
 from bench.train.step import NonFiniteLossError, StepContext, train_step
-from methods import build_method
 from tests.conftest import DATA_DIR
 from tests.unit.train.conftest import ci_config
 

@@ -11,10 +11,10 @@ import json
 
 import pytest
 
-from backbones.registry import BACKBONES
+from bench.backbones.registry import BACKBONES
+from bench.methods import METHODS
 from bench.records import read_record
 from bench.train.run import run_training
-from methods import METHODS
 from tests.conftest import DATA_DIR
 from tests.unit.train.conftest import ci_config
 
