@@ -53,35 +53,37 @@ def perf_frame(records: list[tuple[Path, PerfRecord]]) -> pd.DataFrame:
             rows += _reference_rows(path, rec)
         if rec.component != "train":
             continue
-        res, cfg = rec.results, rec.config
+        res = rec.results
         for arm, m in res["methods"].items():
             over = res["overhead"].get(arm)
-            ratio = (
-                "baseline"
-                if over is None
-                else f"{over['ratio']['median']:.3f} [{over['ratio']['min']:.3f}, "
-                f"{over['ratio']['max']:.3f}]"
-            )
             flops = res.get("flops", {}).get(arm, {}).get("ratio")
             rows.append(
-                {
-                    "record": path.stem,
-                    "backbone": cfg["backbone"],
-                    "preset": cfg["preset"],
-                    "dataset": cfg["dataset"],
-                    "batch": cfg["batch_size"],
-                    "threads": rec.hardware.get("torch_threads"),
-                    "device": cfg["device"],
-                    "arm": arm,
+                _row_key(path, rec, arm)
+                | {
                     "s_per_step": f"{m['step_time_s']['median']:.4g}",
                     "structures_per_s": f"{m['structures_per_s']:.3g}",
-                    "vs_baseline": ratio,
+                    "vs_baseline": "baseline" if over is None else _range(over["ratio"]),
                     "flops_ratio": None if flops is None else f"{flops:.4f}",
                     "peak_mb": round(m["peak_memory_mb"]),
                     "params": m["params"],
                 }
             )
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def _row_key(path: Path, rec: PerfRecord, arm: str) -> dict:
+    """The columns that say which record, configuration and arm a row is."""
+    cfg = rec.config
+    return {
+        "record": path.stem,
+        "backbone": cfg["backbone"],
+        "preset": cfg["preset"],
+        "dataset": cfg["dataset"],
+        "batch": cfg["batch_size"],
+        "threads": rec.hardware.get("torch_threads"),
+        "device": cfg["device"],
+        "arm": arm,
+    }
 
 
 def _range(ratio: dict) -> str:
@@ -100,15 +102,8 @@ def _reference_rows(path: Path, rec: PerfRecord) -> list[dict]:
         ours = arm == "ours"
         rss = res.get("peak_rss_ratio")
         rows.append(
-            {
-                "record": path.stem,
-                "backbone": cfg["backbone"],
-                "preset": cfg["preset"],
-                "dataset": cfg["dataset"],
-                "batch": cfg["batch_size"],
-                "threads": rec.hardware.get("torch_threads"),
-                "device": cfg["device"],
-                "arm": arm if arm == "reference" else f"ours ({cfg['method']})",
+            _row_key(path, rec, arm if arm == "reference" else f"ours ({cfg['method']})")
+            | {
                 "s_per_step": f"{step:.4g}",
                 "structures_per_s": f"{cfg['batch_size'] / step:.3g}",
                 "vs_reference": _range(res["ratio"]) if ours else "reference",
