@@ -13,7 +13,7 @@ def test_a_warmup_that_fits_is_kept():
 
 
 def test_a_warmup_longer_than_the_capped_run_keeps_its_share_per_step():
-    # the README main job: paper MD17 warm-up 10 of 1500 epochs, 360 steps of 118.75
+    # a capped run: paper MD17 warm-up 10 of 1500 epochs, 360 steps of 118.75 per epoch
     run_epochs = 360 / 118.75
     warmup, unit, note = fit_warmup(10.0, 1500, run_epochs, "epoch")
     assert warmup == pytest.approx(10 * run_epochs / 1500) and unit == "step"
