@@ -39,6 +39,17 @@ def _run(root: Path, method: str, seed: int, force: float, n_train: int = 16, va
         (run_dir / "log.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
 
 
+def _paired_cli(results: Path) -> str:
+    """stdout of ``bench report --paired --results RESULTS`` (exit 0 required)."""
+    cmd = [sys.executable, "-c", "from bench.cli import main; main()"]
+    return subprocess.run(
+        [*cmd, "report", "--paired", "--results", str(results)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
 def test_paired_t_interval_and_p_value():
     result = paired_t([-1.0, -2.0, -3.0])
     assert result.mean == pytest.approx(-2.0)
@@ -87,13 +98,7 @@ def test_cli_prints_arms_and_contrasts(tmp_path):
         _run(tmp_path, "none", seed, 10.0 + seed)
         _run(tmp_path, "denoise-no-force", seed, 9.0 + seed)
         _run(tmp_path, "dens", seed, 8.0 + 2 * seed)
-    cmd = [sys.executable, "-c", "from bench.cli import main; main()"]
-    out = subprocess.run(
-        [*cmd, "report", "--paired", "--results", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = _paired_cli(tmp_path)
     assert "dens - denoise-no-force" in out and "too few pairs" not in out
     assert "-1.00, -1.00" in out  # denoise-no-force - none, seeds 0 and 1
     assert "-2.00, -1.00" in out  # dens - none
@@ -101,12 +106,6 @@ def test_cli_prints_arms_and_contrasts(tmp_path):
 
 def test_cli_says_when_nothing_is_paired_yet(tmp_path):
     _run(tmp_path, "none", 0, 10.0)
-    cmd = [sys.executable, "-c", "from bench.cli import main; main()"]
-    out = subprocess.run(
-        [*cmd, "report", "--paired", "--results", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = _paired_cli(tmp_path)
     assert out.count("no arm has a reference run of the same seed yet") == 2
     assert "10.00" in out  # the arm itself is still listed
