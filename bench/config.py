@@ -171,7 +171,10 @@ class TrainConfig:
     forces only, since compiled graphs cannot be differentiated twice; the first steps
     compile). ``checkpoint_every``: steps between
     checkpoints (0: only at the end). ``val_every_epochs``: validation at every that many epoch
-    ends (0: none), kept in log.jsonl and ``checkpoints/best.pt``.
+    ends (0: none), kept in log.jsonl and ``checkpoints/best.pt``. ``loader_workers``: torch
+    DataLoader worker processes that build the training batches ahead of the step
+    (bench.train.prefetch; 0: built in the training process); the batches are the same, so it
+    cannot change results and is left out of the run id.
     """
 
     epochs: int | None = 10
@@ -195,6 +198,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     keep_checkpoints: int = 2
     val_every_epochs: int = 1
+    loader_workers: int = 0
 
 
 @dataclass

@@ -82,6 +82,7 @@ def _range_table(cfg) -> list[tuple[str, Any, Any, str]]:
         ("train.weight_decay", t.weight_decay, *non_neg),
         ("train.betas[0]", t.betas[0] if t.betas else None, *beta),
         ("train.betas[1]", t.betas[1] if len(t.betas) > 1 else None, *beta),
+        ("train.loader_workers", t.loader_workers, *non_neg),
         ("data.n_train", d.n_train, *pos_int),
         ("data.n_val", d.n_val, *non_neg),
         ("data.max_structures", d.max_structures, *pos_int),

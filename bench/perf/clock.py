@@ -1,10 +1,12 @@
 """Split each training step of a ``bench.train.loop.Trainer`` into phases, leaving its code as is.
 
-The probe wraps three bound methods on the instances (the batch source, the method's
-``prepare`` and the model's ``build_graph``) and adds forward hooks on the model and step hooks
-on the optimiser, so the timed step is exactly the one ``bench run`` executes. Phases (s):
+The probe wraps three bound methods on the instances (the Trainer's ``next_batch``, the
+method's ``prepare`` and the model's ``build_graph``) and adds forward hooks on the model and
+step hooks on the optimiser, so the timed step is exactly the one ``bench run`` executes.
+Phases (s):
 
-- ``data``: building the batch (collating pre-converted structures, as ``bench run`` does);
+- ``data``: getting the batch (collating pre-converted structures, as ``bench run`` does,
+  or with ``train.loader_workers`` waiting for a worker's);
 - ``corrupt``: the method's ``prepare`` (noise, masks, force encoding inputs);
 - ``graph``: the backbone's neighbour list and edge vectors (inside its forward);
 - ``forward``: the rest of the forward, including ``-dE/dpos`` for gradient forces;
@@ -31,7 +33,7 @@ class StepProbe:
     """Attach to a Trainer; :meth:`step` runs one of its steps and returns the phase times.
 
     Args:
-        trainer: a bench.train.loop.Trainer (its model, optimizer, method and batches).
+        trainer: a bench.train.loop.Trainer (its model, optimizer, method and next_batch).
         device: "cpu" or "cuda" (CUDA synchronises at every phase boundary).
     """
 
@@ -42,8 +44,8 @@ class StepProbe:
         self._spans: dict[str, float] = {}
         self._marks: dict[str, float] = {}
         self._shape = (0, 0)
-        batches, model, optimizer = trainer.batches, trainer.model, trainer.optimizer
-        batches.batch = self._timed(batches.batch, "data", self._count)
+        model, optimizer = trainer.model, trainer.optimizer
+        trainer.next_batch = self._timed(trainer.next_batch, "data", self._count)
         trainer.method.prepare = self._timed(trainer.method.prepare, "corrupt")
         model.build_graph = self._timed(model.build_graph, "graph")
         model.register_forward_pre_hook(lambda *_: self._mark("forward_start", first=True))

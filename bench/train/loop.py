@@ -3,8 +3,11 @@
 Everything random is either a pure function of (seed, epoch) (the data order) or saved in
 checkpoints (the method's corruption generator, torch's global RNG used by dropout, Python's
 RNG; every rank's under data parallelism), so on CPU a resumed run repeats the uninterrupted
-one bit for bit. Data parallel (bench.train.distributed): every rank runs this loop on its
-slice of the global batch through the DDP wrapper; only rank 0 validates and writes files.
+one bit for bit. The batches come from a bench.train.prefetch.BatchStream, built in this
+process or by ``train.loader_workers`` DataLoader workers ahead of the step: the same batches
+either way, and a stream is re-created at the step a run resumes from. Data parallel
+(bench.train.distributed): every rank runs this loop on its slice of the global batch through
+the DDP wrapper; only rank 0 validates and writes files.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch_geometric.data import Data
+from torch_geometric.data import Batch, Data
 
 from bench.config import TrainConfig
 from bench.errors import ConfigError
@@ -35,6 +38,7 @@ from bench.train.distributed import World
 from bench.train.ema import EMA
 from bench.train.normalization import Normalization
 from bench.train.optim import build_optimizer
+from bench.train.prefetch import BatchStream
 from bench.train.schedule import WarmupCosine, fit_warmup
 from bench.train.sinks import open_sinks
 from bench.train.step import StepContext, train_step
@@ -125,6 +129,7 @@ class Trainer:
         self.validate = run_io.validate
         self.step, self.train_time, self.samples = 0, 0.0, 0
         self.best_val: float | None = None
+        self._stream: BatchStream | None = None
         self._sinks: list = []
         self._display: ProgressDisplay | None = None
         self._window: dict[str, float] = {}
@@ -155,6 +160,7 @@ class Trainer:
                     display.update(1, f"loss {result['loss']:.4g}  {rate:.1f} structures/s")
                     self._after_step(result)
         finally:
+            self.close_stream()
             for sink in self._sinks:
                 sink.close()
         self.save_checkpoint()
@@ -163,8 +169,7 @@ class Trainer:
         """Take the next training step (batch, lr, ``train_step``, EMA); ``bench perf`` times
         exactly this. Returns train_step's values plus ``"lr"``."""
         start = time.perf_counter()
-        epoch, index = divmod(self.step, self.steps_per_epoch)
-        batch = self.batches.batch(epoch, index).to(self.device)
+        batch = self.next_batch().to(self.device)
         lr = self.schedule.apply(self.optimizer, self.step)
         ctx = self.context.at(self.step + 1, self.step / self.total_steps)
         result = train_step(self.train_model, self.method, batch, self.optimizer, ctx)
@@ -174,6 +179,24 @@ class Trainer:
         self.samples += int(batch.num_graphs) * self.world.size
         self.train_time += time.perf_counter() - start
         return result | {"lr": lr}
+
+    def next_batch(self) -> Batch:
+        """The batch of step ``self.step`` (on CPU) from the batch stream, which is (re)started
+        at ``self.step`` when it is not that stream's next step (first call, resume, a step
+        set by hand) or the stream is exhausted."""
+        stream = self._stream
+        if stream is None or not (stream.next_step == self.step < stream.stop):
+            self.close_stream()
+            steps = range(self.step, max(self.total_steps, self.step + 1))
+            pin = self.device.type == "cuda"
+            stream = self._stream = BatchStream(self.batches, steps, self.cfg.loader_workers, pin)
+        return next(stream)
+
+    def close_stream(self) -> None:
+        """Stop the batch stream (its loader workers exit); the next step starts a new one."""
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
 
     def _after_step(self, result: dict[str, float]) -> None:
         for key, value in result.items():

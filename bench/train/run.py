@@ -78,13 +78,18 @@ from bench.train.sinks import check_sinks
 from bench.train.step import NonFiniteLossError
 from bench.train.summary import startup_lines
 
+#: TrainConfig keys that cannot change a run's results (how batches are built, not which):
+#: left out of the run id and of ``--resume``'s config comparison
+RESULT_NEUTRAL = ("loader_workers",)
+
 
 def default_run_id(cfg: RunConfig) -> str:
     """``<dataset>[-<molecule>]-<backbone>-<method>-<preset>-s<seed>-<hash>``; the hash covers
     the whole config minus where things are (run id, results folder, data root, device;
-    ``data.path`` relative to the data root, else by its name), so equal experiments share
-    an id on any machine."""
-    identity = cfg.to_dict()
+    ``data.path`` relative to the data root, else by its name) and minus RESULT_NEUTRAL
+    (``train.loader_workers``, which cannot change results), so equal experiments share an id
+    on any machine."""
+    identity = _results_config(cfg.to_dict())
     for key in ("run_id", "results", "device"):
         identity.pop(key)
     root = identity["data"].pop("data_root")
@@ -101,6 +106,12 @@ def default_run_id(cfg: RunConfig) -> str:
         digest,
     ]
     return "-".join(str(p) for p in parts if p)
+
+
+def _results_config(config: dict) -> dict:
+    """``config`` (a RunConfig as a dict) without the RESULT_NEUTRAL keys of ``train``."""
+    train = {k: v for k, v in config.get("train", {}).items() if k not in RESULT_NEUTRAL}
+    return config | {"train": train}
 
 
 def _portable_path(path: str, root: str | None) -> str:
@@ -292,7 +303,8 @@ def _train_and_evaluate(run: _Run) -> None:
 
 
 def _check_existing(run_dir: Path, cfg: RunConfig, resume: bool) -> RunRecord | None:
-    """The existing record of ``run_dir`` (None if new); ConfigError on a clash."""
+    """The existing record of ``run_dir`` (None if new); ConfigError on a clash (any config
+    key but RESULT_NEUTRAL: a run resumes with any number of loader workers)."""
     if not (run_dir / RECORD_FILE).is_file():
         return None
     record = read_record(run_dir)
@@ -301,8 +313,9 @@ def _check_existing(run_dir: Path, cfg: RunConfig, resume: bool) -> RunRecord | 
             f"{run_dir}: a run with status {record.status!r} exists; pass --resume "
             f"to continue it, or another --run-id"
         )
-    if record.config != cfg.to_dict():
-        diff = sorted(_diff_keys(record.config, cfg.to_dict()))
+    recorded, wanted = _results_config(record.config), _results_config(cfg.to_dict())
+    if recorded != wanted:
+        diff = sorted(_diff_keys(recorded, wanted))
         raise ConfigError(f"{run_dir}: --resume with a different config (keys {diff})")
     return record
 

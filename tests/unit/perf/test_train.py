@@ -30,8 +30,10 @@ def test_options_reject_bad_values():
     assert TrainBenchOptions(backbone="schnet", methods=("dens", "none")).baseline == "none"
 
 
-def test_probe_splits_a_real_training_step_into_phases():
-    cfg = run_config(TrainBenchOptions(**OPTS), "dens")
+@pytest.mark.parametrize("workers", [0, 1])
+def test_probe_splits_a_real_training_step_into_phases(workers):
+    overrides = (f"train.loader_workers={workers}",)
+    cfg = run_config(TrainBenchOptions(**OPTS, overrides=overrides), "dens")
     trainer = build_trainer(cfg, load_split(cfg.data))
     prepare = trainer.method.prepare
 
