@@ -34,6 +34,12 @@ REFERENCES = {
 }
 
 
+#: glibc's mmap threshold in the peak-RSS children (bytes): every block from 128 KiB up is its
+#: own mapping, returned to the system when freed, so the high-water mark follows the live
+#: tensors. glibc's default threshold adapts to the sizes freed so far, and heap fragmentation
+#: then moves one Equiformer step's peak by up to 2 GB between identical runs.
+MMAP_THRESHOLD = 128 * 1024
+
 #: length of dens-bench's lr schedule (its warm-up must fit; the steps taken are far fewer)
 SCHEDULE_STEPS = 1000
 
@@ -84,10 +90,12 @@ def peak_rss_child(args: argparse.Namespace) -> None:
 
 
 def peak_rss(args: argparse.Namespace, side: str) -> dict:
-    """Run this script as a child measuring ``side`` alone (same model, size, data, threads)."""
+    """Run this script as a child measuring ``side`` alone (same model, size, data, threads),
+    under a fixed glibc mmap threshold (MMAP_THRESHOLD)."""
+    env = os.environ | {"MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD)}
     cmd = [sys.executable, __file__, args.model, "--size", args.size, "--warmup", str(args.warmup)]
     cmd += ["--threads", str(args.threads), "--data-root", args.data_root, "--peak-rss-side", side]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -143,6 +151,7 @@ def measure(args: argparse.Namespace) -> dict:
             sides.perf_options(spec, args.size, Path(args.data_root), 1).overrides
         ),
         "step": "forward, forces, backward, AdamW; interleaved per repeat",
+        "peak_rss_allocator": f"glibc, MALLOC_MMAP_THRESHOLD_={MMAP_THRESHOLD}",
     }
     config.pop("peak_rss_side")
     return {"config": config, "results": results}

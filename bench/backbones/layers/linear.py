@@ -18,7 +18,8 @@ class IrrepsLinear(nn.Module):
     At init this is the function of ``e3nn.o3.Linear`` (``W ~ N(0, 1)``, forward divided by
     ``sqrt(fan_in)``), but the parameters are on the reference's scale, so AdamW steps and
     weight decay act on them as in the reference. One matmul per output irrep, so that forward
-    and double backward stay cheap. Output irreps with no matching input are zero.
+    and double backward stay cheap; the autograd graph holds each input block, not a view into
+    a wider ``x``. Output irreps with no matching input are zero.
 
     Args:
         irreps_in / irreps_out: feature irreps ([..., irreps_in.dim] -> [..., irreps_out.dim]).
@@ -54,6 +55,8 @@ class IrrepsLinear(nn.Module):
             if fan_in:
                 parts = [x_blocks[i].reshape(*lead, self.irreps_in[i].mul, dim) for i in sources]
                 xin = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-2)
+                if dim == 1:  # matmul would save a view, keeping all of x (a message) alive
+                    xin = xin.contiguous()
                 w = self.weights[str(k)].to(x.dtype)
                 y = (xin.transpose(-1, -2) @ w).transpose(-1, -2)
             else:

@@ -187,6 +187,30 @@ def test_irreps_linear_matches_e3nn():
     assert (lin(x)[:, -7:] == 0).all()  # no 3e input: that output is zero
 
 
+def test_irreps_linear_graph_holds_no_view_of_a_wider_input():
+    """A block of a wider tensor (as the attention's messages are) goes in; the autograd graph
+    must not keep the wide tensor's storage alive, and the result is that of a copy, bitwise."""
+    irreps_in, irreps_out = o3.Irreps("6x0e+4x1e+2x2e"), o3.Irreps("5x0e+3x1e+2x2e")
+    lin = IrrepsLinear(irreps_in, irreps_out, bias=True)
+    wide = torch.randn(7, 3 * irreps_in.dim, requires_grad=True)
+    x = wide[:, : irreps_in.dim]
+    saved = []
+
+    def pack(t):
+        saved.append(t.untyped_storage().data_ptr())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        y = lin(x)
+    assert saved and wide.untyped_storage().data_ptr() not in saved
+    copy = x.detach().clone().requires_grad_(True)
+    y_copy = lin(copy)
+    assert torch.equal(y, y_copy)
+    (grad,) = torch.autograd.grad(y.square().sum(), wide)
+    (grad_copy,) = torch.autograd.grad(y_copy.square().sum(), copy)
+    assert torch.equal(grad[:, : irreps_in.dim], grad_copy)
+
+
 @pytest.mark.parametrize(
     ("lmax", "dens", "expected"),
     [(2, False, 3_496_001), (2, True, 4_000_577), (3, False, 5_500_865), (3, True, 6_354_241)],
