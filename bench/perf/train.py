@@ -126,7 +126,7 @@ def run_config(opts: TrainBenchOptions, method: str, switches: tuple[str, ...] =
     structures unless ``--set`` says)."""
     root = Path(opts.data_root) if opts.data_root is not None else default_data_root()
     dataset, fields = dataset_options(opts.dataset, root)
-    sets = [*fields.pop("overrides", ()), "train.epochs=null"]
+    sets = list(fields.pop("overrides", ()))  # the configured epochs shape the schedule
     sets += [override(f"train.{switch}", True) for switch in switches]
     if opts.batch_size is not None:
         sets.append(override("train.batch_size", opts.batch_size))

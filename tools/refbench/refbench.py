@@ -143,7 +143,9 @@ def measure(args: argparse.Namespace) -> dict:
         "method": spec.method,
         "batch_size": spec.batch_size,
         "dataset": spec.kind,
-        "preset": "paper" if args.size == "paper" else f"paper, {sides.REDUCED_LAYERS} blocks",
+        "preset": spec.preset
+        if args.size == "paper"
+        else f"{spec.preset}, {sides.REDUCED_LAYERS} blocks",
         "device": "cpu",
         "reference": REFERENCES["pyg" if spec.reference == "pyg" else spec.kind],
         "reference_model": spec.reference,

@@ -35,21 +35,26 @@ OC20_DENS = {"std": 0.1, "prob": 0.25, "corrupt_ratio": 0.5, "weights": (2.0, 10
 @dataclass(frozen=True)
 class Spec:
     """One compared model: dataset kind, dens-bench backbone and method, reference id
-    (``l2``/``l2_dens``: Equiformer MD17; ``eq2``/``eq2_dens``/``escn_dens``:
-    tools/parity/fairchem_models; ``pyg``: torch_geometric's SchNet) and batch size."""
+    (``l2``/``l2_dens``/``l3``/``l3_dens``: Equiformer MD17 Lmax 2/3;
+    ``eq2``/``eq2_dens``/``escn_dens``: tools/parity/fairchem_models; ``pyg``:
+    torch_geometric's SchNet), batch size and dens-bench's backbone preset."""
 
     kind: str
     backbone: str
     method: str
     reference: str
     batch_size: int
+    preset: str = "paper"
 
 
 MODELS = {
     "equiformer": Spec("md17", "equiformer", "none", "l2", 8),
     "equiformer-dens": Spec("md17", "equiformer", "dens", "l2_dens", 8),
+    "equiformer-l3": Spec("md17", "equiformer", "none", "l3", 8, "paper-l3"),
+    "equiformer-l3-dens": Spec("md17", "equiformer", "dens", "l3_dens", 8, "paper-l3"),
     "equiformer-v2": Spec("oc20", "equiformer-v2", "none", "eq2", 1),
     "equiformer-v2-dens": Spec("oc20", "equiformer-v2", "dens", "eq2_dens", 1),
+    "escn": Spec("oc20", "escn", "none", "escn_dens", 1),
     "escn-dens": Spec("oc20", "escn", "dens", "escn_dens", 1),
     "schnet": Spec("md17", "schnet", "none", "pyg", 32),
 }
@@ -79,7 +84,7 @@ def perf_options(spec: Spec, size: str, data_root: Path, steps: int):
         backbone=spec.backbone,
         methods=(spec.method,),
         dataset=dataset,
-        preset="paper",
+        preset=spec.preset,
         batch_size=spec.batch_size,
         steps=steps,
         warmup=0,
@@ -184,7 +189,7 @@ def _md17_reference(spec: Spec, size: str, norm: dict):
     md17_mod, dens_mod = em.load_reference()
     torch.set_default_dtype(torch.float32)  # load_reference sets float64 for parity
     dens = spec.reference.endswith("dens")
-    cfg = em.reference_config(2, dens, small=False)
+    cfg = em.reference_config(3 if spec.reference.startswith("l3") else 2, dens, small=False)
     if not dens:
         model = md17_mod.GraphAttentionTransformerMD17(**cfg)
 
@@ -218,7 +223,9 @@ def _md17_reference(spec: Spec, size: str, norm: dict):
 
 def _oc20_reference(spec: Spec, size: str, norm: dict):
     """(model, loss(model, batch)) of a fairchem / DeNS OC20 reference with its own random
-    edge-frame roll; DeNS models take a denoising forward with probability OC20_DENS["prob"]."""
+    edge-frame roll; with method ``dens`` a denoising forward with probability
+    OC20_DENS["prob"], otherwise none (eSCN ``none``: DeNS's eSCN on clean batches only, as it
+    trains 75% of its batches; its unused noise head stays in the optimiser)."""
     import fairchem_models as fm
 
     attrs = fm.paper_config(spec.reference)["attrs"]
@@ -226,7 +233,7 @@ def _oc20_reference(spec: Spec, size: str, norm: dict):
         attrs["num_layers"] = REDUCED_LAYERS
     model = fm.build(spec.reference, attrs, seed=0, our_frames=False)
     mean, std = norm["energy_mean"], norm["energy_std"]
-    dens, c = spec.reference.endswith("dens"), OC20_DENS
+    dens, c = spec.method == "dens", OC20_DENS  # escn none: the DeNS model, never denoising
 
     def loss(model, b):
         free = ~b.fixed

@@ -8,6 +8,7 @@ import pytest
 
 from bench.perf.clock import PHASES, StepProbe
 from bench.perf.train import TrainBenchOptions, build_trainer, run_config, run_train_bench
+from bench.train.schedule import fit_warmup
 from bench.train.setup import load_split
 
 OPTS = dict(backbone="schnet", preset="ci", batch_size=2, steps=4, warmup=1, repeats=2)
@@ -20,6 +21,15 @@ def test_run_config_is_the_bench_run_config_with_a_small_pool():
     assert cfg.method.params.p_dens == 0.25  # the paper-v1 MD17 profile
     cfg = run_config(TrainBenchOptions(**OPTS, overrides=("data.n_train=6",)), "none")
     assert cfg.data.n_train == 6
+
+
+def test_a_short_measurement_of_a_paper_schedule_fits_its_warmup():
+    # paper MD17: a 10-epoch warm-up of 1500 epochs; 5 steps over 4 batches is 1.25 epochs
+    opts = TrainBenchOptions(**OPTS | {"preset": "paper", "backbone": "equiformer"})
+    cfg = run_config(opts, "none")
+    assert (cfg.train.epochs, cfg.train.warmup_epochs, cfg.train.max_steps) == (1500, 10, 5)
+    warmup, unit, note = fit_warmup(cfg.train.warmup_epochs, cfg.train.epochs, 5 / 4, "epoch")
+    assert warmup < 5 / 4 and unit == "step" and note
 
 
 def test_options_reject_bad_values():
