@@ -9,6 +9,8 @@ from e3nn import o3
 from e3nn.math import moment
 from torch import Tensor, nn
 
+from bench.backbones.layers.concat import concat
+
 SCALAR = o3.Irrep("0e")
 
 
@@ -62,7 +64,7 @@ class Gate(nn.Module):
         sizes = [self.n_scalars, self.n_gates, x.shape[-1] - self.n_scalars - self.n_gates]
         scalars, gates, gated = x.split(sizes, dim=-1)
         gates = torch.sigmoid(gates) * self.sigmoid_scale
-        return torch.cat(
+        return concat(
             [
                 torch.nn.functional.silu(scalars) * self.silu_scale,
                 gated * gates[..., self.gate_index],

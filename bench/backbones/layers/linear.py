@@ -8,6 +8,8 @@ import torch
 from e3nn import o3
 from torch import Tensor, nn
 
+from bench.backbones.layers.concat import concat
+
 
 class IrrepsLinear(nn.Module):
     """``y = x W (+ b on 0e outputs)``, mixing channels of the same irrep.
@@ -54,7 +56,7 @@ class IrrepsLinear(nn.Module):
         for k, (sources, fan_in, mul_out, dim) in enumerate(self.plan):
             if fan_in:
                 parts = [x_blocks[i].reshape(*lead, self.irreps_in[i].mul, dim) for i in sources]
-                xin = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-2)
+                xin = concat(parts, dim=-2)
                 if dim == 1:  # matmul would save a view, keeping all of x (a message) alive
                     xin = xin.contiguous()
                 w = self.weights[str(k)].to(x.dtype)
@@ -64,4 +66,4 @@ class IrrepsLinear(nn.Module):
             if str(k) in self.biases:
                 y = y + self.biases[str(k)].to(x.dtype).unsqueeze(-1)
             blocks.append(y.reshape(*lead, mul_out * dim))
-        return blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=-1)
+        return concat(blocks, dim=-1)

@@ -6,6 +6,8 @@ import torch
 from e3nn import o3
 from torch import Tensor, nn
 
+from bench.backbones.layers.concat import concat
+
 
 class EquivariantLayerNorm(nn.Module):
     """Layer norm for features of ``irreps`` (Equiformer's "V2" form), per node.
@@ -46,4 +48,4 @@ class EquivariantLayerNorm(nn.Module):
                 field = field + self.bias[ib : ib + mul].reshape(1, mul, 1)
                 ib += mul
             out.append(field.reshape(-1, mul * ir.dim))
-        return torch.cat(out, dim=-1)
+        return concat(out, dim=-1)
