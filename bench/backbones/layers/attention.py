@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import torch
@@ -12,6 +13,8 @@ from torch import Tensor, nn
 from torch_geometric.utils import softmax
 
 from bench.backbones.base import incoming_edges
+from bench.backbones.layers.concat import concat
+from bench.backbones.layers.constants import drop_stale
 from bench.backbones.layers.drop import EquivariantDropout
 from bench.backbones.layers.gate import Gate
 from bench.backbones.layers.linear import IrrepsLinear
@@ -49,6 +52,8 @@ def smooth_leaky_relu(x: Tensor, slope: float = 0.2) -> Tensor:
 #: 1 / sqrt(E[smooth_leaky_relu(z)^2]), z ~ N(0, 1) (about 1.5313): the authors wrap the
 #: attention activation in e3nn's ``normalize2mom`` (same estimate of the moment)
 ALPHA_ACT_SCALE = float(moment(smooth_leaky_relu, 2, dtype=torch.float64).pow(-0.5))
+#: the head map that state dicts stored until it became a per-block broadcast
+_STALE = re.compile(r"head_index")
 
 
 class GraphAttention(nn.Module):
@@ -111,7 +116,9 @@ class GraphAttention(nn.Module):
         self.attention = attention
         self.num_heads = num_heads
         self.avg_degree = float(avg_degree)
-        self.register_buffer("head_index", _head_index(heads, num_heads))
+        #: per heads block: its split width and (channels per head, irrep dim)
+        self.head_widths = [mul * ir.dim for mul, ir in heads]
+        self.head_blocks = [(mul // num_heads, ir.dim) for mul, ir in heads]
         if attention:
             n_alpha = sum(mul for mul, ir in heads if ir == o3.Irrep("0e"))
             if n_alpha == 0:
@@ -134,17 +141,29 @@ class GraphAttention(nn.Module):
             alpha = self.lin_alpha(message).unflatten(1, (self.num_heads, -1))
             logits = (smooth_leaky_relu(alpha) * ALPHA_ACT_SCALE * self.alpha_dot).sum(-1)
             weight = self.alpha_drop(softmax(logits, edges.dst, num_nodes=x.shape[0]))
-            value = value * weight[:, self.head_index]
+            value = self._weigh(value, weight)
         out = x.new_zeros(x.shape[0], value.shape[1]).index_add(0, edges.dst, value)
         if not self.attention:
             out = out / math.sqrt(self.avg_degree)
         return self.proj_drop(self.proj(out))
 
+    def _weigh(self, value: Tensor, weight: Tensor) -> Tensor:
+        """Every channel of ``value`` [E, heads.dim] times its head's ``weight`` [E, H]
+        (channels split evenly per irrep, head-major), broadcast per block."""
+        n_edges, heads = weight.shape
+        scale = weight.reshape(n_edges, heads, 1, 1)
+        parts = value.split(self.head_widths, dim=-1)
+        return concat(
+            [
+                (part.reshape(n_edges, heads, per_head, dim) * scale).reshape(n_edges, width)
+                for part, width, (per_head, dim) in zip(
+                    parts, self.head_widths, self.head_blocks, strict=True
+                )
+            ],
+            dim=-1,
+        )
 
-def _head_index(heads: o3.Irreps, num_heads: int) -> Tensor:
-    """The head of every component of a ``heads`` feature (channels split evenly per irrep)."""
-    index = []
-    for mul, ir in heads:
-        per_head = mul // num_heads
-        index += [c // per_head for c in range(mul) for _ in range(ir.dim)]
-    return torch.tensor(index, dtype=torch.long)
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """State dicts written before the head map stopped being stored carry it."""
+        drop_stale(state_dict, prefix, _STALE)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

@@ -10,10 +10,11 @@ from e3nn import o3
 from torch import Tensor, nn
 
 from bench.backbones.layers.concat import concat
+from bench.backbones.layers.constants import drop_stale
 
 SCALAR = o3.Irrep("0e")
 #: constant buffers that state dicts written before they became non-persistent carry
-_LEGACY_BUFFER = re.compile(r"gather|(coupling|spread)_\d+")
+_STALE = re.compile(r"gather|(coupling|spread)_\d+")
 
 
 class DepthwiseTensorProduct(nn.Module):
@@ -85,9 +86,7 @@ class DepthwiseTensorProduct(nn.Module):
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         """Drop the constant buffers that state dicts written before they became
         non-persistent still carry (``coupling_i``, ``spread_i``, ``gather``)."""
-        for key in [k for k in state_dict if k.startswith(prefix)]:
-            if _LEGACY_BUFFER.fullmatch(key[len(prefix) :]):
-                del state_dict[key]
+        drop_stale(state_dict, prefix, _STALE)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x: Tensor, y: Tensor, weight: Tensor | None = None) -> Tensor:

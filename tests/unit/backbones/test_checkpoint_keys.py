@@ -1,7 +1,7 @@
 """Checkpoints of plain and DeNS models written before the capability flags still load: same
 parameter and buffer names, same shapes (tests/data/checkpoint_keys.json, from commit f2274f4).
-The tensor products' coupling constants were stored then; they are not state any more, and
-the old copies are ignored on load."""
+The tensor products' couplings and the attention's head map were stored then; they are not
+state any more, and the old copies are ignored on load."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ FLAGS = {
     "dens": {"force_encoding": True, "noise_head": True},
 }
 
-#: DepthwiseTensorProduct constants that state dicts carried until they became non-persistent
-LEGACY = re.compile(r"(.+\.)?(gather|(coupling|spread)_\d+)")
+#: constants that state dicts carried until they stopped being stored: the tensor products'
+#: couplings and the attention's head map
+LEGACY = re.compile(r"(.+\.)?(gather|head_index|(coupling|spread)_\d+)")
 
 
 def manifest(name: str, dens: bool) -> dict[str, list[int]]:
