@@ -7,6 +7,18 @@ import pytest
 from bench.config import resolve_config
 from bench.train.run import run_training
 
+#: a short run that checkpoints mid-epoch: 8 train structures, batch 2 (4 steps per epoch),
+#: 12 steps, a checkpoint every 3 and a log window of 4 that straddles it; DeNS on half of
+#: the structures
+SHORT_RUN = (
+    "data.max_structures=8",
+    "train.batch_size=2",
+    "train.epochs=3",
+    "train.checkpoint_every=3",
+    "train.log_every=4",
+    "method.params.p_dens=0.5",
+)
+
 
 def ci_config(
     tmp_path,

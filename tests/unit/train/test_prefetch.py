@@ -20,21 +20,11 @@ from bench.train.prefetch import BatchStream
 from bench.train.run import default_run_id, run_training
 from bench.train.setup import load_split
 from tests.conftest import DATA_DIR
-from tests.unit.train.conftest import ci_config
+from tests.unit.train.conftest import SHORT_RUN, ci_config
 
 # Equiformer with attention dropout and drop path: dropout draws from torch's global RNG, so
-# a loader that drew its seed from it would change the weights. 8 structures, batch 2: 12
-# steps, a checkpoint every 3.
-OVERRIDES = (
-    "data.max_structures=8",
-    "train.batch_size=2",
-    "train.epochs=3",
-    "train.checkpoint_every=3",
-    "train.log_every=4",
-    "method.params.p_dens=0.5",
-    "model.options.alpha_drop=0.2",
-    "model.options.drop_path=0.2",
-)
+# a loader that drew its seed from it would change the weights.
+OVERRIDES = (*SHORT_RUN, "model.options.alpha_drop=0.2", "model.options.drop_path=0.2")
 
 
 def _children() -> set:

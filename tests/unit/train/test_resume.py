@@ -11,20 +11,11 @@ import bench.train.loop as loop
 from bench.records import read_record
 from bench.train.run import run_training
 from tests.conftest import DATA_DIR
-from tests.unit.train.conftest import ci_config
+from tests.unit.train.conftest import SHORT_RUN, ci_config
 
-# 8 train structures, batch 2: 4 steps per epoch, 12 steps; DeNS corruption, EMA, clipping
-# and a log window straddling the step-6 checkpoint all carry state a resume must restore.
-OVERRIDES = (
-    "data.max_structures=8",
-    "train.batch_size=2",
-    "train.epochs=3",
-    "train.checkpoint_every=3",
-    "train.log_every=4",
-    "train.ema_decay=0.9",
-    "train.grad_clip=10.0",
-    "method.params.p_dens=0.5",
-)
+# DeNS corruption, EMA, clipping and a log window straddling the step-6 checkpoint all carry
+# state a resume must restore.
+OVERRIDES = (*SHORT_RUN, "train.ema_decay=0.9", "train.grad_clip=10.0")
 
 
 def _train_losses(run_dir) -> list[dict]:
