@@ -3,16 +3,26 @@
 On Linux the resident high-water mark (``VmHWM``) can be reset by writing ``5`` to
 ``/proc/self/clear_refs``, so each step's peak is measured on its own (scope ``"step"``).
 Elsewhere only the process-lifetime peak (``ru_maxrss``) exists (scope ``"process"``).
+
+Under glibc the resident peak of one step depends on heap history: the default mmap threshold
+adapts to the sizes freed so far, and the same step's peak moved between 3.0 and 5.3 GB from
+one run to the next (Equiformer, 8 aspirin). :func:`fix_allocator` pins the threshold first,
+so each large tensor is its own mapping, returned when freed, and the peak follows the live
+tensors (tools/refbench does the same for its children through ``MALLOC_MMAP_THRESHOLD_``).
 """
 
 from __future__ import annotations
 
+import ctypes
 import resource
 import sys
 from pathlib import Path
 
 import torch
 
+#: glibc's mmap threshold (bytes) for measurements: blocks from 128 KiB up are mmapped
+MMAP_THRESHOLD = 128 * 1024
+_M_MMAP_THRESHOLD = -3  # mallopt parameter number (malloc.h)
 _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
 
@@ -26,6 +36,20 @@ def _status_kb(field: str) -> float | None:
     except OSError:
         return None
     return None
+
+
+def fix_allocator() -> str:
+    """Pin glibc's mmap threshold of this process to MMAP_THRESHOLD (see the module
+    docstring); returns the allocator a record should name ("default ..." where there is no
+    glibc ``mallopt`` or it refused)."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return "default (no glibc mallopt)"
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    if mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) != 1:
+        return "default (mallopt refused)"
+    return f"glibc, M_MMAP_THRESHOLD={MMAP_THRESHOLD}"
 
 
 def current_rss_mb() -> float:

@@ -27,7 +27,7 @@ from bench.config import RunConfig, parse_overrides
 from bench.perf.clock import StepProbe
 from bench.perf.datasets import dataset_options, default_data_root
 from bench.perf.flops import count_flops
-from bench.perf.memory import PeakMemory
+from bench.perf.memory import PeakMemory, fix_allocator
 from bench.perf.profiler import top_ops
 from bench.perf.summary import summarize_methods, switch_effects
 from bench.registry import resolve
@@ -171,6 +171,7 @@ def run_train_bench(opts: TrainBenchOptions) -> dict[str, Any]:
     backbone_cls = resolve(BACKBONES, opts.backbone, "backbone")  # fail before loading data
     arms = opts.arms()
     configs = {a: run_config(opts, m, switches) for a, (m, switches) in arms.items()}
+    allocator = fix_allocator() if opts.device == "cpu" else "cuda caching allocator"
     split = load_split(configs[opts.methods[0]].data)
     trainers = {a: build_trainer(cfg, split) for a, cfg in configs.items()}
     probes = {a: StepProbe(t, opts.device) for a, t in trainers.items()}
@@ -190,7 +191,11 @@ def run_train_bench(opts: TrainBenchOptions) -> dict[str, Any]:
     results["switches"] = switch_effects(samples, arms, opts.repeats)
     if opts.flop_steps:
         results["flops"] = _flops(trainers, opts.flop_steps, opts.baseline)
-    results["memory"] = {"scope": memory.scope, "baseline_mb": baseline_mb}
+    results["memory"] = {
+        "scope": memory.scope,
+        "baseline_mb": baseline_mb,
+        "allocator": allocator,
+    }
     if opts.profile_top:
         results["profile"] = {
             a: top_ops(trainers[a].one_step, opts.profile_top, opts.device) for a in arms

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from bench.perf.clock import PHASES, StepProbe
+from bench.perf.memory import fix_allocator
 from bench.perf.train import TrainBenchOptions, build_trainer, run_config, run_train_bench
 from bench.train.schedule import fit_warmup
 from bench.train.setup import load_split
@@ -71,6 +72,7 @@ def test_measurement_compares_methods_on_the_same_steps():
     assert none["steps"] == dens["steps"] == 4
     assert dens["params"] > none["params"]  # the DeNS model has its encoder and noise head
     assert none["peak_memory_mb"] > 0
+    assert res["memory"]["allocator"] == fix_allocator()  # what the record names
     assert sum(none["phase_share"].values()) == pytest.approx(1.0)
     ratio = res["overhead"]["dens"]
     assert ratio["ratio"]["n"] == 2 and len(ratio["per_repeat"]) == 2
