@@ -34,16 +34,6 @@ REFERENCES = {
 }
 
 
-#: glibc's mmap threshold in the peak-RSS children (bytes): every block from 128 KiB up is its
-#: own mapping, returned to the system when freed, so the high-water mark follows the live
-#: tensors. glibc's default threshold adapts to the sizes freed so far, and heap fragmentation
-#: then moves one Equiformer step's peak by up to 2 GB between identical runs.
-MMAP_THRESHOLD = 128 * 1024
-
-#: length of dens-bench's lr schedule (its warm-up must fit; the steps taken are far fewer)
-SCHEDULE_STEPS = 1000
-
-
 def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("model", choices=sorted(sides.MODELS))
@@ -67,7 +57,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def build(args: argparse.Namespace, side: str):
     """(step callable, parameter count) of ``side`` ("ref" or "ours")."""
     spec = sides.MODELS[args.model]
-    opts = sides.perf_options(spec, args.size, Path(args.data_root).resolve(), SCHEDULE_STEPS)
+    steps = args.warmup + args.repeats * args.steps  # the most a side takes
+    opts = sides.perf_options(spec, args.size, Path(args.data_root).resolve(), steps)
     if side == "ref":
         return sides.reference(spec, args.size, opts)
     return sides.ours(opts)
@@ -91,7 +82,10 @@ def peak_rss_child(args: argparse.Namespace) -> None:
 
 def peak_rss(args: argparse.Namespace, side: str) -> dict:
     """Run this script as a child measuring ``side`` alone (same model, size, data, threads),
-    under a fixed glibc mmap threshold (MMAP_THRESHOLD)."""
+    under glibc's mmap threshold fixed at bench.perf.memory.MMAP_THRESHOLD (glibc's adaptive
+    default moved one Equiformer step's peak by up to 2 GB between identical runs)."""
+    from bench.perf.memory import MMAP_THRESHOLD
+
     env = os.environ | {"MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD)}
     cmd = [sys.executable, __file__, args.model, "--size", args.size, "--warmup", str(args.warmup)]
     cmd += ["--threads", str(args.threads), "--data-root", args.data_root, "--peak-rss-side", side]
@@ -117,6 +111,7 @@ def interleave(steps: dict, args: argparse.Namespace) -> dict[str, list[float]]:
 
 def measure(args: argparse.Namespace) -> dict:
     """{"config", "results"} of a vs-reference record."""
+    from bench.perf.memory import MMAP_THRESHOLD
     from bench.perf.stats import summarize
 
     peaks = {} if args.no_memory else {side: peak_rss(args, side) for side in ("ref", "ours")}
