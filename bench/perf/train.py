@@ -27,7 +27,8 @@ from bench.config import RunConfig, parse_overrides
 from bench.perf.clock import StepProbe
 from bench.perf.datasets import dataset_options, default_data_root
 from bench.perf.flops import count_flops
-from bench.perf.memory import PeakMemory, fix_allocator
+from bench.perf.memory import PeakMemory
+from bench.perf.memory_child import measure_in_child
 from bench.perf.profiler import top_ops
 from bench.perf.summary import summarize_methods, switch_effects
 from bench.registry import resolve
@@ -45,6 +46,8 @@ from bench.train.setup import (
 
 #: distinct training structures per perf run, as a multiple of the batch size
 POOL_BATCHES = 4
+#: what ``bench perf`` times under on CPU: the allocator ``bench run`` trains with
+TIMING_ALLOCATOR = "the process default (as bench run)"
 #: switches an arm can turn on, in the order of arm names (each a TrainConfig flag)
 SWITCHES = ("amp", "compile")
 
@@ -165,19 +168,34 @@ def build_trainer(cfg: RunConfig, split) -> Trainer:
     return Trainer(model, method, to_data_list(split.train, cfg.dtype), cfg.train, cfg.seed, norm)
 
 
+def build_arms(opts: TrainBenchOptions) -> tuple[dict[str, RunConfig], Any, dict[str, Trainer]]:
+    """``(configs, split, trainers)`` per arm name: the runs ``bench perf`` steps."""
+    configs = {a: run_config(opts, m, switches) for a, (m, switches) in opts.arms().items()}
+    split = load_split(configs[opts.methods[0]].data)
+    return configs, split, {a: build_trainer(cfg, split) for a, cfg in configs.items()}
+
+
 def run_train_bench(opts: TrainBenchOptions) -> dict[str, Any]:
-    """Measure; returns ``{"config": ..., "results": ...}`` for a PerfRecord."""
+    """Measure; returns ``{"config": ..., "results": ...}`` for a PerfRecord.
+
+    Steps are timed in this process, under the allocator ``bench run`` trains with. On CPU the
+    peak memory comes from a child process with glibc's mmap threshold pinned
+    (bench.perf.memory_child: the pin makes the resident peak reproducible and the steps
+    1.65-1.8x slower); on CUDA from this process's caching-allocator peaks.
+    """
     check_device(opts.device)
     backbone_cls = resolve(BACKBONES, opts.backbone, "backbone")  # fail before loading data
     arms = opts.arms()
-    configs = {a: run_config(opts, m, switches) for a, (m, switches) in arms.items()}
-    allocator = fix_allocator() if opts.device == "cpu" else "cuda caching allocator"
-    split = load_split(configs[opts.methods[0]].data)
-    trainers = {a: build_trainer(cfg, split) for a, cfg in configs.items()}
+    configs, split, trainers = build_arms(opts)  # bad options and data fail here, not there
+    child = None
+    if opts.device == "cpu":
+        child = measure_in_child(opts.to_dict(), torch.get_num_threads())
     probes = {a: StepProbe(t, opts.device) for a, t in trainers.items()}
-    memory = PeakMemory(opts.device)
-    baseline_mb = memory.current_mb()
+    memory = PeakMemory(opts.device) if child is None else None
+    baseline_mb = memory.current_mb() if memory is not None else child["baseline_mb"]
     samples, peaks, warmup = _alternate(opts, trainers, probes, memory)
+    if child is not None:
+        peaks = child["peaks"]
     params = {a: sum(p.numel() for p in t.model.parameters()) for a, t in trainers.items()}
     results = summarize_methods(samples, opts.baseline, opts.repeats)
     for a in arms:
@@ -191,11 +209,21 @@ def run_train_bench(opts: TrainBenchOptions) -> dict[str, Any]:
     results["switches"] = switch_effects(samples, arms, opts.repeats)
     if opts.flop_steps:
         results["flops"] = _flops(trainers, opts.flop_steps, opts.baseline)
-    results["memory"] = {
-        "scope": memory.scope,
-        "baseline_mb": baseline_mb,
-        "allocator": allocator,
-    }
+    if child is None:
+        results["memory"] = {
+            "scope": memory.scope,
+            "baseline_mb": baseline_mb,
+            "allocator": "cuda caching allocator",
+            "measured_in": "this process, over warm-up and timed steps",
+        }
+    else:
+        results["memory"] = {
+            "scope": child["scope"],
+            "baseline_mb": baseline_mb,
+            "allocator": child["allocator"],
+            "measured_in": f"a child process, {child['steps_per_arm']} steps per arm",
+            "timing_allocator": TIMING_ALLOCATOR,
+        }
     if opts.profile_top:
         results["profile"] = {
             a: top_ops(trainers[a].one_step, opts.profile_top, opts.device) for a in arms
@@ -218,12 +246,12 @@ def _flops(trainers: dict, steps: int, baseline: str) -> dict[str, Any]:
     return {a: {"per_step": f, "ratio": f / per_step[baseline]} for a, f in per_step.items()}
 
 
-def _alternate(opts: TrainBenchOptions, trainers: dict, probes: dict, memory: PeakMemory):
+def _alternate(opts: TrainBenchOptions, trainers: dict, probes: dict, memory: PeakMemory | None):
     """Warm-up then timed steps, arms alternating (order reversed every other step).
 
     Returns the timed StepProbe samples per arm, each arm's peak memory (MB) over all its
-    steps, warm-up included (the first step allocates the optimiser state), and each arm's
-    warm-up step times (s; compilation shows there).
+    steps, warm-up included (the first step allocates the optimiser state; all 0.0 when
+    ``memory`` is None), and each arm's warm-up step times (s; compilation shows there).
     """
     names = list(trainers)
     samples: dict[str, list[dict[str, float]]] = {a: [] for a in names}
@@ -231,9 +259,11 @@ def _alternate(opts: TrainBenchOptions, trainers: dict, probes: dict, memory: Pe
     warmup: dict[str, list[float]] = {a: [] for a in names}
     for k in range(opts.warmup + opts.steps):
         for a in names if k % 2 == 0 else names[::-1]:
-            memory.reset()
+            if memory is not None:
+                memory.reset()
             sample = probes[a].step(trainers[a].one_step)
-            peaks[a] = max(peaks[a], memory.peak_mb())
+            if memory is not None:
+                peaks[a] = max(peaks[a], memory.peak_mb())
             if k >= opts.warmup:
                 samples[a].append(sample)
             else:

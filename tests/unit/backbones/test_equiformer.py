@@ -15,6 +15,7 @@ from bench.backbones.layers import (
     IrrepsLinear,
     encode_forces,
 )
+from bench.backbones.layers.tensor_product import ALGORITHMS, PATHS_MIN_MUL
 from bench.data import keys
 from bench.errors import ConfigError
 
@@ -144,10 +145,11 @@ def test_layer_norm_and_gate_are_equivariant():
     assert norm(x)[:, :6].mean(-1).abs().max() < 1e-12  # scalars centred (bias starts at 0)
 
 
-def test_depthwise_tensor_product_matches_e3nn():
+@pytest.mark.parametrize("algorithm", ["paths", "blocks"])
+def test_depthwise_tensor_product_matches_e3nn(algorithm):
     """Same maths as e3nn's "uvu" TensorProduct given the same per-edge weights."""
     irreps, sh = o3.Irreps("4x0e+3x1e+2x2e"), o3.Irreps.spherical_harmonics(2, p=1)
-    tp = DepthwiseTensorProduct(irreps, sh, irreps)
+    tp = DepthwiseTensorProduct(irreps, sh, irreps, algorithm=algorithm)
     targets = {ir for _, ir in irreps}
     paths = [
         (i, j, ir)
@@ -170,6 +172,38 @@ def test_depthwise_tensor_product_matches_e3nn():
     w = torch.randn(6, tp.weight_numel, dtype=torch.float64)
     assert tp.weight_numel == ref.weight_numel == 4 * 3 + 3 * 6 + 2 * 6
     torch.testing.assert_close(tp.double()(x, y, w), ref.double()(x, y, w))
+
+
+def test_tensor_product_algorithms_agree_to_second_order_and_share_state():
+    """ "paths" and "blocks" differ in rounding only: same outputs, same gradient forces and
+    same second-order gradients (what force training backpropagates), same state dict keys."""
+    irreps, sh = o3.Irreps("5x0e+3x1e+2x2e"), o3.Irreps.spherical_harmonics(2, p=1)
+    tps = {a: DepthwiseTensorProduct(irreps, sh, irreps, True, a).double() for a in ALGORITHMS[1:]}
+    tps["blocks"].load_state_dict(tps["paths"].state_dict())
+    assert set(tps["blocks"].state_dict()) == set(tps["paths"].state_dict()) == {"weight"}
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(7, irreps.dim, generator=gen, dtype=torch.float64)
+    vec = torch.randn(7, 3, generator=gen, dtype=torch.float64)
+    got = {}
+    for name, tp in tps.items():
+        v = vec.clone().requires_grad_(True)
+        out = tp(x, o3.spherical_harmonics(sh, v, True))
+        (force,) = torch.autograd.grad(out.pow(2).sum(), v, create_graph=True)
+        (second,) = torch.autograd.grad(force.pow(2).sum(), tp.weight)
+        got[name] = (out, force, second)
+    for a, b in zip(got["paths"], got["blocks"], strict=True):
+        torch.testing.assert_close(a, b, **TIGHT)
+
+
+def test_tensor_product_algorithm_follows_the_widest_block():
+    sh = o3.Irreps.spherical_harmonics(2, p=1)
+    narrow = o3.Irreps(f"{PATHS_MIN_MUL - 1}x0e+4x1e")
+    wide = o3.Irreps(f"{PATHS_MIN_MUL}x0e+4x1e")
+    assert DepthwiseTensorProduct(narrow, sh, narrow).algorithm == "blocks"
+    assert DepthwiseTensorProduct(wide, sh, wide).algorithm == "paths"
+    assert DepthwiseTensorProduct(wide, sh, wide, algorithm="blocks").algorithm == "blocks"
+    with pytest.raises(ValueError, match="'fused'"):
+        DepthwiseTensorProduct(wide, sh, wide, algorithm="fused")
 
 
 def test_irreps_linear_matches_e3nn():

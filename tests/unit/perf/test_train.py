@@ -7,8 +7,14 @@ import time
 import pytest
 
 from bench.perf.clock import PHASES, StepProbe
-from bench.perf.memory import fix_allocator
-from bench.perf.train import TrainBenchOptions, build_trainer, run_config, run_train_bench
+from bench.perf.memory_child import measure_in_child
+from bench.perf.train import (
+    TIMING_ALLOCATOR,
+    TrainBenchOptions,
+    build_trainer,
+    run_config,
+    run_train_bench,
+)
 from bench.train.schedule import fit_warmup
 from bench.train.setup import load_split
 
@@ -72,7 +78,13 @@ def test_measurement_compares_methods_on_the_same_steps():
     assert none["steps"] == dens["steps"] == 4
     assert dens["params"] > none["params"]  # the DeNS model has its encoder and noise head
     assert none["peak_memory_mb"] > 0
-    assert res["memory"]["allocator"] == fix_allocator()  # what the record names
+    memory = res["memory"]  # measured in a pinned child; the steps were timed here, unpinned
+    assert memory["measured_in"] == "a child process, 2 steps per arm"
+    assert memory["timing_allocator"] == TIMING_ALLOCATOR
+    assert memory["allocator"].startswith(("glibc, M_MMAP_THRESHOLD=", "default ("))
+    assert all(
+        res["methods"][a]["peak_memory_mb"] > memory["baseline_mb"] for a in ("none", "dens")
+    )
     assert sum(none["phase_share"].values()) == pytest.approx(1.0)
     ratio = res["overhead"]["dens"]
     assert ratio["ratio"]["n"] == 2 and len(ratio["per_repeat"]) == 2
@@ -120,3 +132,9 @@ def test_compile_of_a_gradient_force_backbone_is_a_config_error():
 
     with pytest.raises(ConfigError, match="train.compile"):
         run_train_bench(TrainBenchOptions(**OPTS, compile=True))
+
+
+def test_a_failing_memory_child_is_one_clear_error():
+    bad = TrainBenchOptions(**OPTS).to_dict() | {"backbone": "no-such-backbone"}
+    with pytest.raises(RuntimeError, match="memory child exited 1: .*no-such-backbone"):
+        measure_in_child(bad, threads=1)
