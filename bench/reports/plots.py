@@ -3,7 +3,7 @@
 The output's extension picks the format: ``.png`` (300 dpi), ``.pdf`` or ``.svg``. Lines and
 points are labelled by backbone and method (colour: method; line style: backbone).
 
-- ``learning-curves``: validation force MAE (meV/Angstrom) vs epoch from each run's
+- ``learning-curves``: validation force MAE (meV/Angstrom, log axis) vs epoch from each run's
   ``log.jsonl`` (the lines the training loop logs with ``"split": "val"``; the total loss is
   not plotted: for DeNS it includes the noise term).
 - ``parity``: predicted vs true force components (eV/Angstrom), one panel per method, from
@@ -103,7 +103,8 @@ def _by_split(line: dict) -> dict:
 
 
 def learning_curves(runs: list[Run]) -> Figure:
-    """Validation force MAE vs epoch of every run whose ``log.jsonl`` has validation lines."""
+    """Validation force MAE (log scale) vs epoch of every run whose ``log.jsonl`` has
+    validation lines."""
     curves = []
     for run in sorted(runs, key=lambda r: r.name):
         points = [line for line in map(_by_split, iter_log(run)) if CURVE_KEY in line]
@@ -128,7 +129,13 @@ def learning_curves(runs: list[Run]) -> Figure:
             label=f"{_backbone(run)} / {_method(run)} ({run.name})",
             **_style(run),
         )
-    ax.set(xlabel="epoch", ylabel="validation force MAE (meV/Å)", title="Learning curves")
+    # log y: arms that differ tenfold (Noisy Nodes on MD frames) keep the others readable
+    ax.set(
+        xlabel="epoch",
+        ylabel="validation force MAE (meV/Å)",
+        yscale="log",
+        title="Learning curves",
+    )
     _legend_beside(ax)
     return fig
 

@@ -71,7 +71,7 @@ def test_learning_curves_are_validation_force_mae_by_backbone_and_method(runs):
     from bench.reports.runs import iter_log
 
     ax = learning_curves(runs).axes[0]
-    assert ax.get_ylabel() == "validation force MAE (meV/Å)"
+    assert ax.get_ylabel() == "validation force MAE (meV/Å)" and ax.get_yscale() == "log"
     with_val = {r.name: r for r in runs if any(line.get("split") == "val" for line in iter_log(r))}
     lines = ax.get_lines()
     assert len(lines) == len(with_val) == 3
