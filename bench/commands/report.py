@@ -17,7 +17,9 @@ def report_cmd(
     summary: bool = typer.Option(False, "--summary", help="All runs, and each method vs none."),
     perf: bool = typer.Option(False, "--perf", help="The bench perf records of RESULTS/perf."),
     paired: bool = typer.Option(
-        False, "--paired", help="Per-arm mean ± std over seeds, paired contrasts, plateau check."
+        False,
+        "--paired",
+        help="Per-arm mean ± std, paired contrasts (also pooled per scale), plateau check.",
     ),
     plot: str | None = typer.Option(
         None, "--plot", help="learning-curves | parity | sample-efficiency (needs --output)."

@@ -13,6 +13,12 @@ number of training structures) with the same seed are a PAIR: they differ only i
   better), their mean, the 95% t interval ``mean ± t(0.975, n-1) sd / sqrt(n)`` and the
   two-sided paired t-test p-value (n-1 degrees of freedom). The verdict says whether the
   interval excludes 0; with fewer than two pairs there is no interval.
+- Pooled contrasts: per scale label (preset, epochs, training structures) and contrast, the
+  pairs of every group at that scale (other molecules, backbones, lmax) together, as relative
+  differences ``100 (MAE(arm, s) - MAE(reference, s)) / MAE(reference, s)`` (percent, so
+  that molecules of different difficulty pool), with the same t interval over all pairs.
+  Each pair counts once and pairs are treated as independent, which ignores that effects may
+  differ between groups: the interval is for the average effect over the groups listed.
 - Plateau: a run plateaued when the best validation force MAE of its last ``PLATEAU_TAIL``
   of training (by epoch, from ``log.jsonl``) improves on the best before it by less than
   ``PLATEAU_GAIN`` (relative). Runs with fewer than 4 validation points are "unknown".
@@ -123,10 +129,46 @@ def arms_frame(runs: list[Run]) -> pd.DataFrame:
 
 def contrasts_frame(runs: list[Run], metric: str = FORCE) -> pd.DataFrame:
     """Per group and contrast (:data:`CONTRASTS`): the paired differences of ``metric``."""
+    rows = []
+    for group, _, arm, ref, pairs in _pairs(runs, metric):
+        seeds = [s for s, _, _ in pairs]
+        result = paired_t([a - r for _, a, r in pairs])
+        rows.append(_contrast_row(group, arm, ref, seeds, result))
+    return pd.DataFrame(rows)
+
+
+def pooled_frame(runs: list[Run], metric: str = FORCE) -> pd.DataFrame:
+    """Per scale label and contrast, over every group at that scale with at least one pair:
+    the relative paired differences of ``metric`` in percent (module docstring)."""
+    pooled: dict[tuple[str, str, str], list[tuple[str, list]]] = {}
+    for group, scale, arm, ref, pairs in _pairs(runs, metric):
+        pooled.setdefault((scale, arm, ref), []).append((group, pairs))
+    rows = []
+    for (scale, arm, ref), groups in sorted(pooled.items()):
+        rel = [100.0 * (a - r) / r for _, pairs in groups for _, a, r in pairs if r]
+        result = paired_t(rel)
+        ci = "-" if result.low is None else f"[{result.low:+.1f}, {result.high:+.1f}]"
+        rows.append(
+            {
+                "scale": scale,
+                "contrast": f"{arm} - {ref}",
+                "groups": "; ".join(_short(group, scale) for group, _ in groups),
+                "pairs": len(rel),
+                "mean relative difference (%)": f"{result.mean:+.1f}",
+                "95% CI (%)": ci,
+                "p (t)": "-" if result.p is None else f"{result.p:.3f}",
+                "verdict": result.verdict,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _pairs(runs: list[Run], metric: str):
+    """Yield ``(group, scale, arm, reference, [(seed, arm value, reference value)])`` per
+    group and contrast with at least one seed both arms have."""
     frame = runs_frame(runs)
     if frame.empty or metric not in frame:
-        return pd.DataFrame()
-    rows = []
+        return
     for group, sub in frame.groupby("group", sort=True):
         by_method = {
             m: dict(zip(s["seed"], s[metric], strict=True)) for m, s in sub.groupby("method")
@@ -136,11 +178,18 @@ def contrasts_frame(runs: list[Run], metric: str = FORCE) -> pd.DataFrame:
                 continue
             seeds = sorted(set(by_method[arm]) & set(by_method[ref]))
             seeds = [s for s in seeds if not _missing(by_method[arm][s], by_method[ref][s])]
-            if not seeds:
-                continue
-            result = paired_t([by_method[arm][s] - by_method[ref][s] for s in seeds])
-            rows.append(_contrast_row(group, arm, ref, seeds, result))
-    return pd.DataFrame(rows)
+            if seeds:
+                pairs = [(s, float(by_method[arm][s]), float(by_method[ref][s])) for s in seeds]
+                yield group, sub["scale"].iloc[0], arm, ref, pairs
+
+
+def _short(group: str, scale: str) -> str:
+    """A group key without its scale and dataset parts (the pooled row names the scale)."""
+    parts = [p.split("=", 1) for p in group.split("; ")]
+    named = [f"{k} {v}" if k in ("lmax", "variant") else v for k, v in parts]
+    return " ".join(
+        n for (k, _), n in zip(parts, named, strict=True) if k not in ("scale", "dataset")
+    )
 
 
 def _contrast_row(group: str, arm: str, ref: str, seeds: list, result: Paired) -> dict:
@@ -179,6 +228,17 @@ def render_paired(runs: list[Run], fmt: str = "md") -> str:
             parts.append(f"**{title}**\n\nno arm has a reference run of the same seed yet\n")
         else:
             parts.append(frame_text(contrasts, fmt, title))
+        pooled = pooled_frame(runs, metric)
+        if not pooled.empty:
+            parts.append(
+                frame_text(
+                    pooled,
+                    fmt,
+                    f"Pooled over the groups of one scale: relative paired differences of "
+                    f"{metric}, 100 (arm - reference) / reference (%); pairs treated as "
+                    "independent",
+                )
+            )
     return "\n".join(parts)
 
 

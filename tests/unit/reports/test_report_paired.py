@@ -12,22 +12,32 @@ from pathlib import Path
 import pytest
 
 from bench.reports import load_runs
-from bench.reports.paired import arms_frame, contrasts_frame, paired_t, plateau
+from bench.reports.paired import arms_frame, contrasts_frame, paired_t, plateau, pooled_frame
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "data" / "results_fixture" / "schnet"
 TEMPLATE = TEMPLATE / "ethanol-dens-n16"
 
 
-def _run(root: Path, method: str, seed: int, force: float, n_train: int = 16, val=None) -> None:
+def _run(
+    root: Path,
+    method: str,
+    seed: int,
+    force: float,
+    n_train: int = 16,
+    val=None,
+    molecule: str | None = None,
+) -> None:
     """A finished run directory made from the fixture record, with ``method``, ``seed``, test
     force MAE ``force`` (meV/A) and, when given, validation force MAEs ``val`` (epoch 1, 2, ...)."""
-    name = f"{method}-s{seed}-n{n_train}"
+    name = f"{method}-s{seed}-n{n_train}" + (f"-{molecule}" if molecule else "")
     run_dir = root / name
     shutil.copytree(TEMPLATE, run_dir)
     record = json.loads((run_dir / "metrics.json").read_text())
     record.update(run_id=name, seed=seed)
     record["config"].update(run_id=name, seed=seed)
     record["config"]["method"]["name"] = method
+    if molecule is not None:
+        record["config"]["data"]["molecule"] = molecule
     record["scale"]["n_train"] = n_train
     record["metrics"]["test"] = {"force_mae_mev_per_a": force, "energy_mae_mev": force / 10}
     (run_dir / "metrics.json").write_text(json.dumps(record))
@@ -109,3 +119,28 @@ def test_cli_says_when_nothing_is_paired_yet(tmp_path):
     out = _paired_cli(tmp_path)
     assert out.count("no arm has a reference run of the same seed yet") == 2
     assert "10.00" in out  # the arm itself is still listed
+
+
+def test_pooled_contrasts_take_every_group_of_one_scale_in_percent(tmp_path):
+    # ethanol: dens is 10% better in both seeds; aspirin: 20% and 10% better
+    for seed, none, dens in ((0, 10.0, 9.0), (1, 20.0, 18.0)):
+        _run(tmp_path, "none", seed, none, molecule="ethanol")
+        _run(tmp_path, "dens", seed, dens, molecule="ethanol")
+    for seed, none, dens in ((0, 100.0, 80.0), (1, 50.0, 45.0)):
+        _run(tmp_path, "none", seed, none, molecule="aspirin")
+        _run(tmp_path, "dens", seed, dens, molecule="aspirin")
+    _run(tmp_path, "none", 0, 10.0, n_train=64, molecule="ethanol")  # another scale:
+    _run(tmp_path, "dens", 0, 30.0, n_train=64, molecule="ethanol")  # its own row
+    rows = pooled_frame(load_runs(tmp_path))
+    assert len(rows) == 2
+    small = rows[rows["scale"].str.contains("16")].iloc[0]
+    assert (small["contrast"], small["pairs"]) == ("dens - none", 4)
+    assert small["mean relative difference (%)"] == "-12.5"  # mean of -10, -10, -20, -10
+    assert "aspirin" in small["groups"] and "ethanol" in small["groups"]
+    assert "scale" not in small["groups"]
+    half = 3.182446305284263 * 5.0 / 2.0  # t(0.975, 3) * sd / sqrt(4), sd = 5
+    assert small["95% CI (%)"] == f"[{-12.5 - half:+.1f}, {-12.5 + half:+.1f}]"
+    large = rows[~rows["scale"].str.contains("16")].iloc[0]
+    assert (large["pairs"], large["mean relative difference (%)"]) == (1, "+200.0")
+    assert large["verdict"] == "too few pairs"
+    assert "Pooled over the groups of one scale" in _paired_cli(tmp_path)
