@@ -12,7 +12,10 @@ points are labelled by backbone and method (colour: method; line style: backbone
 - ``sample-efficiency``: test force MAE (meV/Angstrom, mean ± std over seeds) vs number of
   training structures (``RunRecord.scale["n_train"]``, else ``data.n_train``); one line per
   backbone, method, dataset, molecule and training budget (epochs for epoch-bounded runs,
-  else optimiser steps); log-log axes.
+  else optimiser steps); log-log axes. Where a paper table (:data:`PAPER_TABLES`) has the
+  line's configuration, its test force MAE is drawn as an open marker at the paper's number
+  of training structures (:data:`PAPER_N_TRAIN`), profile ``paper-v1``: the full-scale point
+  the line would reach.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from matplotlib.figure import Figure
 from bench.errors import ConfigError, DataError
 from bench.io import write_bytes_atomic
 from bench.records import PREDICTIONS_FILE
+from bench.reports.match import match_run
+from bench.reports.paper import load_table, paper_value
 from bench.reports.runs import MISSING, Run, iter_log
 
 PLOTS = ("learning-curves", "parity", "sample-efficiency")
@@ -44,6 +49,12 @@ BACKBONE_STYLES = {
     "segnn": ":",
     "schnet": (0, (5, 1, 1, 1)),
 }
+#: MD17 tables whose test force MAE a sample-efficiency line is drawn against, first match wins
+PAPER_TABLES = ("6", "5", "4")
+#: training structures behind those tables' values, per paper dataset (MD17: 950 frames per
+#: molecule, v1 line 635)
+PAPER_N_TRAIN = {"md17": 950}
+PAPER_PROFILE = "paper-v1"
 BACKBONE_MARKERS = {
     "equiformer": "o",
     "equiformer-v2": "s",
@@ -223,12 +234,27 @@ def sample_efficiency(runs: list[Run]) -> Figure:
         raise DataError(None, None, "no run records both n_train and a test force MAE")
     fig = Figure(figsize=(6, 4.5))
     ax = fig.subplots()
+    papers = 0
     for label, points in sorted(curves.items()):
         sizes = sorted(points)
         means = [statistics.fmean(points[n]) for n in sizes]
         stds = [statistics.stdev(points[n]) if len(points[n]) > 1 else 0.0 for n in sizes]
         run = styles[label]
-        ax.errorbar(sizes, means, yerr=stds, marker="o", capsize=3, label=label, **_style(run))
+        drawn = ax.errorbar(
+            sizes, means, yerr=stds, marker="o", capsize=3, label=label, **_style(run)
+        )
+        paper = paper_force_mae(run)
+        if paper is not None:
+            n_paper, value = paper
+            ax.plot(
+                [n_paper], [value], linestyle="none", mfc="none", ms=7,
+                marker=BACKBONE_MARKERS.get(_backbone(run), "o"),
+                color=drawn.lines[0].get_color(), gid="paper", label="_nolegend_",
+            )  # fmt: skip
+            papers += 1
+    if papers:
+        note = f"open: paper ({PAPER_PROFILE}, full scale); colour = method, shape = backbone"
+        ax.plot([], [], linestyle="none", marker="o", mfc="none", color="k", label=note)
     ax.set(
         xscale="log",
         yscale="log",
@@ -238,6 +264,25 @@ def sample_efficiency(runs: list[Run]) -> Figure:
     )
     _legend_beside(ax)
     return fig
+
+
+def paper_force_mae(run: Run) -> tuple[int, float] | None:
+    """``(training structures, test force MAE)`` of the first :data:`PAPER_TABLES` cell whose
+    row and column keys ``run``'s config matches (bench.reports.match), or None."""
+    for table_id in PAPER_TABLES:
+        table = load_table(table_id)
+        for row in table.rows:
+            for col in table.columns:
+                if (col.split, col.metric) != ("test", "force_mae_mev_per_a"):
+                    continue
+                text = row.value(PAPER_PROFILE, col.key)
+                criteria = row.match | col.match
+                n_train = PAPER_N_TRAIN.get(criteria.get("dataset"))
+                if text is None or n_train is None:
+                    continue
+                if match_run(run, criteria, table.defaults) is not None:
+                    return n_train, paper_value(text)
+    return None
 
 
 def _curve_label(run: Run) -> str:

@@ -116,13 +116,42 @@ def test_sample_efficiency_separates_step_budgets(runs):
         record = dataclasses.replace(run.record, steps=steps, config=config)
         return dataclasses.replace(run, record=record)
 
+    def lines(ax) -> list[str]:  # legend entries of run lines (not the paper-marker note)
+        texts = [t.get_text() for t in ax.get_legend().get_texts()]
+        return [t for t in texts if not t.startswith("open: paper")]
+
     same = sample_efficiency([with_steps(r, 100) for r in schnet]).axes[0]
-    assert [t.get_text() for t in same.get_legend().get_texts()] == [
-        "schnet / none (md17 ethanol), 100 steps [preset ci]"
-    ]
+    assert lines(same) == ["schnet / none (md17 ethanol), 100 steps [preset ci]"]
     split = sample_efficiency([with_steps(schnet[0], 100), with_steps(schnet[1], 400)]).axes[0]
-    assert len(split.get_legend().get_texts()) == 2
+    assert len(lines(split)) == 2
     # epoch-bounded runs: more structures take more steps at the same 3 epochs, one line
     epochs = [with_steps(schnet[0], 12, False), with_steps(schnet[1], 48, False)]
-    legend = sample_efficiency(epochs).axes[0].get_legend().get_texts()
-    assert [t.get_text() for t in legend] == ["schnet / none (md17 ethanol), 3 epochs [preset ci]"]
+    assert lines(sample_efficiency(epochs).axes[0]) == [
+        "schnet / none (md17 ethanol), 3 epochs [preset ci]"
+    ]
+
+
+def test_sample_efficiency_draws_the_paper_point_of_each_matching_line(runs):
+    from bench.reports.plots import PAPER_N_TRAIN, paper_force_mae, sample_efficiency
+
+    by_name = {r.name: r for r in runs}
+    # Table 6 (Equiformer Lmax 2, aspirin forces, paper-v1): none 7.2, dens 5.7; Lmax 3: Table 4
+    assert paper_force_mae(by_name["ci/none-aspirin"]) == (950, 7.2)
+    assert paper_force_mae(by_name["rmd17/dens-aspirin"]) == (950, 5.7)
+    assert paper_force_mae(by_name["md17/aspirin/equiformer-none-seed0-copy"]) == (950, 6.6)
+    assert paper_force_mae(by_name["oc/eqv2-dens-oc22"]) is None  # no MD17 cell
+    ax = sample_efficiency(runs).axes[0]
+    points = sorted(
+        (float(line.get_ydata()[0]), line.get_color())
+        for line in ax.get_lines()
+        if line.get_gid() == "paper"
+    )
+    assert all(
+        float(line.get_xdata()[0]) == PAPER_N_TRAIN["md17"]
+        for line in ax.get_lines()
+        if line.get_gid() == "paper"
+    )
+    assert (5.7, "C3") in points and (7.2, "C0") in points and (9.1, "C2") in points
+    assert any(
+        t.get_text().startswith("open: paper (paper-v1") for t in ax.get_legend().get_texts()
+    )
