@@ -51,21 +51,19 @@ def measure(opts_dict: dict[str, Any], threads: int) -> dict[str, Any]:
     allocator = fix_allocator()  # before any tensor of the measurement is allocated
     import torch
 
-    from bench.perf.train import TrainBenchOptions, build_arms
+    from bench.perf.train import TrainBenchOptions, alternating, build_arms
 
     torch.set_num_threads(threads)
     opts = TrainBenchOptions(**opts_dict)
     _, _, trainers = build_arms(opts)
     memory = PeakMemory("cpu")
     baseline_mb = memory.current_mb()
-    names = list(trainers)
-    peaks = dict.fromkeys(names, 0.0)
+    peaks = dict.fromkeys(trainers, 0.0)
     steps = opts.warmup + 1
-    for k in range(steps):
-        for a in names if k % 2 == 0 else names[::-1]:
-            memory.reset()
-            trainers[a].one_step()
-            peaks[a] = max(peaks[a], memory.peak_mb())
+    for _, a in alternating(list(trainers), steps):
+        memory.reset()
+        trainers[a].one_step()
+        peaks[a] = max(peaks[a], memory.peak_mb())
     return {
         "peaks": peaks,
         "baseline_mb": baseline_mb,

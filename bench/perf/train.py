@@ -16,6 +16,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import random
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -246,6 +247,14 @@ def _flops(trainers: dict, steps: int, baseline: str) -> dict[str, Any]:
     return {a: {"per_step": f, "ratio": f / per_step[baseline]} for a, f in per_step.items()}
 
 
+def alternating(names: list[str], steps: int) -> Iterator[tuple[int, str]]:
+    """``(step index, arm)`` in bench perf's order: every arm once per step, in ``names``
+    order on even steps and reversed on odd ones, so no arm always runs first."""
+    for k in range(steps):
+        for a in names if k % 2 == 0 else names[::-1]:
+            yield k, a
+
+
 def _alternate(opts: TrainBenchOptions, trainers: dict, probes: dict, memory: PeakMemory | None):
     """Warm-up then timed steps, arms alternating (order reversed every other step).
 
@@ -257,15 +266,14 @@ def _alternate(opts: TrainBenchOptions, trainers: dict, probes: dict, memory: Pe
     samples: dict[str, list[dict[str, float]]] = {a: [] for a in names}
     peaks = dict.fromkeys(names, 0.0)
     warmup: dict[str, list[float]] = {a: [] for a in names}
-    for k in range(opts.warmup + opts.steps):
-        for a in names if k % 2 == 0 else names[::-1]:
-            if memory is not None:
-                memory.reset()
-            sample = probes[a].step(trainers[a].one_step)
-            if memory is not None:
-                peaks[a] = max(peaks[a], memory.peak_mb())
-            if k >= opts.warmup:
-                samples[a].append(sample)
-            else:
-                warmup[a].append(sample["total"])
+    for k, a in alternating(names, opts.warmup + opts.steps):
+        if memory is not None:
+            memory.reset()
+        sample = probes[a].step(trainers[a].one_step)
+        if memory is not None:
+            peaks[a] = max(peaks[a], memory.peak_mb())
+        if k >= opts.warmup:
+            samples[a].append(sample)
+        else:
+            warmup[a].append(sample["total"])
     return samples, peaks, warmup

@@ -83,8 +83,9 @@ class DepthwiseTensorProduct(nn.Module):
 
     def _build_paths(self, paths: list[tuple[int, int, o3.Irrep]]) -> None:
         """Per path k = (input block i, harmonic j, l_out): its shapes
-        ``(i, j, mul, d_in, d_out)`` and its coupling matrix ``coupling_k`` [d_sh_j,
-        d_in * d_out] mapping Y_j to the path's [d_in, d_out] per-edge operator on x_u.
+        ``(i, j, mul, d_in, d_out)`` and, for the "paths" algorithm, its coupling matrix
+        ``coupling_k`` [d_sh_j, d_in * d_out] mapping Y_j to the path's [d_in, d_out]
+        per-edge operator on x_u.
 
         Couplings are kept in float64 (cast to the input dtype when used), so that float64
         models are equivariant to float64 precision. They are constants of the irreps, not
@@ -99,7 +100,8 @@ class DepthwiseTensorProduct(nn.Module):
             c = o3.wigner_3j(ir_in.l, ir_sh.l, ir_out.l, dtype=torch.float64)
             c = c * math.sqrt(ir_out.dim)  # [d_in, d_sh, d_out]
             coupling = c.permute(1, 0, 2).reshape(ir_sh.dim, ir_in.dim * ir_out.dim)
-            self.register_buffer(f"coupling_{k}", coupling.contiguous(), persistent=False)
+            if self.algorithm == "paths":  # the block form has couplings of its own
+                self.register_buffer(f"coupling_{k}", coupling.contiguous(), persistent=False)
             self.path_shapes.append((i, j, mul, ir_in.dim, ir_out.dim))
 
     def _build_blocks(self, paths: list[tuple[int, int, o3.Irrep]]) -> None:
