@@ -185,10 +185,11 @@ def _pairs(runs: list[Run], metric: str):
 
 def _short(group: str, scale: str) -> str:
     """A group key without its scale and dataset parts (the pooled row names the scale)."""
-    parts = [p.split("=", 1) for p in group.split("; ")]
-    named = [f"{k} {v}" if k in ("lmax", "variant") else v for k, v in parts]
+    parts = (p.split("=", 1) for p in group.split("; "))
     return " ".join(
-        n for (k, _), n in zip(parts, named, strict=True) if k not in ("scale", "dataset")
+        f"{k} {v}" if k in ("lmax", "variant") else v
+        for k, v in parts
+        if k not in ("scale", "dataset")
     )
 
 

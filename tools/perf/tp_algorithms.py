@@ -25,7 +25,7 @@ import torch
 import bench.backbones.layers.tensor_product as tp
 from bench.io import write_json_atomic
 from bench.perf.env import environment, load_average
-from bench.perf.train import TrainBenchOptions, build_trainer, run_config
+from bench.perf.train import TrainBenchOptions, alternating, build_trainer, run_config
 from bench.train.setup import load_split
 
 ALGORITHMS = ("paths", "blocks")
@@ -62,11 +62,10 @@ def time_pair(built: dict, steps: int) -> dict[str, float]:
     for t in built.values():
         t.one_step()
     times: dict[str, list[float]] = {n: [] for n in built}
-    for k in range(steps):
-        for name in ALGORITHMS if k % 2 == 0 else ALGORITHMS[::-1]:
-            start = time.perf_counter()
-            built[name].one_step()
-            times[name].append(time.perf_counter() - start)
+    for _, name in alternating(list(ALGORITHMS), steps):
+        start = time.perf_counter()
+        built[name].one_step()
+        times[name].append(time.perf_counter() - start)
     return {n: sorted(v)[len(v) // 2] for n, v in times.items()}
 
 
