@@ -26,6 +26,15 @@ def preset_names(backbone: str) -> list[str]:
     return list(_table(backbone)[1])
 
 
+def preset_kinds(backbone: str, preset: str) -> list[str]:
+    """The dataset kinds ``preset`` of ``backbone`` has an entry for (``md17``, ``oc20``,
+    ``oc20-allmd``, ...); ConfigError naming the file when the preset is not there."""
+    path, table = _table(backbone)
+    if preset not in table:
+        raise ConfigError(f"{path}: preset {did_you_mean(preset, tuple(table))}")
+    return list(table[preset])
+
+
 def preset_config(backbone: str, preset: str = "ci", kind: str = "md17") -> dict[str, Any]:
     """The options of ``backbone`` at ``preset`` for dataset ``kind`` (``inherit`` resolved);
     ConfigError naming the file when the preset or kind is not there."""

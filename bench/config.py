@@ -583,12 +583,47 @@ def resolve_config(
     return RunConfig.from_dict(d, "config")
 
 
+#: backbone presets that are the paper's networks (``small``, ``study``, ``ci`` are not)
+PAPER_PRESETS = ("paper", "paper-l3")
+
+
+def network_overrides(cfg: RunConfig) -> dict[str, Any]:
+    """The architecture keys of a resolved ``cfg`` whose values differ from its backbone
+    preset's for its data kind (``--set model.options.channels=32`` on preset ``study``:
+    ``{"channels": 32}``); empty when the network is the preset's."""
+    from bench.backbones.registry import backbone_config
+
+    preset = asdict(backbone_config(cfg.model.backbone, cfg.preset, cfg.data.kind))
+    options = _mapping(cfg.model.options)
+    return {key: value for key, value in options.items() if preset.get(key) != value}
+
+
+def is_paper_network(cfg: RunConfig) -> bool:
+    """True when the network of a resolved ``cfg`` is one of the paper's: the options of
+    one entry of its preset, a preset of :data:`PAPER_PRESETS` (the entry of another data
+    kind counts: EquiformerV2's ``oc20-allmd`` network, chosen by ``--set model.options``
+    on OC20, is the paper's All+MD model)."""
+    from bench.backbone_presets import preset_kinds
+    from bench.backbones.registry import backbone_config
+
+    if cfg.preset not in PAPER_PRESETS:
+        return False
+    options = _mapping(cfg.model.options)
+    return any(
+        asdict(backbone_config(cfg.model.backbone, cfg.preset, kind)) == options
+        for kind in preset_kinds(cfg.model.backbone, cfg.preset)
+    )
+
+
 def is_paper_scale(cfg: RunConfig) -> bool:
-    """True only when ``cfg`` trains at the full scale of its profile: paper scale, the
-    profile's epochs and batch size, the dataset's split sizes, no step cap, no truncation."""
+    """True only when ``cfg`` trains one of the paper's networks (:func:`is_paper_network`)
+    at the full scale of its profile: paper scale, the profile's epochs and batch size, the
+    dataset's split sizes, no step cap, no truncation."""
     from bench.run_request import RunRequest, override
 
     if cfg.scale != "paper" or cfg.train.max_steps is not None or cfg.data.max_structures:
+        return False
+    if not is_paper_network(cfg):
         return False
     ref = RunRequest(
         cfg.model.backbone,

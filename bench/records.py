@@ -58,7 +58,8 @@ class RunRecord:
     steps: int | None = None
     epochs: float | None = None
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # split -> name -> value
-    scale: dict[str, Any] = field(default_factory=dict)  # preset, n_train, epochs, paper_scale
+    # preset, n_train, epochs, paper_scale, network_overrides (bench.train.run)
+    scale: dict[str, Any] = field(default_factory=dict)
     started_at: str | None = None
     finished_at: str | None = None
 

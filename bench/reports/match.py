@@ -93,10 +93,10 @@ def run_scale(run: Run, data_note: str | None = None) -> Scale:
     if not scale:
         label, paper = "scale not recorded", False
     elif scale.get("paper_scale") is True:
-        label, paper = "paper scale", True
+        label, paper = f"paper scale{_network(scale)}", True
     else:
         parts = [
-            f"preset {scale['preset']}" if "preset" in scale else None,
+            f"preset {scale['preset']}{_network(scale)}" if "preset" in scale else None,
             f"{scale['epochs']:g} epochs" if scale.get("epochs") is not None else None,
             f"n_train {scale['n_train']}" if scale.get("n_train") is not None else None,
         ]
@@ -105,3 +105,11 @@ def run_scale(run: Run, data_note: str | None = None) -> Scale:
     if data_note:
         label, paper = f"{label}; {data_note}", False
     return Scale(paper, label)
+
+
+def _network(scale: dict) -> str:
+    """`` (channels=32, num_blocks=3)``: the architecture keys a run changed from its preset
+    (``RunRecord.scale["network_overrides"]``, bench.config.network_overrides); empty when
+    none were or the record predates the field."""
+    overrides = scale.get("network_overrides") or {}
+    return f" ({', '.join(f'{k}={v}' for k, v in sorted(overrides.items()))})" if overrides else ""

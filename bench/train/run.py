@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from bench.config import RunConfig, is_paper_scale
+from bench.config import RunConfig, is_paper_scale, network_overrides
 from bench.data.oc20_subsplits import subsplits_of
 from bench.errors import ConfigError
 from bench.eval import evaluate, split_metrics
@@ -297,6 +297,7 @@ def _train_and_evaluate(run: _Run) -> None:
         "world_size": world.size,
         "global_batch_size": cfg.train.batch_size * world.size,
         "paper_scale": is_paper_scale(cfg),
+        "network_overrides": network_overrides(cfg),
     }
     record.finished_at = _now()
     record.write(run_dir)

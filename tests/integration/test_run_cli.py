@@ -65,6 +65,7 @@ def test_run_records_everything_and_eval_reproduces_it(tmp_path):
     assert record["versions"]["torch"] and record["versions"]["e3nn"]
     assert record["hardware"]["device"] == "cpu"
     assert record["scale"]["preset"] == "ci" and record["scale"]["paper_scale"] is False
+    assert record["scale"]["network_overrides"] == {}
     logged = [json.loads(x) for x in (run_dir / "log.jsonl").read_text().splitlines()]
     assert [x["step"] for x in logged if x["split"] == "train"] == [1, 2, 3, 4]
     assert [x["step"] for x in logged if x["split"] == "val"] == [2, 4]  # every epoch end

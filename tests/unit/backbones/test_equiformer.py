@@ -260,6 +260,16 @@ def test_paper_parameter_counts(lmax, dens, expected):
 
 
 @pytest.mark.parametrize(
+    ("preset", "dens", "expected"),
+    [("study", False, 40_345), ("study", True, 53_113), ("study-c32", False, 117_489)],
+)
+def test_study_preset_parameter_counts(preset, dens, expected):
+    """The counts results/dens-small-study states beside the paper's 3.5M."""
+    model = build_backbone("equiformer", preset, "md17", force_encoding=dens, noise_head=dens)
+    assert sum(p.numel() for p in model.parameters()) == expected
+
+
+@pytest.mark.parametrize(
     "bad",
     [
         {"lmax": 4},

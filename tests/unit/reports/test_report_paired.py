@@ -26,10 +26,13 @@ def _run(
     n_train: int = 16,
     val=None,
     molecule: str | None = None,
+    network: dict | None = None,
 ) -> None:
     """A finished run directory made from the fixture record, with ``method``, ``seed``, test
-    force MAE ``force`` (meV/A) and, when given, validation force MAEs ``val`` (epoch 1, 2, ...)."""
+    force MAE ``force`` (meV/A), when given validation force MAEs ``val`` (epoch 1, 2, ...),
+    and ``network``: architecture keys changed from the preset (``network_overrides``)."""
     name = f"{method}-s{seed}-n{n_train}" + (f"-{molecule}" if molecule else "")
+    name += "".join(f"-{k}{v}" for k, v in (network or {}).items())
     run_dir = root / name
     shutil.copytree(TEMPLATE, run_dir)
     record = json.loads((run_dir / "metrics.json").read_text())
@@ -39,6 +42,9 @@ def _run(
     if molecule is not None:
         record["config"]["data"]["molecule"] = molecule
     record["scale"]["n_train"] = n_train
+    if network is not None:
+        record["scale"]["network_overrides"] = network
+        record["config"]["model"]["options"].update(network)
     record["metrics"]["test"] = {"force_mae_mev_per_a": force, "energy_mae_mev": force / 10}
     (run_dir / "metrics.json").write_text(json.dumps(record))
     if val is not None:
@@ -90,6 +96,16 @@ def test_runs_of_other_training_sizes_are_not_paired(tmp_path):
     assert contrasts_frame(load_runs(tmp_path)).empty
     arms = arms_frame(load_runs(tmp_path))
     assert sorted(arms["group"].str.contains("n_train 64")) == [False, True]
+
+
+def test_runs_of_another_network_on_the_same_preset_are_not_paired(tmp_path):
+    _run(tmp_path, "none", 0, 10.0)
+    _run(tmp_path, "dens", 0, 5.0, network={"hidden_channels": 32})
+    _run(tmp_path, "none", 0, 9.0, network={"hidden_channels": 32})
+    rows = contrasts_frame(load_runs(tmp_path))
+    assert list(rows["contrast"]) == ["dens - none"]
+    assert "preset ci (hidden_channels=32), 3 epochs" in rows["group"].iloc[0]
+    assert rows["mean difference"].iloc[0] == "-4.00"
 
 
 def test_plateau_criterion_on_the_last_fifth_of_training(tmp_path):

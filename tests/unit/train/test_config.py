@@ -12,8 +12,10 @@ from bench.backbones.equiformer import EquiformerConfig
 from bench.config import (
     CONFIG_DIR,
     RunConfig,
+    is_paper_network,
     is_paper_scale,
     load_yaml,
+    network_overrides,
     parse_overrides,
     profiles,
     resolve_config,
@@ -170,6 +172,40 @@ def test_paper_scale_only_for_the_full_profile():
     )
     assert not is_paper_scale(capped)
     assert not is_paper_scale(resolve_config("equiformer", "dens", "rmd17", "ci"))
+
+
+@pytest.mark.parametrize(
+    ("preset", "options", "changed"),
+    [
+        ("study", {}, {}),  # a reduced network at the paper's epochs and splits
+        ("paper", {"model.options.channels": 16}, {"channels": 16}),
+        ("paper", {"model.options.num_blocks": 2}, {"num_blocks": 2}),
+    ],
+)
+def test_a_network_not_the_papers_is_never_paper_scale(preset, options, changed):
+    cfg = resolve_config(
+        "equiformer", "dens", "rmd17", preset, "paper-v1", {"data.molecule": "aspirin", **options}
+    )
+    assert cfg.train.epochs == 1500 and cfg.scale == "paper"  # the paper's training
+    assert network_overrides(cfg) == changed
+    assert not is_paper_network(cfg) and not is_paper_scale(cfg)
+
+
+def test_another_kinds_paper_network_is_the_papers():
+    """EquiformerV2's All+MD network (preset paper, entry oc20-allmd) trained on OC20."""
+    allmd = {"model.options.num_layers": 20, "model.options.mmax": 3}
+    short = resolve_config("equiformer-v2", "dens", "oc20", "paper", "paper-v1", allmd)
+    assert network_overrides(short) == {"num_layers": 20, "mmax": 3}
+    assert not is_paper_network(short)  # the All+MD entry also has drop_path_rate 0.1
+    full = resolve_config(
+        "equiformer-v2",
+        "dens",
+        "oc20",
+        "paper",
+        "paper-v1",
+        {**allmd, "model.options.drop_path_rate": 0.1},
+    )
+    assert is_paper_network(full)
 
 
 def test_cuda_without_a_gpu_is_a_config_error(monkeypatch):
