@@ -70,8 +70,9 @@ class AtomInputs:
         num_structures: B (an int; a traced size under bench.torchscript).
         cell: float [B, 3, 3] lattice rows (Angstrom) or None. pbc: bool [B, 3] or None.
         strain: float [B, 3, 3] displacement gradient (stress; bench.calculator) or None.
-        encoded_forces: float [N, 3] raw forces to encode, eV/Angstrom, or None (nothing to
-            encode; read only with the ``force_encoding`` capability).
+        encoded_forces: float [N, 3] raw forces to encode (bench.data.keys.ENCODED_FORCES:
+            eV/Angstrom or kcal/mol/Angstrom), or None (nothing to encode; read only with the
+            ``force_encoding`` capability).
         noise_sigma: float [N] noise std of each atom's structure, Angstrom, or None (read
             only with the ``sigma_encoding`` capability).
     """

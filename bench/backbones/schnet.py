@@ -65,10 +65,10 @@ class SchNet(Backbone):
     forces into edge features, the inverse of GemNet-OC's force decoding). An invariant network
     cannot add a force vector to node features, so for an edge j -> i with unit vector
     ``u_ij = r_ij / |r_ij|`` (``r_ij = pos[j] - pos[i]``) the two invariants
-    ``f_i . u_ij`` and ``f_j . u_ji`` of the raw encoded forces (eV/Angstrom) pass through a
-    bias-free MLP (SiLU, so zero maps to exactly zero) and are added to the Gaussian edge
-    features that feed every filter network. Zero encoded forces therefore give exactly the
-    outputs of an absent ``encoded_forces``. The noise head predicts
+    ``f_i . u_ij`` and ``f_j . u_ji`` of the raw encoded forces (bench.data.keys.ENCODED_FORCES)
+    pass through a bias-free MLP (SiLU, so zero maps to exactly zero) and are added to the
+    Gaussian edge features that feed every filter network. Zero encoded forces therefore give
+    exactly the outputs of an absent ``encoded_forces``. The noise head predicts
     ``sum_j w_ij r_ij`` with learned invariant edge weights ``w_ij`` (an equivariant vector
     built from invariant features). Direct forces (OC20/OC22 presets) use the same head on
     unit vectors: ``F_i = sum_j w_ij r_ij / |r_ij|``. Each head runs only on the edges into

@@ -17,8 +17,10 @@ CELL = "cell"  #: float [B, 3, 3]; lattice vectors as rows, Angstrom (zeros when
 PBC = "pbc"  #: bool [B, 3]; periodic directions (all False for molecules)
 NATOMS = "natoms"  #: long [B]; atoms per structure
 SID = "sid"  #: list[str] of length B; structure id "<source>:<index>"
-ENCODED_FORCES = "encoded_forces"  #: float [N, 3]; raw forces to encode (DeNS), eV/Angstrom;
-#: zero rows mean nothing to encode; the key absent means no encoding at all.
+ENCODED_FORCES = "encoded_forces"  #: float [N, 3]; raw forces to encode (DeNS), a network
+#: input in the method's ``encoded_force_unit`` (eV/Angstrom, or kcal/mol/Angstrom as the
+#: authors' MD17 code encodes them; bench.methods.dens); zero rows mean nothing to encode;
+#: the key absent means no encoding at all.
 NOISE_SIGMA = "noise_sigma"  #: float [N]; DeNS sigma-encoding ablation only: the noise std of
 #: each atom's structure (Angstrom; 0 for clean structures). Read only by backbones that
 #: declare ``sigma_encoding = True`` and are built with ``encode_sigma=True``.

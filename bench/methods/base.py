@@ -23,8 +23,8 @@ class Prepared:
 
     Attributes:
         batch: the (copied) batch to forward; ``pos`` possibly noised (Angstrom) and
-            ``encoded_forces`` [N, 3] set (raw forces of corrupted atoms, eV/Angstrom),
-            zeroed, or absent (methods that do not encode).
+            ``encoded_forces`` [N, 3] set (raw forces of corrupted atoms, in DeNS's
+            ``encoded_force_unit``), zeroed, or absent (methods that do not encode).
         noise_target: [N, 3] eps / sigma_norm (dimensionless); zero where not noised.
         noise_mask: [N] bool, atoms whose noise is a training target.
         dens_structure: [B] bool, structures drawn for the denoising task.

@@ -11,12 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from bench.methods.dens import DeNS, DeNSConfig
+from bench.methods.dens import DenoisingConfig, DeNS
 
 
 @dataclass(frozen=True)
-class DenoiseNoForceConfig(DeNSConfig):
-    """The hyper-parameters of :class:`DenoiseNoForce`: exactly those of DeNSConfig."""
+class DenoiseNoForceConfig(DenoisingConfig):
+    """The hyper-parameters of :class:`DenoiseNoForce`: those DeNS shares with it (DeNS's
+    ``encoded_force_unit`` has nothing to act on here)."""
 
 
 class DenoiseNoForce(DeNS):

@@ -31,9 +31,13 @@ Choices the spec leaves open, and what this module does:
    compute_atomwise_denoising_pos_and_force_hybrid_loss): a single mean over ALL free atoms
    of ``w_i * ||target_i - pred_i||``, w_i = lambda_F (uncorrupted) or lambda_DeNS
    (corrupted); the force and noise terms are its two partial sums, so they add up to it.
-5. Force encoding: the raw labels in eV/Angstrom (not normalised) on corrupted atoms, exact
-   zeros on every other atom (``encoded_forces`` is always set, so a backbone sees the same
-   fields in every step).
+5. Force encoding: the raw labels (not normalised) on corrupted atoms, exact zeros on every
+   other atom (``encoded_forces`` is always set, so a backbone sees the same fields in every
+   step), in ``encoded_force_unit``: eV/Angstrom, or kcal/mol/Angstrom, the unit the authors'
+   MD17 code encodes (atomicarchitects/equiformer @64cb7866, main_md17_dens.py: ``data.force
+   = data.dy``, the raw labels of its kcal/mol MD17 files), 23.06 times the eV/Angstrom
+   values. The force embedding is a linear map of those values, so the unit sets how strongly
+   the encoding enters the first node features; the MD17 profiles choose kcal/mol/Angstrom.
 6. ``lambda_decay="linear"``: lambda_DeNS * (1 - progress) with progress = step / total_steps
    from the training loop (continuous; the released MD17 code decays per epoch).
 7. ``noise_normalizer``: ``"sampled"`` divides eps by the structure's own sigma (v1 text),
@@ -58,6 +62,7 @@ import torch
 from torch import Tensor
 
 from bench.data import keys
+from bench.data.units import KCAL_PER_MOL_TO_EV
 from bench.methods.base import Method, Prepared, Targets, energy_loss, force_loss, l2mae
 from bench.methods.none import check_weights
 
@@ -65,11 +70,14 @@ TASK_DRAWS = ("structure", "batch")
 ATOM_MEANS = ("per-term", "pooled")
 NORMALIZERS = ("sampled", "sigma_high")
 DECAYS = ("none", "linear")
+#: encoded_force_unit -> encoded value per eV/Angstrom of force label
+ENCODED_FORCE_UNITS = {"eV/A": 1.0, "kcal/mol/A": 1.0 / KCAL_PER_MOL_TO_EV}
 
 
 @dataclass(frozen=True)
-class DeNSConfig:
-    """The hyper-parameters of :class:`DeNS` (``method.params``; paper symbols in brackets).
+class DenoisingConfig:
+    """The hyper-parameters DeNS shares with its ablation ``denoise-no-force`` (paper symbols
+    in brackets).
 
     Attributes:
         p_dens: probability that a structure (or the whole batch) is a DeNS task, in [0, 1].
@@ -104,6 +112,9 @@ class DeNSConfig:
     atom_mean: str = "per-term"
 
     def __post_init__(self) -> None:
+        self._check()
+
+    def _check(self) -> None:
         _check_choice("atom_mean", self.atom_mean, ATOM_MEANS)
         _check_choice("lambda_decay", self.lambda_decay, DECAYS)
         _check_choice("task_draw", self.task_draw, TASK_DRAWS)
@@ -125,6 +136,23 @@ class DeNSConfig:
                 )
             if self.num_sigmas < 2:
                 raise ValueError(f"num_sigmas must be >= 2, got {self.num_sigmas!r}")
+
+
+@dataclass(frozen=True)
+class DeNSConfig(DenoisingConfig):
+    """The hyper-parameters of :class:`DeNS` (``method.params``): those of
+    :class:`DenoisingConfig` and
+
+    Attributes:
+        encoded_force_unit: ``"eV/A"`` or ``"kcal/mol/A"``, the unit of the encoded force
+            labels (module docstring, point 5).
+    """
+
+    encoded_force_unit: str = "eV/A"
+
+    def _check(self) -> None:
+        super()._check()
+        _check_choice("encoded_force_unit", self.encoded_force_unit, tuple(ENCODED_FORCE_UNITS))
 
 
 class DeNS(Method):
@@ -157,6 +185,8 @@ class DeNS(Method):
         self.task_draw, self.noise_normalizer = c.task_draw, c.noise_normalizer
         self.encode_sigma, self.dens_energy = bool(c.encode_sigma), bool(c.dens_energy)
         self.atom_mean = c.atom_mean
+        #: encoded value per eV/Angstrom (None: ``denoise-no-force``, which encodes zeros)
+        self.force_scale = ENCODED_FORCE_UNITS[c.encoded_force_unit] if self.encode_forces else None
         self.requires_sigma_encoding = self.encode_sigma
         self.sigmas = _noise_scales(c)
         self.sigma_norm_value = (
@@ -191,7 +221,10 @@ class DeNS(Method):
 
         new = copy.copy(batch)
         new[keys.POS] = batch.pos + eps.to(dtype)
-        encoded = batch.forces if self.encode_forces else torch.zeros_like(batch.forces)
+        if self.force_scale is None:
+            encoded = torch.zeros_like(batch.forces)
+        else:
+            encoded = batch.forces if self.force_scale == 1.0 else batch.forces * self.force_scale
         new[keys.ENCODED_FORCES] = torch.where(mask[:, None], encoded, 0.0).to(dtype)
         if self.encode_sigma:
             new[keys.NOISE_SIGMA] = atom_sigma.to(dtype)

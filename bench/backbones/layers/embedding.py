@@ -100,5 +100,6 @@ class ForceEmbedding(nn.Module):
         self.lin = IrrepsLinear(o3.Irreps.spherical_harmonics(lmax, p=1), irreps, bias=True)
 
     def forward(self, forces: Tensor) -> Tensor:
-        """forces [N, 3] (eV/Angstrom; zero rows for nothing to encode) -> [N, irreps.dim]."""
+        """forces [N, 3] (bench.data.keys.ENCODED_FORCES; zero rows: nothing to encode) ->
+        [N, irreps.dim]."""
         return self.lin(encode_forces(forces, self.lmax))

@@ -11,6 +11,7 @@ import torch
 from bench.data import keys
 from bench.data.structure import Structure
 from bench.data.torch_data import collate
+from bench.data.units import KCAL_PER_MOL_TO_EV
 from bench.errors import ConfigError
 from bench.methods import METHODS, build_method
 
@@ -168,6 +169,30 @@ def test_dens_encodes_raw_forces_exactly_on_corrupted_atoms_only():
     assert torch.equal(moved, mask)
 
 
+def test_kcal_encoding_is_the_ev_encoding_in_kcal_per_mol():
+    """Only the encoded values change with encoded_force_unit: same draws, masks, targets."""
+    batch = _batch(12)
+    options = {"p_dens": 0.5, "corrupt_ratio": 0.5}
+    ev = build_method("dens", **options).prepare(batch, _gen(3))
+    kcal = build_method("dens", encoded_force_unit="kcal/mol/A", **options).prepare(batch, _gen(3))
+    for field in ("noise_target", "noise_mask", "dens_structure", "sigma"):
+        assert torch.equal(getattr(ev, field), getattr(kcal, field)), field
+    assert torch.equal(ev.batch.pos, kcal.batch.pos)
+    mask = kcal.noise_mask
+    assert 0 < int(mask.sum())
+    encoded = kcal.batch[keys.ENCODED_FORCES]
+    torch.testing.assert_close(
+        encoded[mask], batch.forces[mask] / KCAL_PER_MOL_TO_EV, rtol=1e-15, atol=0
+    )
+    assert torch.count_nonzero(kcal.batch[keys.ENCODED_FORCES][~mask]) == 0
+    assert torch.equal(ev.batch[keys.ENCODED_FORCES][mask], batch.forces[mask])
+
+
+def test_denoise_no_force_has_no_encoding_unit():
+    with pytest.raises(ConfigError, match="encoded_force_unit"):
+        build_method("denoise-no-force", encoded_force_unit="kcal/mol/A")
+
+
 def test_denoise_no_force_is_dens_with_zero_encoding():
     batch = _batch(12)
     options = {"p_dens": 0.5, "corrupt_ratio": 0.5, "multi_scale": True, "sigma_high": 0.3}
@@ -216,6 +241,7 @@ def test_sigma_encoding_sets_the_per_atom_sigma_field():
         ({"task_draw": "atom"}, "atom"),
         ({"noise_normalizer": "max"}, "max"),
         ({"sigmaa": 0.1}, "sigmaa"),
+        ({"encoded_force_unit": "kcal/mol"}, "kcal/mol"),
     ],
 )
 def test_bad_options_are_config_errors_showing_the_value(options, bad):

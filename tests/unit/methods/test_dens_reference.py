@@ -118,6 +118,44 @@ def test_dens_loss_step_and_ema_match_reference(ref, case):
         assert abs(ema_step - ref["ema_sum"][name]) < 1e-9 * scale, name
 
 
+@pytest.mark.parametrize("profile", ["paper-v1", "released"])
+def test_md17_profiles_encode_the_references_raw_kcal_labels(profile):
+    """main_md17_dens.py encodes ``data.force = data.dy``: the raw labels of its kcal/mol MD17
+    files. Our pipeline holds eV/Angstrom labels; under the MD17 profiles the encoded values
+    of corrupted atoms are those raw file values (the reference case above works in the
+    file's units throughout, so it cannot see this)."""
+    import numpy as np
+
+    from bench.data.registry import DatasetSpec, load_splits
+    from bench.data.torch_data import collate
+    from bench.run_request import RunRequest, override
+    from bench.train.setup import build_run_method
+
+    cfg = RunRequest(
+        "equiformer",
+        "dens",
+        "rmd17",
+        preset="ci",
+        profile=profile,
+        molecule="aspirin",
+        overrides=(override("method.params.p_dens", 1.0),),
+    ).resolve()
+    spec = DatasetSpec(
+        "rmd17", data_root=ROOT / "tests" / "data", molecule="aspirin", n_train=4, n_val=2
+    )
+    frames = load_splits(spec).train
+    prepared = build_run_method(cfg).prepare(collate(frames), torch.Generator().manual_seed(0))
+    raw = {}
+    for path in sorted((ROOT / "tests" / "data" / "rmd17").glob("rmd17_aspirin_*.npz")):
+        d = np.load(path)
+        raw |= {int(i): f for i, f in zip(d["old_indices"], d["old_forces"], strict=True)}
+    file_forces = torch.as_tensor(np.concatenate([raw[s.info["old_index"]] for s in frames]))
+    mask = prepared.noise_mask
+    assert 0 < int(mask.sum()) < mask.numel()
+    encoded = prepared.batch[keys.ENCODED_FORCES].double()
+    torch.testing.assert_close(encoded[mask], file_forces[mask], rtol=1e-6, atol=1e-5)
+
+
 def test_cosine_schedule_matches_timm(ref, case):
     """timm 0.4.12 CosineLRScheduler with main_md17_dens.py's defaults, stepped per epoch."""
     schedule = WarmupCosine(
