@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from bench.errors import ConfigError
 from bench.reports.runs import Run, iter_log
 from bench.reports.summary import runs_frame
 
@@ -166,7 +167,7 @@ def pooled_frame(runs: list[Run], metric: str = FORCE) -> pd.DataFrame:
 def _pairs(runs: list[Run], metric: str):
     """Yield ``(group, scale, arm, reference, [(seed, arm value, reference value)])`` per
     group and contrast with at least one seed both arms have."""
-    frame = runs_frame(runs)
+    frame = _one_run_per_seed(runs_frame(runs))
     if frame.empty or metric not in frame:
         return
     for group, sub in frame.groupby("group", sort=True):
@@ -243,8 +244,24 @@ def render_paired(runs: list[Run], fmt: str = "md") -> str:
     return "\n".join(parts)
 
 
+def _one_run_per_seed(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` unchanged, or a ConfigError naming the runs when one arm of one group has
+    two runs of one seed (e.g. two settings of a method parameter the group key does not
+    hold): averaging or pairing them would mix two experiments."""
+    if frame.empty:
+        return frame
+    for (group, method, seed), sub in frame.groupby(["group", "method", "seed"], sort=True):
+        if len(sub) > 1:
+            raise ConfigError(
+                f"results: {method} seed {seed} of group {group} has {len(sub)} runs "
+                f"({', '.join(sorted(sub['run']))}); keep one run per arm and seed in the "
+                "folder(s) given to --paired"
+            )
+    return frame
+
+
 def _with_plateau(runs: list[Run]) -> pd.DataFrame:
-    frame = runs_frame(runs)
+    frame = _one_run_per_seed(runs_frame(runs))
     if not frame.empty:
         by_name = {run.name: plateau(run) for run in runs}
         frame["plateau"] = [by_name[name] for name in frame["run"]]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.errors import ConfigError
 from bench.reports import load_runs
 from bench.reports.paired import arms_frame, contrasts_frame, paired_t, plateau, pooled_frame
 
@@ -106,6 +107,17 @@ def test_runs_of_another_network_on_the_same_preset_are_not_paired(tmp_path):
     assert list(rows["contrast"]) == ["dens - none"]
     assert "preset ci (hidden_channels=32), 3 epochs" in rows["group"].iloc[0]
     assert rows["mean difference"].iloc[0] == "-4.00"
+
+
+def test_two_runs_of_one_arm_and_seed_are_refused_not_mixed(tmp_path):
+    _run(tmp_path, "none", 0, 10.0)
+    _run(tmp_path, "dens", 0, 5.0)
+    (tmp_path / "dens-s0-n16").rename(tmp_path / "dens-other")
+    _run(tmp_path, "dens", 0, 7.0)  # another run dir of the same group, arm and seed
+    with pytest.raises(ConfigError, match="dens seed 0 of group .* has 2 runs"):
+        contrasts_frame(load_runs(tmp_path))
+    with pytest.raises(ConfigError, match="dens-other"):
+        arms_frame(load_runs(tmp_path))
 
 
 def test_plateau_criterion_on_the_last_fifth_of_training(tmp_path):
