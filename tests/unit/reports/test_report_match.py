@@ -80,6 +80,19 @@ def test_rmd17_with_original_labels_stands_in_for_md17_and_says_so(runs):
     assert match_run(revised, {**row.match, "molecule": "aspirin"}, {}) is None
 
 
+def test_md17_dens_rows_take_only_the_authors_encoded_force_unit(runs):
+    """A DeNS run that encoded eV/A forces (or a record from before the key) is another
+    experiment than the paper's, whose code encodes kcal/mol/A."""
+    run = by_name(runs, "rmd17/dens-aspirin")
+    params = run.config["method"]["params"]
+    ev = with_config(run, method__params__encoded_force_unit="eV/A")
+    old = with_config(
+        run, method__params={k: v for k, v in params.items() if k != "encoded_force_unit"}
+    )
+    renamed = [dataclasses.replace(r, run_dir=r.root / n) for r, n in ((ev, "ev"), (old, "old"))]
+    assert rows_of(load_table("6"), [run, *renamed])["dens"] == {run.name}
+
+
 def test_table_defaults_fill_keys_the_config_does_not_set(runs):
     table = load_table("5")
     seed0 = by_name(runs, "md17/aspirin/equiformer-none-seed0")
