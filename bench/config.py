@@ -6,7 +6,8 @@ Resolution order (later wins), all YAML shipped in ``bench/configs/``:
 2. ``datasets.yaml[<dataset>]`` (split sizes, which profile section: ``kind`` md17/oc20/oc22,
    and optionally the profile ``variant`` the dataset implies, e.g. oc20-traj's total-energy);
 3. ``profiles/<profile>.yaml[<kind>]``: ``data``, ``loss``, ``train`` and ``methods[<method>]``,
-   then its ``molecules[<molecule>]`` patch, then its ``variants[<variant>]`` patch (its
+   then its ``molecules[<molecule>]`` patch, its ``backbones[<backbone>]`` patch (settings
+   of one backbone, never its architecture), then its ``variants[<variant>]`` patch (its
    ``deviations`` only document differences from the paper; bench.reports.hyper);
 4. ``scales.yaml[<scale>]`` (training scale, ``--scale``: ``ci`` is tiny, ``paper``
    changes nothing; by default the scale named like the preset, else ``paper``);
@@ -486,10 +487,16 @@ def profile_section(profile: str, kind: str) -> dict[str, Any]:
     if kind not in table:
         raise ConfigError(f"{path}: no section for dataset kind {kind!r}; known: {list(table)}")
     section = table[kind]
-    allowed = {"data", "loss", "train", "methods", "molecules", "variants", "deviations"}
+    allowed = {"data", "loss", "train", "methods", "molecules", "backbones", "variants"}
+    allowed |= {"deviations"}
     unknown = sorted(set(section) - allowed)
     if unknown:
         raise ConfigError(f"{path}: {kind}: unknown key {did_you_mean(unknown[0], allowed)}")
+    from bench.backbones.registry import BACKBONES
+
+    for name in section.get("backbones") or {}:
+        if name not in BACKBONES:
+            raise ConfigError(f"{path}: {kind}: backbones: {did_you_mean(name, list(BACKBONES))}")
     return section
 
 
@@ -502,7 +509,7 @@ def _profile_patch(section: dict[str, Any], method: str, where: str) -> dict[str
             f"{where}: 'model' is not a profile key (the architecture is a backbone preset, "
             "--preset, e.g. paper-l3)"
         )
-    unknown = sorted(set(section) - allowed - {"molecules", "variants", "deviations"})
+    unknown = sorted(set(section) - allowed - {"molecules", "backbones", "variants", "deviations"})
     if unknown:
         raise ConfigError(f"{where}: unknown key {did_you_mean(unknown[0], allowed)}")
     patch = {k: section[k] for k in ("data", "loss", "train") if k in section}
@@ -572,6 +579,9 @@ def resolve_config(
     molecule = _canonical_molecule(early.get("data", {}).get("molecule"))
     if molecule in (section.get("molecules") or {}):
         patch = _profile_patch(section["molecules"][molecule], method, f"{where} {molecule!r}")
+        d = deep_merge(d, patch)
+    if backbone in (section.get("backbones") or {}):
+        patch = _profile_patch(section["backbones"][backbone], method, f"{where} {backbone!r}")
         d = deep_merge(d, patch)
     if variant is not None:
         variants = section.get("variants") or {}

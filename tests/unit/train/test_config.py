@@ -288,3 +288,37 @@ def test_a_profile_cannot_set_the_architecture(tmp_path, monkeypatch):
         resolve_config(
             "equiformer", "none", "md17", "paper", "paper-v1", {"variant": "equiformer-lmax3"}
         )
+
+
+@pytest.mark.parametrize("profile", ["paper-v1", "released"])
+def test_md17_dens_encodes_the_authors_unit_except_for_our_schnet_extension(profile):
+    units = {
+        backbone: resolve_config(
+            backbone, "dens", "rmd17", "ci", profile, {"data.molecule": "toluene"}
+        ).method.params
+        for backbone in ("equiformer", "segnn", "schnet")
+    }
+    assert {b: p.encoded_force_unit for b, p in units.items()} == {
+        "equiformer": "kcal/mol/A",
+        "segnn": "kcal/mol/A",
+        "schnet": "eV/A",
+    }
+    assert {p.sigma for p in units.values()} == {0.025}  # the molecule patch still applies
+    oc20 = resolve_config("equiformer-v2", "dens", "oc20", "ci", profile).method.params
+    assert oc20.encoded_force_unit == "eV/A"
+
+
+def test_a_profile_backbone_patch_names_a_known_backbone(tmp_path, monkeypatch):
+    import shutil
+
+    import bench.config
+
+    configs = tmp_path / "configs"
+    shutil.copytree(CONFIG_DIR, configs)
+    path = configs / "profiles" / "paper-v1.yaml"
+    text = path.read_text().replace("  backbones:\n    schnet:\n", "  backbones:\n    shnet:\n", 1)
+    assert "    shnet:\n" in text
+    path.write_text(text)
+    monkeypatch.setattr(bench.config, "CONFIG_DIR", configs)
+    with pytest.raises(ConfigError, match="backbones: .*Did you mean 'schnet'"):
+        resolve_config("schnet", "dens", "rmd17", "ci", "paper-v1", {"data.molecule": "aspirin"})
