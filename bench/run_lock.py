@@ -19,6 +19,9 @@ from pathlib import Path
 from bench.errors import BenchError, ConfigError
 
 LOCK_FILE = "run.lock"
+#: what ``bench run --resume`` prints (stderr) when it returns a finished run as it is; a
+#: ``bench matrix`` worker that launched it then reports the run skipped, not done by itself
+ALREADY_DONE = "already done, returned as is"
 
 
 class RunBusyError(BenchError):

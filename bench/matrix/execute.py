@@ -22,7 +22,7 @@ from pathlib import Path
 from bench.errors import BenchError
 from bench.matrix.index import RunIndex
 from bench.records import CONFIG_FILE, read_record
-from bench.run_lock import RunBusyError, is_locked
+from bench.run_lock import ALREADY_DONE, RunBusyError, is_locked
 
 #: launcher bookkeeping inside a results directory (logs, submitit folders)
 MATRIX_DIR = ".matrix"
@@ -103,7 +103,9 @@ def execute_task(task: RunTask) -> Outcome:
         else:
             start_error = None
     outcome = judge(task, returncode, start_error)
-    if outcome.status != "skipped":
+    if outcome.failure == SKIP_DONE:
+        index.update(task.run_id, status="done", failure=None, note=SKIP_DONE)
+    elif outcome.status != "skipped":
         index.update(
             task.run_id,
             status=outcome.status,
@@ -114,14 +116,17 @@ def execute_task(task: RunTask) -> Outcome:
 
 
 def skip_reason(run_dir: Path) -> str | None:
-    """SKIP_DONE when the run's record is done, SKIP_ELSEWHERE when another process holds
-    its lock, else None."""
+    """SKIP_ELSEWHERE when another process holds the run's lock, SKIP_DONE when its record
+    is done, else None. The lock is looked at first: a run whose owner finishes between the
+    two looks is then still skipped (done), never launched again."""
+    if is_locked(run_dir):
+        return SKIP_ELSEWHERE
     try:
         if read_record(run_dir).status == "done":
             return SKIP_DONE
     except BenchError:
         pass
-    return SKIP_ELSEWHERE if is_locked(run_dir) else None
+    return None
 
 
 def judge(task: RunTask, returncode: int | None, start_error: str | None = None) -> Outcome:
@@ -136,11 +141,25 @@ def judge(task: RunTask, returncode: int | None, start_error: str | None = None)
     except BenchError:
         record = None
     if returncode == 0 and record is not None and record.status == "done":
+        if ALREADY_DONE in _this_attempt(task.log_path):
+            return Outcome(task.run_id, "skipped", SKIP_DONE, 0)  # another process finished it
         return Outcome(task.run_id, "done", None, 0)
     if record is not None and record.status in ("failed", "interrupted") and record.failure:
         return Outcome(task.run_id, record.status, record.failure, returncode)
     reason = exit_reason(returncode, task.log_path, record)
     return Outcome(task.run_id, "failed", reason, returncode)
+
+
+def _this_attempt(log_path: Path, tail_bytes: int = 8192) -> str:
+    """The output of the last attempt in the run's matrix log (after its last ``$ `` line)."""
+    try:
+        with open(log_path, "rb") as fh:
+            fh.seek(max(0, fh.seek(0, os.SEEK_END) - tail_bytes))
+            text = fh.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+    start = text.rfind("\n$ ")
+    return text[start + 1 :] if start >= 0 else text
 
 
 def exit_reason(returncode: int | None, log_path: Path, record) -> str:

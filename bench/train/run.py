@@ -48,7 +48,7 @@ from bench.records import (
     RunRecord,
     read_record,
 )
-from bench.run_lock import RunBusyError, is_locked, run_lock
+from bench.run_lock import ALREADY_DONE, RunBusyError, is_locked, run_lock
 from bench.train import provenance
 from bench.train.batches import TORCH_STREAM, derived_seed
 from bench.train.checkpoint import list_checkpoints
@@ -151,7 +151,7 @@ def _run(
     run_dir = Path(cfg.results) / cfg.run_id
     previous = _check_existing(run_dir, cfg, resume)
     if previous is not None and previous.status == "done":
-        return run_dir
+        return _already_done(run_dir, world)
     if is_locked(run_dir):
         raise RunBusyError(f"{run_dir}: running in another process (its run.lock is held)")
     torch.manual_seed(cfg.seed)
@@ -168,7 +168,7 @@ def _run(
         previous = _check_existing(run_dir, cfg, resume)  # again, now that it is ours
         world.barrier()  # every rank has read the old record before rank 0 replaces it
         if previous is not None and previous.status == "done":
-            return run_dir
+            return _already_done(run_dir, world)
         record = _start_record(cfg, command, model, previous, world)
         if world.is_main:
             _write_inputs(run_dir, cfg, command, stats)
@@ -178,6 +178,13 @@ def _run(
             _Run(cfg, run_dir, record, model, method, split, norm, resume, world, log_sinks)
         )
         world.barrier()  # the record is final before any rank returns
+    return run_dir
+
+
+def _already_done(run_dir: Path, world: World) -> Path:
+    """``run_dir``, after saying on stderr (rank 0) that it was finished before this call."""
+    if world.is_main:
+        say(f"{run_dir}: {ALREADY_DONE}")
     return run_dir
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from bench.io import write_yaml_atomic
 from bench.records import RunRecord, read_record
-from bench.run_lock import RunBusyError, run_lock
+from bench.run_lock import ALREADY_DONE, RunBusyError, run_lock
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -98,7 +98,7 @@ def train(args: argparse.Namespace, argv: list[str], run_dir: Path) -> int:
     """The fake training (see the module docstring) of one locked run directory."""
     resumed = args.resume and (run_dir / "metrics.json").is_file()
     if resumed and read_record(run_dir).status == "done":
-        print(run_dir)
+        print(f"{run_dir}: {ALREADY_DONE}", file=sys.stderr)
         return 0
     config = {k: v for k, v in vars(args).items() if k not in ("results", "resume", "command")}
     write_yaml_atomic(run_dir / "config.yaml", config)

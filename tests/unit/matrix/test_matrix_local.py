@@ -3,6 +3,7 @@ do not stop the matrix; re-issuing skips finished runs and resumes killed ones."
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 
@@ -93,3 +94,23 @@ def test_terminal_gets_a_live_rich_table(tmp_path, fake_runner):
     assert "matrix: 2 runs: 1 done, 1 failed" in text
     assert "non-finite loss at step 3" in text and "run id" in text  # table header
     assert "queued   schnet" not in text  # no plain lines on a terminal
+
+
+def test_a_run_finished_elsewhere_after_the_skip_check_is_reported_skipped(
+    tmp_path, fake_runner, monkeypatch
+):
+    """The race of two matrices on one folder: the other one finishes the run between this
+    worker's look (nothing to skip) and its `bench run`, which returns the run as it is."""
+    import bench.matrix.execute as execute
+
+    spec = _spec(tmp_path, fake_runner)
+    first = run_matrix(spec, _quiet(), poll_s=0.05)
+    task = first.runs[0].task
+    before = (task.run_dir / "metrics.json").read_text()
+    monkeypatch.setattr(execute, "skip_reason", lambda run_dir: None)
+    outcome = execute.execute_task(dataclasses.replace(task, resume=True))
+    assert (outcome.status, outcome.failure) == ("skipped", "skipped (done)")
+    assert (task.run_dir / "metrics.json").read_text() == before
+    entry = RunIndex(spec.results).read()[task.run_id]
+    assert (entry.status, entry.note) == ("done", "skipped (done)")
+    assert "already done, returned as is" in task.log_path.read_text()
