@@ -478,6 +478,11 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
+#: keys of a profile block that patch the config, and the blocks nested in a section
+PROFILE_PATCH_KEYS = ("data", "loss", "train", "methods")
+PROFILE_NESTED_KEYS = ("molecules", "backbones", "variants", "deviations")
+
+
 def profile_section(profile: str, kind: str) -> dict[str, Any]:
     """``profiles/<profile>.yaml[kind]``; ConfigError when the profile or kind is unknown."""
     if profile not in profiles():
@@ -487,8 +492,7 @@ def profile_section(profile: str, kind: str) -> dict[str, Any]:
     if kind not in table:
         raise ConfigError(f"{path}: no section for dataset kind {kind!r}; known: {list(table)}")
     section = table[kind]
-    allowed = {"data", "loss", "train", "methods", "molecules", "backbones", "variants"}
-    allowed |= {"deviations"}
+    allowed = set(PROFILE_PATCH_KEYS) | set(PROFILE_NESTED_KEYS)
     unknown = sorted(set(section) - allowed)
     if unknown:
         raise ConfigError(f"{path}: {kind}: unknown key {did_you_mean(unknown[0], allowed)}")
@@ -503,13 +507,13 @@ def profile_section(profile: str, kind: str) -> dict[str, Any]:
 def _profile_patch(section: dict[str, Any], method: str, where: str) -> dict[str, Any]:
     """A config patch from one profile block (``data``/``loss``/``train``/``methods``; a
     profile never sets the architecture: that is a backbone preset)."""
-    allowed = {"data", "loss", "train", "methods"}
+    allowed = set(PROFILE_PATCH_KEYS)
     if "model" in section:
         raise ConfigError(
             f"{where}: 'model' is not a profile key (the architecture is a backbone preset, "
             "--preset, e.g. paper-l3)"
         )
-    unknown = sorted(set(section) - allowed - {"molecules", "backbones", "variants", "deviations"})
+    unknown = sorted(set(section) - allowed - set(PROFILE_NESTED_KEYS))
     if unknown:
         raise ConfigError(f"{where}: unknown key {did_you_mean(unknown[0], allowed)}")
     patch = {k: section[k] for k in ("data", "loss", "train") if k in section}

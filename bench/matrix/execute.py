@@ -150,16 +150,21 @@ def judge(task: RunTask, returncode: int | None, start_error: str | None = None)
     return Outcome(task.run_id, "failed", reason, returncode)
 
 
-def _this_attempt(log_path: Path, tail_bytes: int = 8192) -> str:
+def _this_attempt(log_path: Path) -> str:
     """The output of the last attempt in the run's matrix log (after its last ``$ `` line)."""
+    text = _log_tail(log_path)
+    start = text.rfind("\n$ ")
+    return text[start + 1 :] if start >= 0 else text
+
+
+def _log_tail(log_path: Path, tail_bytes: int = 8192) -> str:
+    """The last ``tail_bytes`` of a run's matrix log ("" when there is none)."""
     try:
         with open(log_path, "rb") as fh:
             fh.seek(max(0, fh.seek(0, os.SEEK_END) - tail_bytes))
-            text = fh.read().decode("utf-8", "replace")
+            return fh.read().decode("utf-8", "replace")
     except FileNotFoundError:
         return ""
-    start = text.rfind("\n$ ")
-    return text[start + 1 :] if start >= 0 else text
 
 
 def exit_reason(returncode: int | None, log_path: Path, record) -> str:
@@ -178,12 +183,7 @@ def exit_reason(returncode: int | None, log_path: Path, record) -> str:
 def last_error_line(log_path: Path, tail_bytes: int = 8192) -> str | None:
     """The last line of the log starting with "error" (case-insensitive), else its last
     non-empty line (a traceback's exception message); None for an empty log."""
-    try:
-        with open(log_path, "rb") as fh:
-            fh.seek(max(0, fh.seek(0, os.SEEK_END) - tail_bytes))
-            lines = fh.read().decode("utf-8", "replace").splitlines()
-    except FileNotFoundError:
-        return None
+    lines = _log_tail(log_path, tail_bytes).splitlines()
     lines = [line.strip() for line in lines if line.strip() and not line.startswith("$ ")]
     for line in reversed(lines):
         if line.lower().startswith("error"):

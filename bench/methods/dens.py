@@ -224,7 +224,7 @@ class DeNS(Method):
         if self.force_scale is None:
             encoded = torch.zeros_like(batch.forces)
         else:
-            encoded = batch.forces if self.force_scale == 1.0 else batch.forces * self.force_scale
+            encoded = batch.forces * self.force_scale  # exact for eV/A (x * 1.0 == x)
         new[keys.ENCODED_FORCES] = torch.where(mask[:, None], encoded, 0.0).to(dtype)
         if self.encode_sigma:
             new[keys.NOISE_SIGMA] = atom_sigma.to(dtype)
