@@ -29,19 +29,13 @@ def preset_names(backbone: str) -> list[str]:
 def preset_kinds(backbone: str, preset: str) -> list[str]:
     """The dataset kinds ``preset`` of ``backbone`` has an entry for (``md17``, ``oc20``,
     ``oc20-allmd``, ...); ConfigError naming the file when the preset is not there."""
-    path, table = _table(backbone)
-    if preset not in table:
-        raise ConfigError(f"{path}: preset {did_you_mean(preset, tuple(table))}")
-    return list(table[preset])
+    return list(_preset(backbone, preset)[1])
 
 
 def preset_config(backbone: str, preset: str = "ci", kind: str = "md17") -> dict[str, Any]:
     """The options of ``backbone`` at ``preset`` for dataset ``kind`` (``inherit`` resolved);
     ConfigError naming the file when the preset or kind is not there."""
-    path, table = _table(backbone)
-    if preset not in table:
-        raise ConfigError(f"{path}: preset {did_you_mean(preset, tuple(table))}")
-    by_kind = table[preset]
+    path, by_kind = _preset(backbone, preset)
     if kind not in by_kind:
         raise ConfigError(
             f"{path}: preset {preset!r} has no dataset {kind!r}; known: {', '.join(by_kind)}"
@@ -54,6 +48,14 @@ def preset_config(backbone: str, preset: str = "ci", kind: str = "md17") -> dict
         seen.add(parent_kind)
         cfg = dict(by_kind[parent_kind]) | cfg
     return cfg
+
+
+def _preset(backbone: str, preset: str) -> tuple[Path, dict[str, Any]]:
+    """The preset file of ``backbone`` and its ``{kind: options}`` entry for ``preset``."""
+    path, table = _table(backbone)
+    if preset not in table:
+        raise ConfigError(f"{path}: preset {did_you_mean(preset, tuple(table))}")
+    return path, table[preset]
 
 
 def _table(backbone: str) -> tuple[Path, dict[str, Any]]:
