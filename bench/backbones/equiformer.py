@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
+import torch
 from e3nn import o3
 from torch import Tensor, nn
 
@@ -30,6 +31,7 @@ from bench.backbones.layers import (
     SHDegreeEmbedding,
     SHEdges,
 )
+from bench.backbones.layers.init import WEIGHT_INITS, apply_weight_init
 from bench.backbones.options import check_fields, check_graph
 
 #: channels of degree l are ``channels // divisor[l]``: the paper's Lmax 2 (128, 64, 32) and
@@ -115,12 +117,14 @@ class EquiformerCore:
     proj_drop: float = 0.0  # projection dropout, in [0, 1)
     out_drop: float = 0.0  # output dropout, in [0, 1)
     drop_path: float = 0.0  # stochastic depth, in [0, 1)
+    weight_init: str = "normal"  # one of WEIGHT_INITS (bench.backbones.layers.init)
 
     def __post_init__(self) -> None:
         check_graph(self)
         check_fields(
             self,
             lmax=tuple(DEGREE_DIVISORS),
+            weight_init=WEIGHT_INITS,
             **dict.fromkeys(
                 ("channels", "num_blocks", "num_heads", "num_radial", "radial_hidden"), ">= 1"
             ),
@@ -171,6 +175,14 @@ class Equiformer(Backbone):
         alpha_drop / proj_drop / out_drop / drop_path: attention-weight dropout, dropout on
             block outputs, dropout before the heads, and stochastic depth per structure.
         attention / layer_norm: keep MLP attention and layer norms (both off: SEGNN-like).
+        weight_init: "normal" (the authors' released code) or "uniform" (paper v1 D.2 for
+            the SEGNN-like variant), see bench.backbones.layers.init.
+
+    The DeNS-only modules (force embedding, noise head) are built after every other one,
+    so that with one seed a network with them draws the same initial weights as one
+    without, except where a noise head widens the last block's output (its output and
+    shortcut maps beyond the scalars) and what is drawn after that (the energy head):
+    bench/train's paired arms then share their initial weights wherever they can.
     """
 
     name: ClassVar[str] = "equiformer"
@@ -202,7 +214,9 @@ class Equiformer(Backbone):
         drop_path: float = 0.0,
         attention: bool = True,
         layer_norm: bool = True,
+        weight_init: str = "normal",
     ) -> None:
+        rng_state = torch.random.get_rng_state()
         super().__init__(
             cutoff, max_neighbors, force_mode, force_encoding=force_encoding, noise_head=noise_head
         )
@@ -228,7 +242,6 @@ class Equiformer(Backbone):
         self.rbf = ExpNormalBasis(num_radial, cutoff)
         self.atom_embed = AtomEmbedding(num_elements, irreps.node)
         self.edge_embed = SHDegreeEmbedding(irreps.node, irreps.sh, radial, avg_degree)
-        self.force_embed = ForceEmbedding(lmax, irreps.node) if force_encoding else None
         self.blocks = nn.ModuleList(
             EquiformerBlock(
                 irreps,
@@ -246,6 +259,8 @@ class Equiformer(Backbone):
         vector_head = dict(attn, irreps_in=irreps.feature, irreps_out=o3.Irreps("1x1e"))
         self.force_head = GraphAttention(**vector_head) if force_mode == "direct" else None
         self.noise_head = GraphAttention(**vector_head) if noise_head else None
+        self.force_embed = ForceEmbedding(lmax, irreps.node) if force_encoding else None
+        apply_weight_init(self, weight_init, rng_state)
 
     def no_weight_decay(self) -> set[str]:
         """The equivariant linear maps' biases (``*.biases.k``), undecayed as in the authors'

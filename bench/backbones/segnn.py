@@ -4,7 +4,10 @@ Messages stay non-linear (gated, two depthwise tensor products); without attenti
 are summed over neighbours and divided by ``sqrt(avg_degree)``. This is the variant the
 DeNS paper (Table 5) calls "similar to SEGNN"; it is built from the same code as
 :class:`bench.backbones.equiformer.Equiformer`, so it takes the same options except ``attention``
-and ``layer_norm`` (:class:`SEGNNConfig`). Parameters at the paper sizes (MD17 presets):
+and ``layer_norm`` (:class:`SEGNNConfig`). Its presets set ``weight_init: uniform``: the paper
+trains this variant with uniform initial weights because normal ones diverged (v1 appendix
+D.2; bench.backbones.layers.init says which uniform), while the Equiformer presets keep the
+released code's normal ones. Parameters at the paper sizes (MD17 presets):
 Lmax 2 3,317,185 (+ DeNS 3,792,449); Lmax 3 5,272,129 (+ DeNS 6,087,745), measured from
 this code.
 """

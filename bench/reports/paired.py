@@ -1,9 +1,10 @@
 """Paired comparison of training regimes over seeds, and a plateau check of every run.
 
-A seed fixes a run's initial weights (of the part the regimes share), its data order and its
-corruption stream, so two runs of one comparison group (bench.reports.summary.GROUP_KEYS:
-backbone, dataset, molecule, lmax, variant and scale label, which holds preset, epochs and the
-number of training structures) with the same seed are a PAIR: they differ only in the regime.
+A seed fixes a run's initial weights (of the part the regimes share: bench.backbones build
+the DeNS modules last), its data order and its corruption stream, so two runs of one comparison
+group (bench.reports.summary.GROUP_KEYS: backbone, dataset, molecule, lmax, variant, a
+non-default weight_init and scale label, which holds preset, epochs and the number of training
+structures) with the same seed are a PAIR: they differ only in the regime.
 
 - Arms: per group and method, the number of seeds, mean and sample std (ddof 1) of the test
   force MAE (meV/Angstrom) and energy MAE (meV), and how many runs plateaued.
@@ -188,7 +189,7 @@ def _short(group: str, scale: str) -> str:
     """A group key without its scale and dataset parts (the pooled row names the scale)."""
     parts = (p.split("=", 1) for p in group.split("; "))
     return " ".join(
-        f"{k} {v}" if k in ("lmax", "variant") else v
+        f"{k} {v}" if k in ("lmax", "variant", "weight_init") else v
         for k, v in parts
         if k not in ("scale", "dataset")
     )

@@ -55,6 +55,12 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
+#: backbone -> architecture options added after records were written without them -> the value
+#: every such record was built with (not today's preset value: the presets may choose otherwise)
+ADDED_OPTIONS: dict[str, dict[str, Any]] = {
+    "equiformer": {"weight_init": "normal"},
+    "segnn": {"weight_init": "normal"},
+}
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,9 @@ class Run:
         options = _get(self.config, ("model", "options"))
         if isinstance(options, dict) and key in options:
             return options[key]
+        added = ADDED_OPTIONS.get(str(self.value("backbone")), {})
+        if key in added:
+            return added[key]
         return self._preset_options.get(key, MISSING)
 
     @cached_property

@@ -14,8 +14,20 @@ from bench.errors import ConfigError
 from bench.reports.match import run_scale
 from bench.reports.runs import MISSING, Run
 
-GROUP_KEYS = ("backbone", "dataset", "molecule", "lmax", "variant", "scale")
-CONFIG_COLUMNS = ("backbone", "method", "dataset", "molecule", "lmax", "variant", "profile", "seed")
+GROUP_KEYS = ("backbone", "dataset", "molecule", "lmax", "variant", "weight_init", "scale")
+#: group keys left out of the group while they have this value (the common case)
+GROUP_DEFAULTS = {"weight_init": "normal"}
+CONFIG_COLUMNS = (
+    "backbone",
+    "method",
+    "dataset",
+    "molecule",
+    "lmax",
+    "variant",
+    "weight_init",
+    "profile",
+    "seed",
+)
 #: the columns the regime comparison averages and compares
 COMPARED = ("test/energy_mae_mev", "test/force_mae_mev_per_a")
 
@@ -53,7 +65,11 @@ def runs_frame(runs: list[Run]) -> pd.DataFrame:
 
 
 def _group_key(row: pd.Series) -> str:
-    return "; ".join(f"{key}={row[key]}" for key in GROUP_KEYS if row[key] is not None)
+    return "; ".join(
+        f"{key}={row[key]}"
+        for key in GROUP_KEYS
+        if row[key] is not None and GROUP_DEFAULTS.get(key) != row[key]
+    )
 
 
 def _vs_none(frame: pd.DataFrame, column: str) -> pd.Series:

@@ -31,10 +31,9 @@ class AtomEmbedding(nn.Module):
         if num_elements < 1:
             raise ValueError(f"num_elements must be >= 1, got {num_elements!r}")
         self.num_elements = num_elements
-        self.lin = IrrepsLinear(f"{num_elements}x0e", irreps, bias=True)
-        with torch.no_grad():
-            for weight in self.lin.weights.values():
-                weight.mul_(math.sqrt(num_elements))
+        self.lin = IrrepsLinear(
+            f"{num_elements}x0e", irreps, bias=True, init_gain=math.sqrt(num_elements)
+        )
 
     def forward(self, z: Tensor, dtype: torch.dtype) -> Tensor:
         """z long [N] -> [N, irreps.dim]."""

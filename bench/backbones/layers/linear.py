@@ -26,12 +26,19 @@ class IrrepsLinear(nn.Module):
     Args:
         irreps_in / irreps_out: feature irreps ([..., irreps_in.dim] -> [..., irreps_out.dim]).
         bias: learned bias on every 0e output channel (zero-initialised).
+        init_gain: the weights start ``init_gain`` times the above, ``N(0, init_gain^2 /
+            fan_in)`` (bench.backbones.layers.init reads it for its other schemes).
     """
 
     def __init__(
-        self, irreps_in: o3.Irreps | str, irreps_out: o3.Irreps | str, bias: bool = False
+        self,
+        irreps_in: o3.Irreps | str,
+        irreps_out: o3.Irreps | str,
+        bias: bool = False,
+        init_gain: float = 1.0,
     ) -> None:
         super().__init__()
+        self.init_gain = float(init_gain)
         self.irreps_in, self.irreps_out = o3.Irreps(irreps_in), o3.Irreps(irreps_out)
         self.in_dims = [mul * ir.dim for mul, ir in self.irreps_in]
         #: per output block: input block indices of the same irrep, fan_in, mul_out, dim
@@ -43,6 +50,8 @@ class IrrepsLinear(nn.Module):
             fan_in = sum(self.irreps_in[i].mul for i in sources)
             if fan_in:
                 weight = torch.randn(fan_in, mul_out) / math.sqrt(fan_in)
+                if init_gain != 1.0:
+                    weight = weight * init_gain
                 self.weights[str(k)] = nn.Parameter(weight)
             if bias and ir == o3.Irrep("0e"):
                 self.biases[str(k)] = nn.Parameter(torch.zeros(mul_out))

@@ -11,6 +11,8 @@ as the reference Equiformer's.
 from __future__ import annotations
 
 import json
+import math
+import re
 from pathlib import Path
 
 import pytest
@@ -51,10 +53,33 @@ def test_equiformer_init_matches_reference(lmax, dens):
 
 @pytest.mark.parametrize(("lmax", "dens"), [CASES[0], CASES[3]])
 def test_segnn_like_init_matches_reference_equiformer(lmax, dens):
-    ours = _stats("segnn", lmax=lmax, force_encoding=dens, noise_head=dens)
+    """With ``weight_init: normal`` (the released code's scheme; the segnn presets use the
+    paper's uniform one, next test)."""
+    ours = _stats("segnn", lmax=lmax, force_encoding=dens, noise_head=dens, weight_init="normal")
     reference = REFERENCE[f"l{lmax}{'_dens' if dens else ''}"]
     assert not any("alpha" in k or "norm" in k for k in ours)
     assert stats_mismatches(ours, {k: reference.get(k, [0.0, 0.0, 0]) for k in ours}) == []
+
+
+#: the roles the reference draws from a normal distribution (its e3nn tensor-product weights)
+GAUSSIAN_ROLE = re.compile(r"\.weights\.\d+$|\.tp_value\.weight$")
+
+
+def test_segnn_like_uniform_init_is_the_reference_bound_as_a_uniform_range():
+    """``weight_init: uniform`` (the segnn presets, paper v1 D.2): every Gaussian role of the
+    reference becomes U(-s, s) with s its std, so std s / sqrt(3) and the same mean; every
+    other role (radial MLPs, biases) is drawn exactly as before."""
+    ours = _stats("segnn", lmax=2, force_encoding=True, noise_head=True)
+    reference = REFERENCE["l2_dens"]
+    expected = {}
+    for key in ours:
+        mean, std, n = reference[key]
+        expected[key] = (
+            [mean, std / math.sqrt(3), n] if GAUSSIAN_ROLE.search(key) else [mean, std, n]
+        )
+    assert sum(bool(GAUSSIAN_ROLE.search(k)) for k in ours) > 40
+    assert stats_mismatches(ours, expected) == []
+    assert stats_mismatches(ours, {k: reference[k] for k in ours}) != []
 
 
 def test_schnet_init_matches_pyg():

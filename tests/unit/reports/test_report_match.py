@@ -93,6 +93,26 @@ def test_md17_dens_rows_take_only_the_authors_encoded_force_unit(runs):
     assert rows_of(load_table("6"), [run, *renamed])["dens"] == {run.name}
 
 
+def test_segnn_like_rows_take_only_the_papers_uniform_initialisation(runs):
+    """Paper v1 D.2 trains the variant with uniform weights; a normal-init run, or a record
+    from before ``weight_init`` (built normal, whatever the preset says today), is another
+    experiment."""
+    base = by_name(runs, "rmd17/dens-aspirin")
+    segnn = {"model__backbone": "segnn"}
+    options = base.config["model"]["options"]
+    uniform = with_config(base, **segnn, model__options={**options, "weight_init": "uniform"})
+    normal = with_config(base, **segnn, model__options={**options, "weight_init": "normal"})
+    old = with_config(base, **segnn, model__options={k: v for k, v in options.items()})
+    assert (
+        "weight_init" not in old.config["model"]["options"] and old.value("weight_init") == "normal"
+    )
+    named = [
+        dataclasses.replace(r, run_dir=r.root / n)
+        for r, n in ((uniform, "u"), (normal, "n"), (old, "o"))
+    ]
+    assert rows_of(load_table("5"), named)["segnn_dens"] == {named[0].name}
+
+
 def test_table_defaults_fill_keys_the_config_does_not_set(runs):
     table = load_table("5")
     seed0 = by_name(runs, "md17/aspirin/equiformer-none-seed0")

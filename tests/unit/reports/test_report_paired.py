@@ -28,12 +28,14 @@ def _run(
     val=None,
     molecule: str | None = None,
     network: dict | None = None,
+    options: dict | None = None,
 ) -> None:
     """A finished run directory made from the fixture record, with ``method``, ``seed``, test
     force MAE ``force`` (meV/A), when given validation force MAEs ``val`` (epoch 1, 2, ...),
-    and ``network``: architecture keys changed from the preset (``network_overrides``)."""
+    ``network``: architecture keys changed from the preset (``network_overrides``), and
+    ``options``: resolved architecture keys the preset chose."""
     name = f"{method}-s{seed}-n{n_train}" + (f"-{molecule}" if molecule else "")
-    name += "".join(f"-{k}{v}" for k, v in (network or {}).items())
+    name += "".join(f"-{k}{v}" for k, v in {**(network or {}), **(options or {})}.items())
     run_dir = root / name
     shutil.copytree(TEMPLATE, run_dir)
     record = json.loads((run_dir / "metrics.json").read_text())
@@ -46,6 +48,7 @@ def _run(
     if network is not None:
         record["scale"]["network_overrides"] = network
         record["config"]["model"]["options"].update(network)
+    record["config"]["model"]["options"].update(options or {})
     record["metrics"]["test"] = {"force_mae_mev_per_a": force, "energy_mae_mev": force / 10}
     (run_dir / "metrics.json").write_text(json.dumps(record))
     if val is not None:
@@ -107,6 +110,17 @@ def test_runs_of_another_network_on_the_same_preset_are_not_paired(tmp_path):
     assert list(rows["contrast"]) == ["dens - none"]
     assert "preset ci (hidden_channels=32), 3 epochs" in rows["group"].iloc[0]
     assert rows["mean difference"].iloc[0] == "-4.00"
+
+
+def test_runs_of_another_weight_init_are_not_paired_and_old_records_read_normal(tmp_path):
+    """A record without ``weight_init`` was built before the key, with normal weights."""
+    _run(tmp_path, "none", 0, 10.0)
+    _run(tmp_path, "dens", 0, 5.0, options={"weight_init": "normal"})
+    _run(tmp_path, "none", 0, 9.0, options={"weight_init": "uniform"})
+    _run(tmp_path, "dens", 0, 8.0, options={"weight_init": "uniform"})
+    rows = contrasts_frame(load_runs(tmp_path))
+    assert list(rows["mean difference"]) == ["-5.00", "-1.00"]
+    assert ["weight_init=uniform" in g for g in rows["group"]] == [False, True]
 
 
 def test_two_runs_of_one_arm_and_seed_are_refused_not_mixed(tmp_path):
