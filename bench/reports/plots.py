@@ -34,6 +34,7 @@ from bench.records import PREDICTIONS_FILE
 from bench.reports.match import match_run
 from bench.reports.paper import load_table, paper_value
 from bench.reports.runs import MISSING, Run, iter_log
+from bench.reports.summary import GROUP_DEFAULTS
 
 PLOTS = ("learning-curves", "parity", "sample-efficiency")
 FORMATS = ("png", "pdf", "svg")
@@ -286,13 +287,15 @@ def paper_force_mae(run: Run) -> tuple[int, float] | None:
 
 
 def _curve_label(run: Run) -> str:
-    """``backbone / method (dataset molecule, lmax L, variant V), B steps [preset P]``."""
+    """``backbone / method (dataset molecule, lmax L, variant V, weight_init W), B steps
+    [preset P]``; weight_init only when it is not the default (bench.reports.summary)."""
 
     def known(key: str) -> bool:
-        return run.value(key) not in (None, MISSING)
+        return run.value(key) not in (None, MISSING, GROUP_DEFAULTS.get(key))
 
     data = " ".join(str(run.value(k)) for k in ("dataset", "molecule") if known(k))
-    extra = [data] + [f"{k} {run.value(k)}" for k in ("lmax", "variant") if known(k)]
+    keys = ("lmax", "variant", "weight_init")
+    extra = [data] + [f"{k} {run.value(k)}" for k in keys if known(k)]
     scale = run.record.scale
     return (
         f"{_backbone(run)} / {_method(run)} ({', '.join(extra)}), {_budget(run)} "

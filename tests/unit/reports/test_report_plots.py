@@ -131,6 +131,29 @@ def test_sample_efficiency_separates_step_budgets(runs):
     ]
 
 
+def test_sample_efficiency_separates_weight_inits(runs):
+    """A uniform-init run is another line than the normal-init (or pre-key) ones."""
+    import copy
+    import dataclasses
+
+    from bench.reports.plots import sample_efficiency
+
+    base = next(r for r in runs if r.name == "rmd17/dens-aspirin")
+
+    def with_init(value):
+        config = copy.deepcopy(base.record.config)
+        if value is None:
+            config["model"]["options"].pop("weight_init", None)
+        else:
+            config["model"]["options"]["weight_init"] = value
+        return dataclasses.replace(base, record=dataclasses.replace(base.record, config=config))
+
+    ax = sample_efficiency([with_init(None), with_init("normal"), with_init("uniform")]).axes[0]
+    texts = [t.get_text() for t in ax.get_legend().get_texts() if "open: paper" not in t.get_text()]
+    assert len(texts) == 2
+    assert sum("weight_init uniform" in t for t in texts) == 1
+
+
 def test_sample_efficiency_draws_the_paper_point_of_each_matching_line(runs):
     from bench.reports.plots import PAPER_N_TRAIN, paper_force_mae, sample_efficiency
 
