@@ -5,7 +5,9 @@ points are labelled by backbone and method (colour: method; line style: backbone
 
 - ``learning-curves``: validation force MAE (meV/Angstrom, log axis) vs epoch from each run's
   ``log.jsonl`` (the lines the training loop logs with ``"split": "val"``; the total loss is
-  not plotted: for DeNS it includes the noise term).
+  not plotted: for DeNS it includes the noise term). When the runs drawn differ in scale
+  (training structures, budget, preset), the marker tells the scales apart and each label
+  names its run's.
 - ``parity``: predicted vs true force components (eV/Angstrom), one panel per method, from
   ``predictions.npz`` in each run directory (written by ``bench eval``, bench.eval_file):
   ``forces_pred`` and ``forces_true`` [N, 3]; with ``free`` [N] only free atoms are drawn.
@@ -50,6 +52,8 @@ BACKBONE_STYLES = {
     "segnn": ":",
     "schnet": (0, (5, 1, 1, 1)),
 }
+#: learning-curve markers, one per scale drawn (training structures, budget, preset)
+SCALE_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 #: MD17 tables whose test force MAE a sample-efficiency line is drawn against, first match wins
 PAPER_TABLES = ("6", "5", "4")
 #: training structures behind those tables' values, per paper dataset (MD17: 950 frames per
@@ -114,9 +118,22 @@ def _by_split(line: dict) -> dict:
     }
 
 
+def _scale_tag(run: Run) -> str:
+    """``n_train N, B epochs|steps, preset P``: what a learning curve's length and level
+    depend on besides backbone and method."""
+    n_train = run.record.scale.get("n_train", run.value("n_train"))
+    preset = run.record.scale.get("preset", run.value("preset"))
+    parts = [] if n_train in (None, MISSING) else [f"n_train {n_train}"]
+    parts.append(_budget(run))
+    if preset not in (None, MISSING):
+        parts.append(f"preset {preset}")
+    return ", ".join(parts)
+
+
 def learning_curves(runs: list[Run]) -> Figure:
     """Validation force MAE (log scale) vs epoch of every run whose ``log.jsonl`` has
-    validation lines."""
+    validation lines; runs of more than one scale (:func:`_scale_tag`) get a marker per
+    scale and the scale in their label."""
     curves = []
     for run in sorted(runs, key=lambda r: r.name):
         points = [line for line in map(_by_split, iter_log(run)) if CURVE_KEY in line]
@@ -129,16 +146,21 @@ def learning_curves(runs: list[Run]) -> Figure:
             f"no run has a log.jsonl with validation force MAE "
             f"({CURVE_KEY}; bench run logs it every train.val_every_epochs)",
         )
+    scales = sorted({_scale_tag(run) for run, _ in curves})
     fig = Figure(figsize=(7, 4.5))
     ax = fig.subplots()
     for run, points in curves:
         x = "epoch" if all("epoch" in p for p in points) else "step"
+        label = f"{_backbone(run)} / {_method(run)}"
+        if len(scales) > 1:
+            label += f", {_scale_tag(run)}"
+        marker = SCALE_MARKERS[scales.index(_scale_tag(run)) % len(SCALE_MARKERS)]
         ax.plot(
             [p[x] for p in points],
             [p[CURVE_KEY] for p in points],
-            marker="o",
+            marker=marker,
             ms=3,
-            label=f"{_backbone(run)} / {_method(run)} ({run.name})",
+            label=f"{label} ({run.name})",
             **_style(run),
         )
     # log y: arms that differ tenfold (Noisy Nodes on MD frames) keep the others readable

@@ -82,6 +82,36 @@ def test_learning_curves_are_validation_force_mae_by_backbone_and_method(runs):
         assert list(line.get_ydata()) == val
 
 
+def test_learning_curves_tell_scales_apart(runs):
+    """Runs of one scale share a marker and plain labels; a run trained longer (or on more
+    structures) gets its own marker and every label names its scale."""
+    import dataclasses
+
+    from bench.reports.plots import learning_curves
+    from bench.reports.runs import iter_log
+
+    drawn = [r for r in runs if any(line.get("split") == "val" for line in iter_log(r))]
+
+    def at(run, **scale):
+        record = dataclasses.replace(run.record, scale={**run.record.scale, **scale})
+        return dataclasses.replace(run, record=record)
+
+    same = learning_curves([at(r, epochs=150, n_train=100) for r in drawn]).axes[0]
+    assert {line.get_marker() for line in same.get_lines()} == {"o"}
+    assert not any("epochs" in line.get_label() for line in same.get_lines())
+
+    mixed = [at(drawn[0], epochs=600, n_train=100)]
+    mixed += [at(r, epochs=150, n_train=100) for r in drawn[1:]]
+    lines = {
+        line.get_label().split("(")[-1].rstrip(")"): line
+        for line in learning_curves(mixed).axes[0].get_lines()
+    }
+    long, short = lines[drawn[0].name], [lines[r.name] for r in drawn[1:]]
+    assert "n_train 100, 600 epochs" in long.get_label()
+    assert all("n_train 100, 150 epochs" in line.get_label() for line in short)
+    assert {line.get_marker() for line in short} == {"o"} and long.get_marker() != "o"
+
+
 def test_parity_draws_one_panel_per_method(results_dir, tmp_path):
     from bench.reports.plots import parity
 
