@@ -118,11 +118,16 @@ def _by_split(line: dict) -> dict:
     }
 
 
+def _scale(run: Run, key: str):
+    """A scale value of the run: its record's ``scale`` entry, else the named config value."""
+    return run.record.scale.get(key, run.value(key))
+
+
 def _scale_tag(run: Run) -> str:
     """``n_train N, B epochs|steps, preset P``: what a learning curve's length and level
     depend on besides backbone and method."""
-    n_train = run.record.scale.get("n_train", run.value("n_train"))
-    preset = run.record.scale.get("preset", run.value("preset"))
+    n_train = _scale(run, "n_train")
+    preset = _scale(run, "preset")
     parts = [] if n_train in (None, MISSING) else [f"n_train {n_train}"]
     parts.append(_budget(run))
     if preset not in (None, MISSING):
@@ -138,7 +143,7 @@ def learning_curves(runs: list[Run]) -> Figure:
     for run in sorted(runs, key=lambda r: r.name):
         points = [line for line in map(_by_split, iter_log(run)) if CURVE_KEY in line]
         if points:
-            curves.append((run, points))
+            curves.append((run, _scale_tag(run), points))
     if not curves:
         raise DataError(
             None,
@@ -146,15 +151,15 @@ def learning_curves(runs: list[Run]) -> Figure:
             f"no run has a log.jsonl with validation force MAE "
             f"({CURVE_KEY}; bench run logs it every train.val_every_epochs)",
         )
-    scales = sorted({_scale_tag(run) for run, _ in curves})
+    scales = sorted({tag for _, tag, _ in curves})
     fig = Figure(figsize=(7, 4.5))
     ax = fig.subplots()
-    for run, points in curves:
+    for run, tag, points in curves:
         x = "epoch" if all("epoch" in p for p in points) else "step"
         label = f"{_backbone(run)} / {_method(run)}"
         if len(scales) > 1:
-            label += f", {_scale_tag(run)}"
-        marker = SCALE_MARKERS[scales.index(_scale_tag(run)) % len(SCALE_MARKERS)]
+            label += f", {tag}"
+        marker = SCALE_MARKERS[scales.index(tag) % len(SCALE_MARKERS)]
         ax.plot(
             [p[x] for p in points],
             [p[CURVE_KEY] for p in points],
@@ -247,7 +252,7 @@ def sample_efficiency(runs: list[Run]) -> Figure:
     curves: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     styles: dict[str, Run] = {}
     for run in runs:
-        n_train = run.record.scale.get("n_train", run.value("n_train"))
+        n_train = _scale(run, "n_train")
         mae = run.metric("test", "force_mae_mev_per_a")
         if n_train in (None, MISSING) or mae is None:
             continue
@@ -318,10 +323,9 @@ def _curve_label(run: Run) -> str:
     data = " ".join(str(run.value(k)) for k in ("dataset", "molecule") if known(k))
     keys = ("lmax", "variant", "weight_init")
     extra = [data] + [f"{k} {run.value(k)}" for k in keys if known(k)]
-    scale = run.record.scale
     return (
         f"{_backbone(run)} / {_method(run)} ({', '.join(extra)}), {_budget(run)} "
-        f"[preset {scale.get('preset', run.value('preset'))}]"
+        f"[preset {_scale(run, 'preset')}]"
     )
 
 
@@ -329,7 +333,7 @@ def _budget(run: Run) -> str:
     """The run's training budget: its epochs when epochs bounded it (``train.max_steps``
     null: runs on more structures take more steps at the same epochs), else the optimiser
     steps taken (else ``max_steps``)."""
-    epochs = run.record.scale.get("epochs", run.value("epochs"))
+    epochs = _scale(run, "epochs")
     if run.value("max_steps") in (None, MISSING) and epochs not in (None, MISSING):
         return f"{epochs:g} epochs"
     steps = run.record.steps or run.record.scale.get("steps") or run.value("max_steps")
