@@ -116,9 +116,16 @@ def run_matrix(
     index.put((_initial_entry(p, spec.launcher) for p in planned), keep=("running",))
     todo = [p.task for p in planned if p.decision.action != "skip"]
     table = StateTable({p.task.run_id: p.point.label() for p in planned}, console)
+    # A run skipped here (done when planned) is shown as this matrix found it: its index
+    # entry may still be another matrix's (kept "running" until that one notes its end).
+    skipped = {
+        p.task.run_id: _initial_entry(p, spec.launcher)
+        for p in planned
+        if p.decision.action == "skip"
+    }
 
     def tick() -> None:
-        table.update(index.read())
+        table.update({**index.read(), **skipped})
 
     with table:
         tick()

@@ -114,3 +114,21 @@ def test_a_run_finished_elsewhere_after_the_skip_check_is_reported_skipped(
     entry = RunIndex(spec.results).read()[task.run_id]
     assert (entry.status, entry.note) == ("done", "skipped (done)")
     assert "already done, returned as is" in task.log_path.read_text()
+
+
+def test_a_run_done_while_another_matrix_still_indexes_it_running_is_shown_skipped(
+    tmp_path, fake_runner
+):
+    """The other race of two matrices: the other one's `bench run` has finished (record
+    done) but its index entry still says running when this matrix plans. This matrix skips
+    the run and says so, not the other's index state."""
+    spec = _spec(tmp_path, fake_runner)
+    run_id = run_matrix(spec, _quiet(), poll_s=0.05).runs[0].task.run_id
+    RunIndex(spec.results).update(run_id, status="running", note=None)  # the other's entry
+    console = _quiet()
+    second = run_matrix(spec, console, poll_s=0.05)
+    assert [r.decision.action for r in second.runs] == ["skip"]
+    lines = console.file.getvalue().splitlines()
+    assert f"done     schnet/none/rmd17/seed0  ({run_id}): skipped (done)" in lines
+    assert not any(line.startswith("running") for line in lines)
+    assert lines[-1] == "matrix: 1 runs: 1 done"
