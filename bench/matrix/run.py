@@ -113,15 +113,14 @@ def run_matrix(
         if run.decision.action == "replace":
             set_aside(run.task.run_dir)
     index = RunIndex(spec.results)
-    index.put((_initial_entry(p, spec.launcher) for p in planned), keep=("running",))
+    initial = {p.task.run_id: _initial_entry(p, spec.launcher) for p in planned}
+    index.put(initial.values(), keep=("running",))
     todo = [p.task for p in planned if p.decision.action != "skip"]
     table = StateTable({p.task.run_id: p.point.label() for p in planned}, console)
     # A run skipped here (done when planned) is shown as this matrix found it: its index
     # entry may still be another matrix's (kept "running" until that one notes its end).
     skipped = {
-        p.task.run_id: _initial_entry(p, spec.launcher)
-        for p in planned
-        if p.decision.action == "skip"
+        p.task.run_id: initial[p.task.run_id] for p in planned if p.decision.action == "skip"
     }
 
     def tick() -> None:
